@@ -1,0 +1,274 @@
+//! One typed configuration, read once from the environment.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `STORE` | `local` | `local` (embedded file under `DATA_DIR`), `memory` (embedded, in memory), `dynamodb` |
+//! | `BLOBS` | `local` | `local` (files under `DATA_DIR/blobs`), `s3` |
+//! | `AI` | `local` | `local` (offline, deterministic), `bedrock` |
+//! | `TABLE_NAME` | `personalization` | DynamoDB table |
+//! | `BUCKET_NAME` | `personalization-media` | S3 bucket for media and artifacts |
+//! | `DATA_DIR` | `.data` | folder for the embedded store and local blobs |
+//! | `PUBLIC_BASE_URL` | `http://127.0.0.1:3000` | base of signed URLs served by the local server |
+//! | `JWT_SECRET` | none (random per process in local mode) | HS256 signing key, at least 32 bytes |
+//! | `JWT_TTL_SECONDS` | `1800` | access-token lifetime |
+//! | `BLOB_SIGNING_SECRET` | derived from `JWT_SECRET` | HMAC key for local signed blob URLs |
+//! | `EMBEDDING_MODEL_ID` | `amazon.titan-embed-text-v2:0` | Bedrock embeddings model |
+//! | `EMBEDDING_DIMENSIONS` | `1024` local `256`| vector size (Titan v2: 256, 512 or 1024) |
+//! | `TEXT_MODEL_ID` | `amazon.nova-lite-v1:0` | Bedrock Converse model |
+//! | `IMAGE_MODEL_ID` | `amazon.titan-image-generator-v2:0` | Bedrock image model |
+//! | `AWS_ENDPOINT_URL` | unset | endpoint override (emulators); read by the AWS SDK itself |
+//! | `S3_FORCE_PATH_STYLE` | `false` | path-style S3 addressing (emulators) |
+//! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins, or `*` |
+//! | `DEMO_MODE` | `false` | seeds the demo admin (`admin@ecommerce.com` / `admin123`); never set in the cloud |
+//! | `LOGIN_MAX_FAILURES` | `5` | failed logins per account within the window before 429 |
+//! | `LOGIN_WINDOW_SECONDS` | `900` | the failed-login window |
+
+use std::{env, path::PathBuf, str::FromStr, time::Duration};
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// Embedded redb file under `DATA_DIR`.
+    Local,
+    /// Embedded, in memory only (tests).
+    Memory,
+    /// DynamoDB single table.
+    Dynamodb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AiBackend {
+    Local,
+    Bedrock,
+}
+
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreBackend,
+    pub blobs: BlobBackend,
+    pub ai: AiBackend,
+    pub table_name: String,
+    pub bucket_name: String,
+    pub data_dir: PathBuf,
+    pub public_base_url: String,
+    pub jwt_secret: Secret,
+    pub jwt_ttl: Duration,
+    pub blob_signing_secret: Secret,
+    pub embedding_model_id: String,
+    pub embedding_dimensions: usize,
+    pub text_model_id: String,
+    pub image_model_id: String,
+    pub aws_endpoint_url: Option<String>,
+    pub s3_force_path_style: bool,
+    pub cors_allowed_origins: Vec<String>,
+    pub demo_mode: bool,
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    /// Largest request body accepted (bytes).
+    pub max_body_bytes: usize,
+}
+
+pub const APP_NAME: &str = "E-commerce Backend";
+pub const APP_VERSION: &str = "2.0.0";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| env::var(k).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let store = match get("STORE").as_deref().unwrap_or("local") {
+            "local" => StoreBackend::Local,
+            "memory" => StoreBackend::Memory,
+            "dynamodb" => StoreBackend::Dynamodb,
+            other => {
+                return Err(ConfigError(format!(
+                    "STORE={other}: expected local, memory or dynamodb"
+                )));
+            }
+        };
+        let blobs = match get("BLOBS").as_deref().unwrap_or("local") {
+            "local" => BlobBackend::Local,
+            "s3" => BlobBackend::S3,
+            other => return Err(ConfigError(format!("BLOBS={other}: expected local or s3"))),
+        };
+        let ai = match get("AI").as_deref().unwrap_or("local") {
+            "local" => AiBackend::Local,
+            "bedrock" => AiBackend::Bedrock,
+            other => {
+                return Err(ConfigError(format!(
+                    "AI={other}: expected local or bedrock"
+                )));
+            }
+        };
+        let cloud = store == StoreBackend::Dynamodb || blobs == BlobBackend::S3;
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(s) if s.len() >= 32 => Secret::new(s),
+            Some(_) => return Err(ConfigError("JWT_SECRET must be at least 32 bytes".into())),
+            // Local runs get a fresh random key: tokens do not survive a restart, nothing to leak.
+            None if !cloud => Secret::new(random_hex(32)),
+            None => {
+                return Err(ConfigError(
+                    "JWT_SECRET is required with cloud backends".into(),
+                ));
+            }
+        };
+        let blob_signing_secret = get("BLOB_SIGNING_SECRET")
+            .map(Secret::new)
+            .unwrap_or_else(|| Secret::new(format!("blob-signing:{}", jwt_secret.expose())));
+        let demo_mode = parse_bool(get("DEMO_MODE"), false)?;
+        if demo_mode && cloud {
+            return Err(ConfigError(
+                "DEMO_MODE seeds a known admin password and is refused with cloud backends".into(),
+            ));
+        }
+        Ok(Self {
+            store,
+            blobs,
+            ai,
+            table_name: get("TABLE_NAME").unwrap_or_else(|| "personalization".into()),
+            bucket_name: get("BUCKET_NAME").unwrap_or_else(|| "personalization-media".into()),
+            data_dir: get("DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".data")),
+            public_base_url: get("PUBLIC_BASE_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into())
+                .trim_end_matches('/')
+                .to_string(),
+            jwt_secret,
+            jwt_ttl: Duration::from_secs(parse_num(get("JWT_TTL_SECONDS"), 1800)?),
+            blob_signing_secret,
+            embedding_model_id: get("EMBEDDING_MODEL_ID")
+                .unwrap_or_else(|| "amazon.titan-embed-text-v2:0".into()),
+            embedding_dimensions: parse_num(get("EMBEDDING_DIMENSIONS"), 256)?,
+            text_model_id: get("TEXT_MODEL_ID").unwrap_or_else(|| "amazon.nova-lite-v1:0".into()),
+            image_model_id: get("IMAGE_MODEL_ID")
+                .unwrap_or_else(|| "amazon.titan-image-generator-v2:0".into()),
+            aws_endpoint_url: get("AWS_ENDPOINT_URL"),
+            s3_force_path_style: parse_bool(get("S3_FORCE_PATH_STYLE"), false)?,
+            cors_allowed_origins: get("CORS_ALLOWED_ORIGINS")
+                .unwrap_or_else(|| "*".into())
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            demo_mode,
+            login_max_failures: parse_num(get("LOGIN_MAX_FAILURES"), 5)?,
+            login_window: Duration::from_secs(parse_num(get("LOGIN_WINDOW_SECONDS"), 900)?),
+            max_body_bytes: parse_num(get("MAX_BODY_BYTES"), 1024 * 1024)?,
+        })
+    }
+
+    /// A configuration for tests: in-memory store, local blobs under `data_dir`, local AI.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut c = Self::from_lookup(|_| None).unwrap_or_else(|e| panic!("default config: {e}"));
+        c.store = StoreBackend::Memory;
+        c.data_dir = data_dir;
+        c
+    }
+}
+
+fn parse_bool(v: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError(format!("expected a boolean, got {other}"))),
+    }
+}
+
+fn parse_num<T: FromStr>(v: Option<String>, default: T) -> Result<T, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError(format!("expected a number, got {s}"))),
+    }
+}
+
+/// `n` random bytes as hex.
+pub fn random_hex(n: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; n];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local() {
+        let c = cfg(&[]).expect("config");
+        assert_eq!(c.store, StoreBackend::Local);
+        assert_eq!(c.jwt_ttl, Duration::from_secs(1800));
+        assert!(c.jwt_secret.expose().len() >= 32);
+    }
+
+    #[test]
+    fn cloud_requires_jwt_secret_and_refuses_demo() {
+        assert!(cfg(&[("STORE", "dynamodb")]).is_err());
+        let s = "x".repeat(40);
+        assert!(cfg(&[("STORE", "dynamodb"), ("JWT_SECRET", &s)]).is_ok());
+        assert!(
+            cfg(&[
+                ("STORE", "dynamodb"),
+                ("JWT_SECRET", &s),
+                ("DEMO_MODE", "true")
+            ])
+            .is_err()
+        );
+        assert!(cfg(&[("JWT_SECRET", "short")]).is_err());
+        assert!(cfg(&[("STORE", "postgres")]).is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let c = cfg(&[("JWT_SECRET", &"s".repeat(40))]).expect("config");
+        assert!(!format!("{c:?}").contains("ssss"));
+    }
+}

@@ -1,0 +1,58 @@
+//! Platform counters: totals under `STATS` and hourly buckets for "last 24 hours" figures.
+//! Every change is an atomic `ADD`, usually inside the transaction that makes the change counted.
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
+
+use crate::store::{EXPIRES_AT, ItemStore, Key, StoreResult, TxOp, Update, keys};
+
+/// How long hourly buckets are kept.
+const HOURLY_RETENTION_SECS: i64 = 8 * 24 * 3600;
+
+fn hour_label(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// A transaction operation adding `by` to the total counter `name`.
+pub fn total_add(name: &str, by: i64) -> TxOp {
+    TxOp::Update {
+        key: keys::stats(name),
+        update: Update::new().add("value", by),
+        condition: None,
+    }
+}
+
+/// A transaction operation adding `by` to this hour's bucket of `name`.
+pub fn hourly_add(name: &str, by: i64) -> TxOp {
+    let now = Utc::now();
+    TxOp::Update {
+        key: keys::hourly_stats(&hour_label(now), name),
+        update: Update::new()
+            .add("value", by)
+            .set(EXPIRES_AT, now.timestamp() + HOURLY_RETENTION_SECS),
+        condition: None,
+    }
+}
+
+/// Current value of the total counter `name` (0 when never counted).
+pub async fn total(store: &dyn ItemStore, name: &str) -> StoreResult<i64> {
+    Ok(store
+        .get(&keys::stats(name))
+        .await?
+        .and_then(|i| i.get("value").and_then(Value::as_i64))
+        .unwrap_or(0))
+}
+
+/// Sum of the hourly buckets of `name` over the last 24 hours (the current hour included).
+pub async fn last_24h(store: &dyn ItemStore, name: &str) -> StoreResult<i64> {
+    let now = Utc::now();
+    let keys: Vec<Key> = (0..24)
+        .map(|h| keys::hourly_stats(&hour_label(now - Duration::hours(h)), name))
+        .collect();
+    Ok(store
+        .batch_get(&keys)
+        .await?
+        .iter()
+        .filter_map(|i| i.get("value").and_then(Value::as_i64))
+        .sum())
+}

@@ -1,0 +1,76 @@
+//! `Authorization: Bearer <JWT>` extractor and permission checks.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+
+use crate::{
+    AppState,
+    auth::{JwtError, has_permission},
+    error::ApiError,
+};
+
+/// The authenticated caller, from a verified access token.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl AuthUser {
+    /// 403 unless the token's permissions cover `permission`.
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if has_permission(&self.permissions, permission) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "Missing permission: {permission}"
+            )))
+        }
+    }
+
+    pub fn has(&self, permission: &str) -> bool {
+        has_permission(&self.permissions, permission)
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("NOT_AUTHENTICATED", "Not authenticated"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "INVALID_TOKEN",
+                    "Authorization header must be 'Bearer <token>'",
+                )
+            })?;
+        let claims = state.jwt.verify(token).map_err(|e| match e {
+            JwtError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "Token has expired"),
+            JwtError::Invalid => {
+                ApiError::unauthorized("INVALID_TOKEN", "Could not validate credentials")
+            }
+        })?;
+        Ok(Self {
+            user_id: claims.sub,
+            roles: claims.roles,
+            permissions: claims.permissions,
+        })
+    }
+}

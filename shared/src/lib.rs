@@ -1,0 +1,31 @@
+//! Shared library for every function of the platform.
+//!
+//! Module map (see `../shared/DESIGN.md` in the steering repo and the README):
+//! - [`config`]: one typed [`config::Config`] read from the environment.
+//! - [`error`]: [`error::ApiError`], the single error type handlers return.
+//! - [`http`]: extractors (validated JSON/form, bearer auth, pagination) and the common router layers.
+//! - [`auth`]: argon2id passwords, JWT, roles and permissions.
+//! - [`store`]: the DynamoDB-shaped [`store::ItemStore`] and its `dynamo` and `local` implementations.
+//! - [`blobs`]: [`blobs::BlobStore`] and its `s3` and `fs` implementations.
+//! - [`ai`]: embeddings, text and image generation, `bedrock` and `local` implementations.
+//! - [`domain`]: entities and repositories written once on top of the store.
+//! - [`app`]: [`app::AppState`], built once from the config.
+//! - [`telemetry`]: structured JSON logs.
+
+pub mod ai;
+pub mod app;
+pub mod auth;
+pub mod blobs;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod openapi;
+pub mod store;
+pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use app::AppState;
+pub use error::{ApiError, ApiResult};
