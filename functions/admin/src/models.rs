@@ -1,0 +1,178 @@
+//! Request and response bodies of the admin routes.
+
+use serde::{Deserialize, Serialize};
+use shared::domain::users::{Address, UserRecord};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+/// `GET /api/v1/admin/users/` query.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListUsersQuery {
+    /// Page number, from 1.
+    #[serde(default = "one")]
+    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    pub page: u32,
+    /// Users per page (1-100).
+    #[serde(default = "twenty")]
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub page_size: u32,
+    /// Case-insensitive match on name, email or username.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub search: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+fn twenty() -> u32 {
+    20
+}
+
+/// A user as the admin console sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdminUser {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub address: Option<Address>,
+    pub is_active: bool,
+    pub roles: Vec<String>,
+    pub created_at: String,
+    pub login_count: u64,
+    pub last_login: Option<String>,
+}
+
+impl From<UserRecord> for AdminUser {
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            phone: u.phone,
+            address: u.address,
+            is_active: u.is_active,
+            roles: u.roles,
+            created_at: u.created_at,
+            login_count: u.login_count,
+            last_login: u.last_login,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CreateUserRequest {
+    #[validate(
+        email(message = "Invalid email format"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    pub email: String,
+    #[validate(length(min = 8, max = 128, message = "Password must be 8-128 characters"))]
+    pub password: String,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub first_name: String,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub last_name: String,
+    #[serde(default)]
+    #[validate(custom(function = "shared::domain::users::validate_username"))]
+    pub username: Option<String>,
+    #[serde(default)]
+    #[validate(custom(function = "shared::domain::users::validate_phone"))]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[validate(nested)]
+    pub address: Option<Address>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    /// Role ids or names; defaults to `["customer"]`.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Fields left out are unchanged.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateUserRequest {
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub first_name: Option<String>,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub last_name: Option<String>,
+    #[validate(custom(function = "shared::domain::users::validate_username"))]
+    pub username: Option<String>,
+    #[validate(custom(function = "shared::domain::users::validate_phone"))]
+    pub phone: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleInfo {
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleChange {
+    pub message: String,
+    pub user_id: String,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserDataStats {
+    pub total_users: i64,
+    pub users_with_usernames: i64,
+    pub users_with_addresses: i64,
+    pub users_with_viewed_products: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SystemHealth {
+    /// `healthy` or `unhealthy`.
+    pub database: String,
+    pub database_backend: String,
+    pub ml_models_active: i64,
+    /// `configured` with the embeddings backend and model in `embeddings_backend`.
+    pub embeddings_service: String,
+    pub embeddings_backend: String,
+    pub blob_backend: String,
+    pub user_data_stats: UserDataStats,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecentActivity {
+    pub orders_24h: i64,
+    pub new_users_24h: i64,
+    pub cod_orders_24h: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SystemStatus {
+    pub system_health: SystemHealth,
+    pub recent_activity: RecentActivity,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SystemConfig {
+    pub app_name: String,
+    pub version: String,
+    pub embedding_model: String,
+    pub text_model: String,
+    pub image_model: String,
+    pub ai_backend: String,
+    pub recommendation_models_enabled: Vec<String>,
+    pub analytics_retention_days: u32,
+    pub admin_panel_enabled: bool,
+    pub default_payment_method: String,
+    pub free_shipping_threshold: f64,
+    pub access_token_expire_minutes: u64,
+}

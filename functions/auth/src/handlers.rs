@@ -1,0 +1,159 @@
+//! Handlers of the auth routes.
+
+use axum::{Json, extract::State, http::StatusCode};
+use shared::{
+    ApiError, ApiResult, AppState,
+    auth::{Role, password, permissions_for},
+    domain::users::{self, NewUser},
+    error::ErrorBody,
+    http::{JsonOrForm, ValidJson, ValidQuery},
+    store,
+};
+
+use crate::models::*;
+
+/// The one message for a wrong password and an unknown account, so neither is revealed.
+const BAD_CREDENTIALS: &str = "Incorrect username or password";
+
+/// Register a customer account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = RegisterResponse),
+        (status = 400, description = "Malformed JSON or wrong types", body = ErrorBody),
+        (status = 409, description = "Email or username taken", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    ValidJson(req): ValidJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
+    let password_hash = password::hash_password(&req.password).await?;
+    let user = users::create(
+        state.store.as_ref(),
+        NewUser {
+            email: req.email,
+            username: req.username,
+            first_name: req.first_name.trim().to_string(),
+            last_name: req.last_name.trim().to_string(),
+            phone: req.phone,
+            address: req.address,
+            is_active: true,
+            roles: vec![Role::Customer],
+            password_hash,
+        },
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            id: user.id,
+            email: user.email,
+            username: user.username,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            message: "User registered successfully".into(),
+        }),
+    ))
+}
+
+/// Check whether a username is free (case-insensitive).
+#[utoipa::path(
+    post, path = "/api/v1/auth/check-username", tag = "auth",
+    params(UsernameQuery),
+    responses(
+        (status = 200, body = UsernameAvailability),
+        (status = 422, description = "Missing or malformed username", body = ErrorBody),
+    )
+)]
+pub async fn check_username(
+    State(state): State<AppState>,
+    ValidQuery(q): ValidQuery<UsernameQuery>,
+) -> ApiResult<Json<UsernameAvailability>> {
+    let available = users::username_available(state.store.as_ref(), &q.username).await?;
+    Ok(Json(UsernameAvailability {
+        available,
+        message: if available {
+            "Username is available"
+        } else {
+            "Username is already taken"
+        }
+        .into(),
+    }))
+}
+
+/// Log in with email or username; returns a 30-minute bearer token.
+///
+/// More than the configured number of failed attempts (5) for one account within the window
+/// (15 minutes) answers 429 until the window passes.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "Wrong credentials", body = ErrorBody),
+        (status = 403, description = "Account disabled", body = ErrorBody),
+        (status = 422, description = "Missing fields", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    JsonOrForm(req): JsonOrForm<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let store = state.store.as_ref();
+    let config = &state.config;
+    let Some(user) = users::find_by_login(store, &req.username).await? else {
+        password::verify_dummy(&req.password).await;
+        return Err(ApiError::unauthorized(
+            "INVALID_CREDENTIALS",
+            BAD_CREDENTIALS,
+        ));
+    };
+    if let Some((count, until)) = users::failed_logins(store, &user.id).await?
+        && count >= config.login_max_failures
+    {
+        let retry = u64::try_from(until - store::now_epoch()).unwrap_or(1);
+        return Err(ApiError::too_many_requests(
+            "Too many failed login attempts; try again later",
+            retry,
+        )
+        .with_code("TOO_MANY_LOGIN_ATTEMPTS"));
+    }
+    if !password::verify_password(&user.password_hash, &req.password).await {
+        let window = i64::try_from(config.login_window.as_secs()).unwrap_or(900);
+        users::record_failed_login(store, &user.id, window).await?;
+        tracing::info!(user_id = %user.id, "failed login");
+        return Err(ApiError::unauthorized(
+            "INVALID_CREDENTIALS",
+            BAD_CREDENTIALS,
+        ));
+    }
+    if !user.is_active {
+        return Err(ApiError::forbidden("Account is disabled").with_code("ACCOUNT_DISABLED"));
+    }
+    users::clear_failed_logins(store, &user.id).await?;
+    let user = users::record_login(store, &user.id).await?;
+    let token = state
+        .jwt
+        .issue(&user.id, user.roles.clone(), permissions_for(&user.roles))?;
+    Ok(Json(LoginResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_in: state.jwt.ttl_secs(),
+        user: LoginUser {
+            id: user.id,
+            email: user.email,
+            username: user.username,
+            first_name: user.first_name,
+            last_name: user.last_name,
+        },
+    }))
+}

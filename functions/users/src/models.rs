@@ -1,0 +1,95 @@
+//! Request and response bodies of the users routes.
+
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::{Role, permissions_for},
+    domain::users::{Address, UserRecord},
+};
+use utoipa::ToSchema;
+use validator::Validate;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RoleRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Profile {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub gender: Option<String>,
+    pub address: Option<Address>,
+    pub is_active: bool,
+    pub roles: Vec<RoleRef>,
+    pub permissions: Vec<String>,
+}
+
+impl From<UserRecord> for Profile {
+    fn from(u: UserRecord) -> Self {
+        let permissions = permissions_for(&u.roles);
+        Self {
+            roles: u
+                .roles
+                .iter()
+                .filter_map(|r| Role::parse(r))
+                .map(|r| RoleRef {
+                    id: r.id().into(),
+                    name: r.name().into(),
+                })
+                .collect(),
+            permissions,
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            phone: u.phone,
+            date_of_birth: u.date_of_birth,
+            gender: u.gender,
+            address: u.address,
+            is_active: u.is_active,
+        }
+    }
+}
+
+/// Every field is optional; fields left out are unchanged.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateProfileRequest {
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub first_name: Option<String>,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub last_name: Option<String>,
+    #[validate(custom(function = "shared::domain::users::validate_phone"))]
+    pub phone: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[validate(custom(function = "shared::domain::users::validate_date_of_birth"))]
+    pub date_of_birth: Option<String>,
+    /// `male`, `female`, `other` or `prefer_not_to_say`.
+    #[validate(custom(function = "shared::domain::users::validate_gender"))]
+    pub gender: Option<String>,
+    #[validate(nested)]
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateUsernameRequest {
+    #[validate(custom(function = "shared::domain::users::validate_username"))]
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UsernameUpdated {
+    pub message: String,
+    pub username: String,
+}
