@@ -1,0 +1,123 @@
+//! The local server: every function router on one axum server, plus the API documentation, the
+//! signed-URL blob route of the local blob store, and demo data.
+//!
+//! The same code serves the cloud backends when the environment selects them (`STORE=dynamodb`,
+//! `BLOBS=s3`, `AI=bedrock`), e.g. against an AWS emulator.
+
+pub mod demo;
+
+use std::net::SocketAddr;
+
+use axum::{Json, Router, response::Html, routing::get};
+use shared::{
+    AppState,
+    blobs::fs::{self, FsBlobs},
+    config::{BlobBackend, Config},
+};
+use tokio::net::TcpListener;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Every function's routes, merged.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(auth_fn::routes())
+        .merge(users_fn::routes())
+        .merge(admin_fn::routes())
+}
+
+/// The merged OpenAPI document of every function.
+pub fn openapi() -> OpenApi {
+    shared::openapi::finish(routes().split_for_parts().1)
+}
+
+/// The whole application router: functions, docs, health, local blob URLs.
+pub fn app(state: AppState) -> anyhow::Result<Router> {
+    let (functions, api) = routes().with_state(state.clone()).split_for_parts();
+    let api = shared::openapi::finish(api);
+    let mut router = functions
+        .route("/openapi.json", get(move || async move { Json(api) }))
+        .route(
+            "/docs",
+            get(|| async { Html(shared::openapi::swagger_html("/openapi.json")) }),
+        )
+        .route(
+            "/redoc",
+            get(|| async { Html(shared::openapi::redoc_html("/openapi.json")) }),
+        )
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        );
+    if state.config.blobs == BlobBackend::Local {
+        router = router.nest("/blobs", fs::router(local_blobs(&state.config)?));
+    }
+    Ok(router)
+}
+
+/// The local blob store the state uses, for its signed-URL route.
+fn local_blobs(config: &Config) -> anyhow::Result<FsBlobs> {
+    Ok(FsBlobs::new(
+        config.data_dir.join("blobs"),
+        format!("{}/blobs", config.public_base_url),
+        config.blob_signing_secret.expose().as_bytes(),
+    )?)
+}
+
+/// A running server (tests use it to know the address).
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0 picks a free port), points signed URLs at it unless `PUBLIC_BASE_URL`
+/// was given, builds the state and serves in a background task.
+pub async fn start(
+    addr: SocketAddr,
+    mut config: Config,
+    public_url_from_env: bool,
+) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    if !public_url_from_env {
+        config.public_base_url = format!("http://{addr}");
+    }
+    let state = AppState::from_config(config).await?;
+    start_with_state(listener, state).await
+}
+
+/// Serves `state` on an already bound listener.
+pub async fn start_with_state(listener: TcpListener, state: AppState) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let service = shared::http::service(app(state.clone())?, &state.config);
+    let handle = tokio::spawn(async move {
+        let make = axum::ServiceExt::<axum::extract::Request>::into_make_service(service);
+        if let Err(e) = axum::serve(listener, make).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        state,
+        handle,
+    })
+}
+
+/// `GET /` style summary printed at startup.
+pub fn banner(addr: SocketAddr, demo: bool) -> String {
+    let mut s = format!(
+        "Serving on http://{addr}\n  API docs: http://{addr}/docs (Swagger UI), http://{addr}/redoc, http://{addr}/openapi.json\n"
+    );
+    if demo {
+        s.push_str(&format!(
+            "  Demo admin: {} / {}\n  Log in: curl -X POST http://{addr}/api/v1/auth/login -d 'username={}&password={}'\n",
+            demo::ADMIN_EMAIL,
+            demo::ADMIN_PASSWORD,
+            demo::ADMIN_EMAIL,
+            demo::ADMIN_PASSWORD
+        ));
+    }
+    s
+}

@@ -1,0 +1,136 @@
+//! `local`: run the whole platform on this machine.
+
+use std::{io::Read, net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use shared::{
+    AppState,
+    auth::password::hash_password,
+    config::{Config, StoreBackend},
+    domain::users,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "local",
+    about = "Run the personalization platform locally",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every endpoint group on one HTTP server.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Folder of the embedded store and local blobs (overrides DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seed demo data (admin admin@ecommerce.com / admin123, a manager, customers).
+        #[arg(long)]
+        demo: bool,
+        /// Keep everything in memory (nothing written to disk).
+        #[arg(long)]
+        memory: bool,
+    },
+    /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
+    /// never from the command line. Works against DynamoDB when STORE=dynamodb.
+    BootstrapAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// Read the password from standard input instead of ADMIN_PASSWORD.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print the merged OpenAPI document.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            host,
+            port,
+            data_dir,
+            demo,
+            memory,
+        } => {
+            let mut config = Config::from_env()?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            if memory {
+                config.store = StoreBackend::Memory;
+            }
+            if demo {
+                anyhow::ensure!(
+                    config.store != StoreBackend::Dynamodb,
+                    "--demo seeds a known admin password and is refused with STORE=dynamodb"
+                );
+                config.demo_mode = true;
+            }
+            let addr: SocketAddr = format!("{host}:{port}").parse().context("--host/--port")?;
+            let from_env = std::env::var("PUBLIC_BASE_URL").is_ok();
+            let running = local::start(addr, config, from_env).await?;
+            if running.state.config.demo_mode {
+                let seeded = local::demo::seed(&running.state, 50).await?;
+                tracing::info!(
+                    created = seeded.created,
+                    existing = seeded.existing,
+                    "demo data seeded"
+                );
+            }
+            println!(
+                "{}",
+                local::banner(running.addr, running.state.config.demo_mode)
+            );
+            tokio::select! {
+                r = running.handle => r?,
+                _ = tokio::signal::ctrl_c() => println!("stopping"),
+            }
+        }
+        Command::BootstrapAdmin {
+            email,
+            username,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                std::env::var("ADMIN_PASSWORD")
+                    .context("set ADMIN_PASSWORD or use --password-stdin")?
+            };
+            anyhow::ensure!(
+                password.len() >= 12,
+                "the admin password must be at least 12 characters"
+            );
+            let state = AppState::from_config(Config::from_env()?).await?;
+            let admin = users::ensure_admin(
+                state.store.as_ref(),
+                &email,
+                &username,
+                hash_password(&password).await?,
+            )
+            .await?;
+            println!("admin ready: {} ({})", admin.email, admin.id);
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&local::openapi())?);
+        }
+    }
+    Ok(())
+}
