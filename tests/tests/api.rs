@@ -1,0 +1,595 @@
+//! The black-box API suite: every check runs against the in-memory backends and, with the
+//! emulator (`tests/run.sh`), against DynamoDB + S3 on moto.
+
+use api_tests::{Backend, TestServer};
+use futures::future::join_all;
+use serde_json::json;
+use shared::auth::Claims;
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(Backend::Memory).await } )*
+        }
+        mod emulator {
+            use super::*;
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               #[ignore = "needs the AWS emulator: run tests/run.sh"]
+               async fn $name() { super::$name(Backend::Emulator).await } )*
+        }
+    };
+}
+
+suite!(
+    register_login_and_profile_round_trip,
+    register_rejects_bad_input_without_partial_records,
+    duplicate_email_or_username_is_409_case_insensitive,
+    concurrent_registrations_of_one_username_make_one_user,
+    login_failures_look_the_same_and_are_throttled,
+    tokens_missing_expired_tampered_or_foreign_are_401,
+    admin_flows_and_permissions,
+    docs_cors_request_ids_and_trailing_slashes,
+);
+
+async fn register_login_and_profile_round_trip(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    let r = s
+        .register("grace@example.com", "grace_h", "hopper-1906")
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap_or_default().to_string();
+
+    let login = s.login("GRACE@example.com", "hopper-1906").await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.json["user"]["id"], id.as_str());
+    assert_eq!(login.json["expires_in"], 1800);
+    let token = login.json["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let upd = s
+        .json(
+            "PUT",
+            "/api/v1/users/profile",
+            Some(&token),
+            Some(
+                json!({"first_name": "Grace", "last_name": "Hopper", "phone": "+1 555 010 1906",
+                        "date_of_birth": "1906-12-09", "gender": "female"}),
+            ),
+        )
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.text);
+    let addr = json!({"street": "789 Oak Avenue", "city": "Chicago", "state": "IL", "zip_code": "60601",
+                      "country": "US", "apartment": "Unit 12", "landmark": "Near Willis Tower", "address_type": "work"});
+    assert_eq!(
+        s.json(
+            "PUT",
+            "/api/v1/users/address",
+            Some(&token),
+            Some(addr.clone())
+        )
+        .await
+        .status,
+        200
+    );
+    let name = s
+        .json(
+            "PUT",
+            "/api/v1/users/username",
+            Some(&token),
+            Some(json!({"username": "amazing_grace"})),
+        )
+        .await;
+    assert_eq!(name.status, 200, "{}", name.text);
+
+    let p = s
+        .json("GET", "/api/v1/users/profile", Some(&token), None)
+        .await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.json["first_name"], "Grace");
+    assert_eq!(p.json["username"], "amazing_grace");
+    assert_eq!(p.json["address"], addr);
+    assert_eq!(p.json["date_of_birth"], "1906-12-09");
+    assert_eq!(p.json["is_active"], true);
+
+    // The new username logs in, the old one no longer does.
+    assert_eq!(s.login("amazing_grace", "hopper-1906").await.status, 200);
+    assert_eq!(s.login("grace_h", "hopper-1906").await.status, 401);
+}
+
+async fn register_rejects_bad_input_without_partial_records(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    let url = "/api/v1/auth/register";
+    let ok = json!({"email": "ok@example.com", "password": "password123", "first_name": "A", "last_name": "B",
+                    "username": "okuser"});
+
+    let malformed = s.raw("POST", url, "application/json", "{\"email\": ").await;
+    malformed.assert_error(400, "MALFORMED_REQUEST");
+    let mut wrong_type = ok.clone();
+    wrong_type["first_name"] = json!(42);
+    s.json("POST", url, None, Some(wrong_type))
+        .await
+        .assert_error(400, "MALFORMED_REQUEST");
+
+    let missing = s
+        .json("POST", url, None, Some(json!({"password": "password123"})))
+        .await;
+    missing.assert_error(422, "VALIDATION_ERROR");
+    assert!(
+        missing.error_fields().contains(&"email".to_string()),
+        "{}",
+        missing.text
+    );
+
+    let mut bad_email = ok.clone();
+    bad_email["email"] = json!("not-an-email");
+    let r = s.json("POST", url, None, Some(bad_email)).await;
+    r.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(r.error_fields(), vec!["email"]);
+
+    let mut short = ok.clone();
+    short["password"] = json!("1234567");
+    let r = s.json("POST", url, None, Some(short)).await;
+    r.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(r.error_fields(), vec!["password"]);
+
+    let mut bad_nested = ok.clone();
+    bad_nested["address"] =
+        json!({"street": "", "city": "X", "state": "Y", "zip_code": "1", "country": "US"});
+    let r = s.json("POST", url, None, Some(bad_nested)).await;
+    r.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(r.error_fields(), vec!["address.street"]);
+
+    let huge = json!({"email": "big@example.com", "password": "password123", "first_name": "x".repeat(1_100_000),
+                      "last_name": "B"});
+    s.json("POST", url, None, Some(huge))
+        .await
+        .assert_error(413, "PAYLOAD_TOO_LARGE");
+
+    s.raw("POST", url, "text/plain", "hello")
+        .await
+        .assert_error(415, "UNSUPPORTED_MEDIA_TYPE");
+
+    // None of the rejected requests left anything behind: the same email and username are free.
+    let r = s.json("POST", url, None, Some(ok)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let big = s
+        .register("big@example.com", "big_user", "password123")
+        .await;
+    assert_eq!(big.status, 201, "{}", big.text);
+}
+
+async fn duplicate_email_or_username_is_409_case_insensitive(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    assert_eq!(
+        s.register("dup@example.com", "dupuser", "password123")
+            .await
+            .status,
+        201
+    );
+    s.register("DUP@Example.COM", "other", "password123")
+        .await
+        .assert_error(409, "EMAIL_TAKEN");
+    s.register("fresh@example.com", "DupUser", "password123")
+        .await
+        .assert_error(409, "USERNAME_TAKEN");
+    // The failed attempts wrote nothing: their other half is still free.
+    let avail = s
+        .json(
+            "POST",
+            "/api/v1/auth/check-username?username=other",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(avail.json["available"], true, "{}", avail.text);
+    assert_eq!(
+        s.register("fresh@example.com", "fresh", "password123")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        s.register("x@example.com", "other", "password123")
+            .await
+            .status,
+        201
+    );
+}
+
+async fn concurrent_registrations_of_one_username_make_one_user(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    let attempts = (0..20).map(|i| {
+        let s = &s;
+        async move {
+            s.register(&format!("racer{i}@example.com"), "the_one", "password123")
+                .await
+                .status
+                .as_u16()
+        }
+    });
+    let statuses = join_all(attempts).await;
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|&c| c == 201 || c == 409),
+        "{statuses:?}"
+    );
+    // Losers left no email markers: each loser's email can register now.
+    let winner_free = (0..20)
+        .filter(|i| statuses[*i] == 409)
+        .map(|i| format!("racer{i}@example.com"))
+        .next();
+    if let Some(email) = winner_free {
+        assert_eq!(
+            s.register(&email, "second_try", "password123").await.status,
+            201
+        );
+    }
+}
+
+async fn login_failures_look_the_same_and_are_throttled(b: Backend) {
+    let s = TestServer::spawn_with(b, &[("LOGIN_WINDOW_SECONDS", "3")]).await;
+    assert_eq!(
+        s.register("lock@example.com", "locky", "right-password")
+            .await
+            .status,
+        201
+    );
+    let wrong = s.login("locky", "wrong-password").await;
+    let unknown = s.login("nobody-here", "wrong-password").await;
+    wrong.assert_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(
+        wrong.json, unknown.json,
+        "same body for unknown user and wrong password"
+    );
+    assert_eq!(s.login("", "x").await.status, 422);
+    let missing = s
+        .raw(
+            "POST",
+            "/api/v1/auth/login",
+            "application/x-www-form-urlencoded",
+            "username=locky",
+        )
+        .await;
+    missing.assert_error(422, "VALIDATION_ERROR");
+    assert_eq!(missing.error_fields(), vec!["password"]);
+
+    for _ in 0..4 {
+        s.login("locky", "wrong-password")
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
+    }
+    // Five failures recorded: the next attempt is refused even with the right password.
+    let blocked = s.login("lock@example.com", "right-password").await;
+    blocked.assert_error(429, "TOO_MANY_LOGIN_ATTEMPTS");
+    assert!(blocked.headers.contains_key("retry-after"));
+    // Once the window has passed, the right password works again.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    assert_eq!(s.login("locky", "right-password").await.status, 200);
+}
+
+async fn tokens_missing_expired_tampered_or_foreign_are_401(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    assert_eq!(
+        s.register("tok@example.com", "tokuser", "password123")
+            .await
+            .status,
+        201
+    );
+    let token = s.token("tokuser", "password123").await;
+    let claims = s
+        .state
+        .jwt
+        .verify(&token)
+        .unwrap_or_else(|e| panic!("own token: {e}"));
+    let profile = "/api/v1/users/profile";
+
+    s.json("GET", profile, None, None)
+        .await
+        .assert_error(401, "NOT_AUTHENTICATED");
+    s.json("GET", profile, Some("not.a.jwt"), None)
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+    let basic = s
+        .client
+        .get(s.url(profile))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await;
+    assert_eq!(basic.map(|r| r.status().as_u16()).unwrap_or(0), 401);
+
+    let now = chrono::Utc::now().timestamp();
+    let expired = Claims {
+        iat: now - 4000,
+        exp: now - 100,
+        ..claims.clone()
+    };
+    let expired = s.state.jwt.sign_raw(&expired).unwrap_or_default();
+    s.json("GET", profile, Some(&expired), None)
+        .await
+        .assert_error(401, "TOKEN_EXPIRED");
+
+    let escalated = Claims {
+        permissions: vec!["*".into()],
+        ..claims.clone()
+    };
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &escalated,
+        &jsonwebtoken::EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
+    )
+    .unwrap_or_default();
+    s.json("GET", "/api/v1/admin/users", Some(&forged), None)
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let (_, forged_payload, _) = {
+        let f: Vec<&str> = forged.split('.').collect();
+        (f[0], f[1], f[2])
+    };
+    parts[1] = forged_payload;
+    s.json("GET", profile, Some(&parts.join(".")), None)
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+
+    let wrong_alg = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret-that-is-long-enough-0123456789"),
+    )
+    .unwrap_or_default();
+    s.json("GET", profile, Some(&wrong_alg), None)
+        .await
+        .assert_error(401, "INVALID_TOKEN");
+
+    assert_eq!(s.json("GET", profile, Some(&token), None).await.status, 200);
+}
+
+async fn admin_flows_and_permissions(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    s.seed_demo().await;
+    let admin = s.token("admin@ecommerce.com", "admin123").await;
+    let manager = s.token("manager", "password123").await;
+    let customer = s.token("customer000", "password123").await;
+
+    let list = s
+        .json(
+            "GET",
+            "/api/v1/admin/users/?page=1&page_size=2",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        list.headers
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let page3 = s
+        .json(
+            "GET",
+            "/api/v1/admin/users?page=3&page_size=2",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(page3.json.as_array().map(Vec::len), Some(1));
+    let search = s
+        .json(
+            "GET",
+            "/api/v1/admin/users?search=MANAGER",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        search.json.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        search.text
+    );
+    s.json(
+        "GET",
+        "/api/v1/admin/users?page_size=500",
+        Some(&admin),
+        None,
+    )
+    .await
+    .assert_error(422, "VALIDATION_ERROR");
+    s.json("GET", "/api/v1/admin/users?page=0", Some(&admin), None)
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+    s.json("GET", "/api/v1/admin/users?page=abc", Some(&admin), None)
+        .await
+        .assert_error(422, "VALIDATION_ERROR");
+
+    s.json("GET", "/api/v1/admin/users", Some(&customer), None)
+        .await
+        .assert_error(403, "FORBIDDEN");
+    assert_eq!(
+        s.json("GET", "/api/v1/admin/users", Some(&manager), None)
+            .await
+            .status,
+        200
+    );
+
+    let created = s
+        .json(
+            "POST",
+            "/api/v1/admin/users/",
+            Some(&admin),
+            Some(json!({"email": "newuser@example.com", "password": "securepassword123", "first_name": "Jane",
+                        "last_name": "Smith", "username": "jane_smith", "phone": "+1234567890",
+                        "address": {"street": "456 Oak Avenue", "city": "Los Angeles", "state": "CA",
+                                    "zip_code": "90210", "country": "US", "address_type": "home"},
+                        "is_active": true})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(s.login("jane_smith", "securepassword123").await.status, 200);
+
+    let upd = s
+        .json(
+            "PUT",
+            &format!("/api/v1/admin/users/{id}"),
+            Some(&admin),
+            Some(json!({"last_name": "Johnson", "username": "jane_johnson", "is_active": false})),
+        )
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.text);
+    s.login("jane_johnson", "securepassword123")
+        .await
+        .assert_error(403, "ACCOUNT_DISABLED");
+    s.json(
+        "PUT",
+        &format!("/api/v1/admin/users/{id}"),
+        Some(&admin),
+        Some(json!({"username": "manager"})),
+    )
+    .await
+    .assert_error(409, "USERNAME_TAKEN");
+
+    let assign = s
+        .json(
+            "POST",
+            &format!("/api/v1/admin/users/{id}/roles/manager"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        assign.json["roles"],
+        json!(["customer", "manager"]),
+        "{}",
+        assign.text
+    );
+    s.json(
+        "POST",
+        &format!("/api/v1/admin/users/{id}/roles/manager"),
+        Some(&manager),
+        None,
+    )
+    .await
+    .assert_error(403, "FORBIDDEN");
+    let removed = s
+        .json(
+            "DELETE",
+            &format!("/api/v1/admin/users/{id}/roles/manager"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(removed.json["roles"], json!(["customer"]));
+
+    s.json("GET", "/api/v1/admin/users/no-such-id", Some(&admin), None)
+        .await
+        .assert_error(404, "USER_NOT_FOUND");
+    s.json(
+        "PUT",
+        "/api/v1/admin/users/no-such-id",
+        Some(&admin),
+        Some(json!({"first_name": "X"})),
+    )
+    .await
+    .assert_error(404, "USER_NOT_FOUND");
+    s.json(
+        "POST",
+        "/api/v1/admin/users/no-such-id/roles/admin",
+        Some(&admin),
+        None,
+    )
+    .await
+    .assert_error(404, "USER_NOT_FOUND");
+
+    let status = s
+        .json("GET", "/api/v1/admin/system/status", Some(&admin), None)
+        .await;
+    assert_eq!(status.status, 200, "{}", status.text);
+    assert_eq!(status.json["system_health"]["database"], "healthy");
+    assert_eq!(
+        status.json["system_health"]["user_data_stats"]["total_users"],
+        6
+    );
+    s.json("GET", "/api/v1/admin/system/status", Some(&manager), None)
+        .await
+        .assert_error(403, "FORBIDDEN");
+    let config = s
+        .json("GET", "/api/v1/admin/system/config", Some(&admin), None)
+        .await;
+    assert_eq!(config.json["default_payment_method"], "cash_on_delivery");
+    let roles = s
+        .json("GET", "/api/v1/admin/roles", Some(&admin), None)
+        .await;
+    assert_eq!(roles.json.as_array().map(Vec::len), Some(3));
+}
+
+async fn docs_cors_request_ids_and_trailing_slashes(b: Backend) {
+    let s = TestServer::spawn(b).await;
+    let doc = s.json("GET", "/openapi.json", None, None).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.json["paths"]["/api/v1/auth/login"]["post"].is_object());
+    assert!(doc.json["components"]["securitySchemes"]["bearer"].is_object());
+    for page in ["/docs", "/redoc"] {
+        let r = s
+            .client
+            .get(s.url(page))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap_or_default().contains("/openapi.json"));
+    }
+    let pre = s
+        .client
+        .request(reqwest::Method::OPTIONS, s.url("/api/v1/users/profile"))
+        .header("origin", "https://shop.example.com")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("preflight: {e}"));
+    assert!(pre.status().is_success());
+    assert!(pre.headers().contains_key("access-control-allow-origin"));
+
+    let r = s
+        .client
+        .get(s.url("/api/v1/users/profile"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await;
+    let r = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("req-123")
+    );
+    let generated = s.json("GET", "/nope", None, None).await;
+    generated.assert_error(404, "NOT_FOUND");
+    assert!(generated.headers.contains_key("x-request-id"));
+
+    let slash = s
+        .json(
+            "POST",
+            "/api/v1/auth/check-username/?username=abc",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(slash.status, 200, "{}", slash.text);
+    s.json("DELETE", "/api/v1/auth/login", None, None)
+        .await
+        .assert_error(405, "METHOD_NOT_ALLOWED");
+}
