@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(auth_fn::routes())
         .merge(users_fn::routes())
         .merge(admin_fn::routes())
+        .merge(textbook_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.

@@ -144,6 +144,7 @@ async fn every_event_replays_through_its_router() {
             "auth" => auth_fn::router,
             "users" => users_fn::router,
             "admin" => admin_fn::router,
+            "textbook" => textbook_fn::router,
             other => panic!("{file}: unknown function {other}"),
         };
         // A fresh app per event: events are independent, like invocations of a cold function.
