@@ -89,8 +89,10 @@ trap 'exit 143' TERM
 
 if [[ $EMULATOR == 1 ]]; then
   MOTO_PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-  say "starting moto_server on 127.0.0.1:$MOTO_PORT (log: ${MOTO_LOG#"$ROOT"/})"
-  "$TOOLS_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
+  # moto's own app behind one lock, so concurrent writes to an item are atomic as in DynamoDB
+  # (plain moto_server loses concurrent ADDs; see tests/moto_serial.py).
+  say "starting moto (serialised) on 127.0.0.1:$MOTO_PORT (log: ${MOTO_LOG#"$ROOT"/})"
+  "$TOOLS_VENV/bin/python" "$ROOT/tests/moto_serial.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
   MOTO_PID=$!
   ready=0
   for _ in $(seq 1 60); do # 60 x 0.5 s = 30 s
@@ -105,7 +107,7 @@ if [[ $EMULATOR == 1 ]]; then
     sleep 0.5
   done
   if [[ $ready != 1 ]]; then
-    echo "moto_server did not become ready on 127.0.0.1:$MOTO_PORT within 30 s; its log:" >&2
+    echo "moto did not become ready on 127.0.0.1:$MOTO_PORT within 30 s; its log:" >&2
     tail -n 40 "$MOTO_LOG" >&2 || true
     exit 1
   fi
