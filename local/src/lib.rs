@@ -93,6 +93,7 @@ pub async fn start(
 pub async fn start_with_state(listener: TcpListener, state: AppState) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let service = shared::http::service(app(state.clone())?, &state.config);
+    spawn_expiry_sweeper(state.clone());
     let handle = tokio::spawn(async move {
         let make = axum::ServiceExt::<axum::extract::Request>::into_make_service(service);
         if let Err(e) = axum::serve(listener, make).await {
@@ -104,6 +105,26 @@ pub async fn start_with_state(listener: TcpListener, state: AppState) -> anyhow:
         state,
         handle,
     })
+}
+
+/// How often the local server deletes expired items (sessions, caches) from the embedded store.
+const EXPIRY_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The local counterpart of DynamoDB's TTL sweeper: expired items are already invisible to
+/// readers, this only reclaims their space in the store file (at startup, then every 10 minutes).
+fn spawn_expiry_sweeper(state: AppState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(EXPIRY_SWEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match state.store.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired items removed"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    });
 }
 
 /// `GET /` style summary printed at startup.

@@ -1681,6 +1681,14 @@ async fn local_purge_removes_only_expired_items() {
         sks(&query_all(&store, Query::table("P")).await.unwrap()),
         ["live", "plain"]
     );
+    // The same sweep through the trait object the local server holds.
+    store
+        .put(item("P", "dead2", json!({"expires_at": past()})), None)
+        .await
+        .unwrap();
+    let as_dyn: &dyn ItemStore = &store;
+    assert_eq!(as_dyn.purge_expired().await.unwrap(), 1);
+    assert_eq!(as_dyn.purge_expired().await.unwrap(), 0);
 }
 
 #[test]

@@ -1125,6 +1125,10 @@ impl ItemStore for LocalStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read_main().map(|_| ())
     }
+
+    async fn purge_expired(&self) -> StoreResult<usize> {
+        LocalStore::purge_expired(self)
+    }
 }
 
 #[cfg(test)]

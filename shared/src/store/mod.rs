@@ -334,6 +334,13 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// Cheap health probe.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Physically removes expired items (readers never see them anyway); returns how many.
+    /// DynamoDB's own TTL sweeper does this in the cloud, so backends that have one keep this
+    /// default, which does nothing.
+    async fn purge_expired(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
 }
 
 /// Every page of `query`, concatenated (for bounded partitions only).

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Load benchmark of the local server (all routers on one axum server, in-memory store, demo data).
+#
+#   tests/bench/load.sh                      # build `local` (release profile), run both scenarios
+#   PROFILE=release-z tests/bench/load.sh    # another cargo profile (binary in target/<profile>/)
+#   SKIP_BUILD=1 DURATION=5s CONNS=8 tests/bench/load.sh
+#
+# Scenarios (wrk, against 127.0.0.1 only, bounded duration):
+#   1. POST /api/v1/auth/login   form data username=customer000&password=password123 (argon2id)
+#   2. GET  /api/v1/users/profile with a bearer token
+#   3. POST /api/personalization/personalize, same chapter and level each time (cached adaptation;
+#      body from events/textbook-personalize.json)
+# Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/tests/bench"
+PROFILE="${PROFILE:-release}"
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+CONNS="${CONNS:-16}"
+LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
+TIMEOUT="${TIMEOUT:-10s}"
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
+command -v curl >/dev/null || { echo "curl is missing" >&2; exit 1; }
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [[ "$PROFILE" == "dev" ]]; then BIN="$TARGET_DIR/debug/local"; else BIN="$TARGET_DIR/$PROFILE/local"; fi
+if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
+  echo "== cargo build --profile $PROFILE -p local"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" -p local)
+fi
+[[ -x "$BIN" ]] || { echo "no binary at $BIN (build it or unset SKIP_BUILD)" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bench-load.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+BASE="http://127.0.0.1:$PORT"
+
+echo "== starting $BIN serve --memory --demo on $BASE"
+LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}" DATA_DIR="$WORK/data" \
+  "$BIN" serve --host 127.0.0.1 --port "$PORT" --memory --demo --data-dir "$WORK/data" \
+  >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+# /health answers as soon as the socket is served; the demo users are seeded right after, so
+# also retry the login until it succeeds.
+ready=""
+for _ in $(seq 1 300); do
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; cat "$WORK/server.log" >&2; exit 1; }
+  if curl -fsS "$BASE/health" >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.2
+done
+[[ -n "$ready" ]] || { echo "server not healthy after 60 s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+
+TOKEN=""
+for _ in $(seq 1 150); do
+  resp="$(curl -sS -X POST "$BASE/api/v1/auth/login" \
+    -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data 'username=customer000&password=password123' || true)"
+  TOKEN="$(printf '%s' "$resp" | python3 -c 'import json,sys
+try: print(json.load(sys.stdin).get("access_token",""))
+except Exception: print("")')"
+  [[ -n "$TOKEN" ]] && break
+  sleep 0.2
+done
+[[ -n "$TOKEN" ]] || { echo "login failed: $resp" >&2; exit 1; }
+code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/profile")"
+[[ "$code" == 200 ]] || { echo "GET /api/v1/users/profile answered $code" >&2; exit 1; }
+
+run_wrk() { # name conns [wrk args...]
+  local name="$1" conns="$2"; shift 2
+  echo "== $name: wrk -t$THREADS -c$conns -d$DURATION --latency" >&2
+  wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout "$TIMEOUT" --latency "$@" >"$WORK/$name.txt"
+  cat "$WORK/$name.txt" >&2
+}
+summary() { # name label -> "label req/s p50 p99 non2xx errors"
+  awk '
+    /Requests\/sec:/ {rps=$2}
+    /^ +50%/ {p50=$2}
+    /^ +99%/ {p99=$2}
+    /Non-2xx or 3xx responses:/ {bad=$NF}
+    /Socket errors:/ {err=$0; sub(/.*Socket errors: /,"",err)}
+    END {printf "%-28s %10s %10s %10s %8s  %s\n", NAME, rps, p50, p99, (bad==""?0:bad), (err==""?"-":err)}
+  ' NAME="$2" "$WORK/$1.txt"
+}
+
+run_wrk login "$LOGIN_CONNS" -s "$BENCH/login.lua" "$BASE/api/v1/auth/login"
+run_wrk profile "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/profile"
+
+# The personalize body from the event file; one warm-up request fills the adaptation cache.
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body"], end="")' \
+  "$ROOT/events/textbook-personalize.json" >"$WORK/personalize.json"
+code="$(curl -s -o "$WORK/warm.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary "@$WORK/personalize.json" "$BASE/api/personalization/personalize")"
+[[ "$code" == 200 ]] || { echo "personalize warm-up answered $code: $(cat "$WORK/warm.json")" >&2; exit 1; }
+curl -s -H 'Content-Type: application/json' --data-binary "@$WORK/personalize.json" \
+  "$BASE/api/personalization/personalize" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("cached") is True else 1)' \
+  || { echo "a repeated personalize request did not come from the cache" >&2; exit 1; }
+BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/personalize.lua" \
+  "$BASE/api/personalization/personalize"
+
+echo
+echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
+printf "%-28s %10s %10s %10s %8s  %s\n" scenario "req/s" p50 p99 non-2xx "socket errors"
+summary login "POST auth/login (argon2)"
+summary profile "GET users/profile"
+summary personalize "POST personalize (cached)"
