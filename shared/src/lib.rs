@@ -9,6 +9,7 @@
 //! - [`blobs`]: [`blobs::BlobStore`] and its `s3` and `fs` implementations.
 //! - [`ai`]: embeddings, text and image generation, `bedrock` and `local` implementations.
 //! - [`domain`]: entities and repositories written once on top of the store.
+//! - [`reco`]: recommendation algorithms (similarity, association rules), pure and I/O-free.
 //! - [`app`]: [`app::AppState`], built once from the config.
 //! - [`telemetry`]: structured JSON logs.
 
@@ -22,6 +23,7 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod openapi;
+pub mod reco;
 pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testkit")]

@@ -1,0 +1,16 @@
+//! Recommendation algorithms: pure functions, no I/O.
+//!
+//! Plain data in, plain data out: callers (the recommendation and catalog functions, the batch
+//! jobs) load from the store, call in here, and write results back. Anything random takes a seed.
+//! Each algorithm is unit-tested on cases small enough to check by hand.
+//!
+//! - [`similarity`]: cosine similarity and a bounded top-k nearest-neighbour search ("similar
+//!   products" from embeddings).
+//! - [`association`]: single-item association rules (support, confidence, lift) for "frequently
+//!   bought together", mined from orders or ranked from stored co-purchase counters.
+//! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
+//!   examples.
+
+pub mod association;
+pub mod similarity;
+pub mod synthetic;
