@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(users_fn::routes())
         .merge(admin_fn::routes())
         .merge(textbook_fn::routes())
+        .merge(catalog_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.

@@ -10,6 +10,10 @@ use crate::{
     store::{self, ItemStore},
 };
 
+/// How stale counters (stock, views) in the catalog snapshot may get; catalog edits are seen at
+/// once through the catalog version.
+const CATALOG_SNAPSHOT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Dependencies of the handlers, each behind a trait so tests and the local server swap them.
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +24,9 @@ pub struct AppState {
     pub text: Arc<dyn TextGenerator>,
     pub images: Arc<dyn ImageGenerator>,
     pub jwt: Arc<JwtKeys>,
+    /// This instance's snapshot of the catalog (products and categories), reloaded when the
+    /// catalog changes; see [`crate::domain::catalog_view`].
+    pub catalog: Arc<crate::domain::catalog_view::SnapshotCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -134,6 +141,9 @@ impl AppState {
             text,
             images,
             jwt,
+            catalog: Arc::new(crate::domain::catalog_view::SnapshotCache::new(
+                CATALOG_SNAPSHOT_MAX_AGE,
+            )),
         }
     }
 

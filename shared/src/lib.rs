@@ -7,6 +7,7 @@
 //! - [`auth`]: argon2id passwords, JWT, roles and permissions.
 //! - [`store`]: the DynamoDB-shaped [`store::ItemStore`] and its `dynamo` and `local` implementations.
 //! - [`blobs`]: [`blobs::BlobStore`] and its `s3` and `fs` implementations.
+//! - [`api`]: request and response bodies shared by several functions (products, categories).
 //! - [`ai`]: embeddings, text and image generation, `bedrock` and `local` implementations.
 //! - [`domain`]: entities and repositories written once on top of the store.
 //! - [`reco`]: recommendation algorithms (similarity, association rules), pure and I/O-free.
@@ -14,6 +15,7 @@
 //! - [`telemetry`]: structured JSON logs.
 
 pub mod ai;
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod blobs;

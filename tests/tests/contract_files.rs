@@ -145,6 +145,7 @@ async fn every_event_replays_through_its_router() {
             "users" => users_fn::router,
             "admin" => admin_fn::router,
             "textbook" => textbook_fn::router,
+            "catalog" => catalog_fn::router,
             other => panic!("{file}: unknown function {other}"),
         };
         // A fresh app per event: events are independent, like invocations of a cold function.
@@ -166,6 +167,9 @@ async fn every_event_replays_through_its_router() {
                 .await;
             raw = raw.replace("REPLACE_WITH_USER_ID", &target.id);
         }
+        if raw.contains("REPLACE_WITH_PRODUCT_ID") {
+            raw = raw.replace("REPLACE_WITH_PRODUCT_ID", &seed_product(&app).await);
+        }
         let request = lambda_http::request::from_str(&raw)
             .unwrap_or_else(|e| panic!("{file}: not an API Gateway event: {e}"));
         let request = request.map(|b| Body::from(b.to_vec()));
@@ -180,4 +184,36 @@ async fn every_event_replays_through_its_router() {
             "{file} via {function}"
         );
     }
+}
+
+/// A category with one product in it (events whose path names a product); returns its id.
+async fn seed_product(app: &TestApp) -> String {
+    use shared::domain::catalog::{self, NewCategory, NewProduct};
+    let store = app.state.store.as_ref();
+    let category = catalog::create_category(
+        store,
+        NewCategory {
+            name: "Smartphones".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("seed category: {e}"));
+    catalog::create_product(
+        store,
+        app.state.embedder.as_ref(),
+        NewProduct {
+            name: "iPhone 15 Pro".into(),
+            code: "IP15P-128".into(),
+            price: 999.99,
+            in_stock: true,
+            stock_quantity: 50,
+            category_id: category.id,
+            is_active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("seed product: {e}"))
+    .id
 }

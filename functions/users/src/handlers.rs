@@ -1,12 +1,19 @@
 //! Handlers of the users routes. Every route acts on the caller (from the token) and refuses a
 //! disabled account.
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
 use shared::{
     ApiError, ApiResult, AppState,
-    domain::users::{self, Address, Preferences, UserRecord},
+    domain::{
+        catalog,
+        users::{self, Address, Preferences, UserRecord},
+        viewed,
+    },
     error::ErrorBody,
-    http::{AuthUser, ValidJson},
+    http::{AuthUser, ValidJson, ValidQuery},
 };
 
 use crate::models::*;
@@ -183,4 +190,92 @@ pub async fn update_preferences(
     current(&state, &auth).await?;
     users::set_preferences(state.store.as_ref(), &auth.user_id, &prefs).await?;
     Ok(message("Preferences updated successfully"))
+}
+
+/// The caller's recently viewed products, most recent first (products deleted since are skipped).
+#[utoipa::path(
+    get, path = "/api/v1/users/viewed-products", tag = "users",
+    security(("bearer" = [])),
+    params(ViewedParams),
+    responses(
+        (status = 200, body = ViewedProducts),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn list_viewed(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ValidQuery(q): ValidQuery<ViewedParams>,
+) -> ApiResult<Json<ViewedProducts>> {
+    current(&state, &auth).await?;
+    let store = state.store.as_ref();
+    let entries: Vec<_> = viewed::list(store, &auth.user_id)
+        .await?
+        .into_iter()
+        .take(q.limit as usize)
+        .collect();
+    let ids: Vec<String> = entries.iter().map(|e| e.product_id.clone()).collect();
+    let products = catalog::get_products(store, &ids).await?;
+    let viewed_products = entries
+        .into_iter()
+        .filter_map(|e| {
+            let p = products.iter().find(|p| p.id == e.product_id)?;
+            Some(ViewedProduct {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                price: p.price,
+                brand: p.brand.clone(),
+                images: p.images.clone(),
+                in_stock: p.available(),
+                is_active: p.is_active,
+                viewed_at: e.viewed_at,
+            })
+        })
+        .collect();
+    Ok(Json(ViewedProducts { viewed_products }))
+}
+
+/// Adds a product to the caller's viewed history (moving it to the front if it is there).
+#[utoipa::path(
+    post, path = "/api/v1/users/viewed-products/{product_id}", tag = "users",
+    security(("bearer" = [])),
+    params(("product_id" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn add_viewed(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(product_id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    current(&state, &auth).await?;
+    let store = state.store.as_ref();
+    catalog::get_product(store, &product_id)
+        .await?
+        .filter(|p| p.is_active)
+        .ok_or_else(|| ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND"))?;
+    viewed::add(store, &auth.user_id, &product_id).await?;
+    Ok(message("Product added to viewed history"))
+}
+
+/// Clears the caller's viewed history.
+#[utoipa::path(
+    delete, path = "/api/v1/users/viewed-products", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Message),
+        (status = 401, body = ErrorBody),
+    )
+)]
+pub async fn clear_viewed(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<Message>> {
+    current(&state, &auth).await?;
+    viewed::clear(state.store.as_ref(), &auth.user_id).await?;
+    Ok(message("Viewed products history cleared"))
 }

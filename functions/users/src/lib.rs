@@ -1,4 +1,5 @@
-//! `functions/users`: the caller's profile, username, address and preferences
+//! `functions/users`: the caller's profile, username, address, preferences and recently viewed
+//! products
 //! (`/api/v1/users/*`, spec 002).
 
 mod handlers;
@@ -18,6 +19,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             handlers::get_preferences,
             handlers::update_preferences
         ))
+        .routes(routes!(handlers::list_viewed, handlers::clear_viewed))
+        .routes(routes!(handlers::add_viewed))
 }
 
 /// The function's router (state applied).

@@ -93,3 +93,36 @@ pub struct UsernameUpdated {
     pub message: String,
     pub username: String,
 }
+
+/// Query of `GET /api/v1/users/viewed-products`.
+#[derive(Debug, Deserialize, Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ViewedParams {
+    /// How many, most recent first: 1-50 (default 20).
+    #[serde(default = "default_viewed_limit")]
+    #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    pub limit: u32,
+}
+
+fn default_viewed_limit() -> u32 {
+    20
+}
+
+/// A product in the viewed history.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ViewedProduct {
+    pub id: String,
+    pub name: String,
+    pub price: f64,
+    pub brand: Option<String>,
+    pub images: Vec<String>,
+    pub in_stock: bool,
+    pub is_active: bool,
+    /// When the caller last viewed it (RFC 3339).
+    pub viewed_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ViewedProducts {
+    pub viewed_products: Vec<ViewedProduct>,
+}

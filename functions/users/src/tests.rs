@@ -112,3 +112,119 @@ async fn requires_a_token() {
         Some(&b"Bearer"[..])
     );
 }
+
+async fn seed_products(app: &TestApp, n: usize) -> Vec<String> {
+    use shared::domain::catalog::{self, NewCategory, NewProduct};
+    let store = app.state.store.as_ref();
+    let cat = catalog::create_category(
+        store,
+        NewCategory {
+            name: "Things".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let p = catalog::create_product(
+            store,
+            app.state.embedder.as_ref(),
+            NewProduct {
+                name: format!("Thing {i}"),
+                code: format!("T-{i}"),
+                price: 10.0 + i as f64,
+                in_stock: true,
+                stock_quantity: 3,
+                category_id: cat.id.clone(),
+                is_active: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(p.id);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn viewed_products_add_list_and_clear() {
+    let app = TestApp::new(router);
+    let (_, token) = app.user_with_roles("vic", &[Role::Customer]).await;
+    let ids = seed_products(&app, 3).await;
+    for id in [&ids[0], &ids[1], &ids[2], &ids[0]] {
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/users/viewed-products/{id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["message"], "Product added to viewed history");
+    }
+    let r = app
+        .call(
+            "GET",
+            "/api/v1/users/viewed-products?limit=2",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got: Vec<&str> = r.json["viewed_products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        [ids[0].as_str(), ids[2].as_str()],
+        "most recent first, no duplicates"
+    );
+    let first = &r.json["viewed_products"][0];
+    assert_eq!(first["name"], "Thing 0");
+    assert_eq!(first["in_stock"], true);
+    assert_eq!(first["is_active"], true);
+
+    let missing = app
+        .call(
+            "POST",
+            "/api/v1/users/viewed-products/nope",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let bad = app
+        .call(
+            "GET",
+            "/api/v1/users/viewed-products?limit=0",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let anon = app
+        .call("GET", "/api/v1/users/viewed-products", None, None)
+        .await;
+    assert_eq!(anon.status, 401);
+
+    let r = app
+        .call(
+            "DELETE",
+            "/api/v1/users/viewed-products",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["message"], "Viewed products history cleared");
+    let r = app
+        .call("GET", "/api/v1/users/viewed-products", Some(&token), None)
+        .await;
+    assert_eq!(r.json["viewed_products"], json!([]));
+}

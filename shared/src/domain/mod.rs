@@ -1,4 +1,7 @@
 //! Entities and repositories, written once on top of [`ItemStore`](crate::store::ItemStore).
 
+pub mod catalog;
+pub mod catalog_view;
 pub mod stats;
 pub mod users;
+pub mod viewed;

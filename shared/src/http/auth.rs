@@ -1,7 +1,7 @@
 //! `Authorization: Bearer <JWT>` extractor and permission checks.
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRequestParts, OptionalFromRequestParts},
     http::{header, request::Parts},
 };
 
@@ -72,5 +72,24 @@ impl FromRequestParts<AppState> for AuthUser {
             roles: claims.roles,
             permissions: claims.permissions,
         })
+    }
+}
+
+/// Optional authentication: no `Authorization` header is `None`; a header with a bad, expired or
+/// tampered token is still a 401 (a client that sends a token expects it to count).
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }

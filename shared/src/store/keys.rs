@@ -9,6 +9,13 @@
 //! | failed logins | `LOGINFAIL#<user id>` | `CURRENT` | - | - | `count`; `expires_at` = first failure + window |
 //! | stats counter | `STATS` | `<name>` | - | - | atomic `ADD` counters (e.g. `users`) |
 //! | hourly counter | `STATS#HOUR#<yyyy-mm-ddThh>` | `<name>` | - | - | `expires_at` after 8 days |
+//! | catalog version | `CATALOG` | `VERSION` | - | - | `n`, `ADD` 1 on every category/product write |
+//! | category | `CATEGORY#<id>` | `CATEGORY` | `CATEGORIES` / `<lowercase name>#<id>` | - | few: one partition |
+//! | category slug marker | `UNIQUE#CATSLUG#<slug>` | `UNIQUE` | - | - | `owner_id` |
+//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | stock/views by `ADD` |
+//! | product code marker | `UNIQUE#PRODUCTCODE#<lowercase code>` | `UNIQUE` | - | - | `owner_id` |
+//! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
+//! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -48,4 +55,56 @@ pub fn stats(name: &str) -> super::Key {
 
 pub fn hourly_stats(hour: &str, name: &str) -> super::Key {
     super::Key::new(format!("STATS#HOUR#{hour}"), name)
+}
+
+pub fn catalog_version() -> super::Key {
+    super::Key::new("CATALOG", "VERSION")
+}
+
+pub fn category(id: &str) -> super::Key {
+    super::Key::new(format!("CATEGORY#{id}"), "CATEGORY")
+}
+
+pub const CATEGORIES_INDEX_PK: &str = "CATEGORIES";
+
+pub fn categories_index_sk(name: &str, id: &str) -> String {
+    format!("{}#{id}", name.to_lowercase())
+}
+
+pub fn category_slug_marker(slug: &str) -> super::Key {
+    super::Key::new(format!("UNIQUE#CATSLUG#{slug}"), "UNIQUE")
+}
+
+pub fn product(id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{id}"), "PRODUCT")
+}
+
+/// The product id in a `PRODUCT#<id>` partition key.
+pub fn product_id_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("PRODUCT#")
+}
+
+pub fn product_embedding(id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{id}"), "EMBEDDING")
+}
+
+pub const PRODUCTS_INDEX_PK: &str = "PRODUCTS";
+
+pub fn products_index_sk(created_at: &str, id: &str) -> String {
+    format!("{created_at}#{id}")
+}
+
+pub fn category_products_pk(category_id: &str) -> String {
+    format!("CATPRODUCTS#{category_id}")
+}
+
+pub fn product_code_marker(code: &str) -> super::Key {
+    super::Key::new(
+        format!("UNIQUE#PRODUCTCODE#{}", code.trim().to_lowercase()),
+        "UNIQUE",
+    )
+}
+
+pub fn viewed_products(user_id: &str) -> super::Key {
+    super::Key::new(format!("USER#{user_id}"), "VIEWED")
 }

@@ -1,0 +1,185 @@
+//! Handlers of the catalog routes. Lists and similar products are answered from the instance's
+//! catalog snapshot (see `shared::domain::catalog_view`); the detail and the page of a list are
+//! re-read from the store so that price and stock are current.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use shared::{
+    ApiError, ApiResult, AppState,
+    api::products::{ProductDetail, ProductSummary},
+    domain::{
+        catalog::{self, CategoryNode},
+        catalog_view::{self, ProductFilter, SortBy, SortOrder},
+        viewed,
+    },
+    error::ErrorBody,
+    http::{AuthUser, ValidQuery, pagination::Paginated},
+    reco::similarity::top_k_similar,
+};
+
+use crate::models::*;
+
+fn product_not_found() -> ApiError {
+    ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
+}
+
+/// Products, filtered, sorted and paged.
+#[utoipa::path(
+    get, path = "/api/v1/products", tag = "products",
+    params(ListParams),
+    responses(
+        (status = 200, body = Paginated<ProductSummary>),
+        (status = 422, description = "Invalid parameter", body = ErrorBody),
+    )
+)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    ValidQuery(q): ValidQuery<ListParams>,
+) -> ApiResult<Json<Paginated<ProductSummary>>> {
+    if let (Some(min), Some(max)) = (q.min_price, q.max_price)
+        && min > max
+    {
+        return Err(ApiError::invalid_field(
+            "min_price",
+            "must not be greater than max_price",
+        ));
+    }
+    let snapshot = state.catalog.get(state.store.as_ref()).await?;
+    let filter = ProductFilter {
+        category: q.category.clone().filter(|c| !c.trim().is_empty()),
+        brand: q.brand.clone().filter(|b| !b.trim().is_empty()),
+        min_price: q.min_price,
+        max_price: q.max_price,
+        in_stock: q.in_stock,
+        search_term: q.search_term.clone().filter(|t| !t.trim().is_empty()),
+        include_inactive: false,
+    };
+    let sort_by = q
+        .sort_by
+        .as_deref()
+        .and_then(SortBy::parse)
+        .unwrap_or_default();
+    let order = q
+        .sort_order
+        .as_deref()
+        .and_then(SortOrder::parse)
+        .unwrap_or_default();
+    let page = catalog_view::list_products(
+        &snapshot,
+        &filter,
+        sort_by,
+        order,
+        q.page as usize,
+        q.size as usize,
+    );
+    // Current price and stock for the page (the snapshot's counters may be seconds old).
+    let ids: Vec<String> = page.items.iter().map(|p| p.id.clone()).collect();
+    let fresh = catalog::get_products(state.store.as_ref(), &ids).await?;
+    let items = fresh
+        .iter()
+        .map(|p| ProductSummary::new(p, snapshot.category_name(&p.category_id).unwrap_or("")))
+        .collect();
+    Ok(Json(Paginated {
+        items,
+        total: page.total as u64,
+        page: q.page,
+        size: q.size,
+        pages: catalog_view::page_count(page.total, q.size as usize) as u64,
+    }))
+}
+
+/// The category tree.
+#[utoipa::path(
+    get, path = "/api/v1/products/categories", tag = "products",
+    responses((status = 200, body = Vec<CategoryNode>))
+)]
+pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Vec<CategoryNode>>> {
+    let categories = catalog::list_categories(state.store.as_ref()).await?;
+    Ok(Json(catalog::category_tree(&categories)))
+}
+
+/// One product. With a bearer token, the product is added to the caller's viewed history.
+#[utoipa::path(
+    get, path = "/api/v1/products/{product_id}", tag = "products",
+    params(("product_id" = String, Path, description = "Product id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = ProductDetail),
+        (status = 401, description = "A token was sent and is not valid", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    auth: Option<AuthUser>,
+    Path(product_id): Path<String>,
+) -> ApiResult<Json<ProductDetail>> {
+    let store = state.store.as_ref();
+    let product = catalog::get_product(store, &product_id)
+        .await?
+        .filter(|p| p.is_active)
+        .ok_or_else(product_not_found)?;
+    let category = catalog::get_category(store, &product.category_id).await?;
+    // Recording the view must not fail the page: log and go on.
+    if let Err(e) = catalog::record_view(store, &product.id).await {
+        tracing::warn!(error = %e, product_id = %product.id, "could not count a product view");
+    }
+    if let Some(user) = &auth
+        && let Err(e) = viewed::add(store, &user.user_id, &product.id).await
+    {
+        tracing::warn!(error = %e, "could not record a viewed product");
+    }
+    Ok(Json(ProductDetail::new(
+        &product,
+        category.as_ref().map(|c| c.name.as_str()).unwrap_or(""),
+    )))
+}
+
+/// Products whose embeddings are closest to this one's (cosine similarity), active ones only.
+#[utoipa::path(
+    get, path = "/api/v1/products/{product_id}/similar", tag = "products",
+    params(("product_id" = String, Path, description = "Product id"), SimilarParams),
+    responses(
+        (status = 200, body = Vec<SimilarProduct>),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn similar_products(
+    State(state): State<AppState>,
+    Path(product_id): Path<String>,
+    ValidQuery(q): ValidQuery<SimilarParams>,
+) -> ApiResult<Json<Vec<SimilarProduct>>> {
+    let store = state.store.as_ref();
+    let snapshot = state.catalog.get(store).await?;
+    if !snapshot.product(&product_id).is_some_and(|p| p.is_active) {
+        return Err(product_not_found());
+    }
+    let embeddings = snapshot.embeddings(store).await?;
+    let Some((_, query)) = embeddings.get(&product_id) else {
+        // A product without an embedding (its creation predates embeddings) has no neighbours.
+        return Ok(Json(Vec::new()));
+    };
+    let candidates = embeddings
+        .iter()
+        .map(|(id, (_, v))| (id.as_str(), v.as_ref()));
+    let best = top_k_similar(query, candidates, q.limit as usize, |id| *id == product_id);
+    let out = best
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let p = snapshot.product(id)?;
+            Some(SimilarProduct {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                price: p.price,
+                brand: p.brand.clone(),
+                in_stock: p.available(),
+                similarity_score: (f64::from(score) * 10_000.0).round() / 10_000.0,
+                reason: "vector_similarity".into(),
+            })
+        })
+        .collect();
+    Ok(Json(out))
+}

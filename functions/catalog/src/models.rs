@@ -1,0 +1,88 @@
+//! Query parameters and response bodies of the catalog routes.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::{Validate, ValidationError};
+
+/// Query of `GET /api/v1/products`.
+#[derive(Debug, Clone, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page number, from 1.
+    #[serde(default = "default_page")]
+    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    pub page: u32,
+    /// Items per page, 1-100.
+    #[serde(default = "default_size")]
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub size: u32,
+    /// Category name or slug (its sub-categories included).
+    pub category: Option<String>,
+    pub brand: Option<String>,
+    #[validate(range(min = 0.0, message = "must not be negative"))]
+    pub min_price: Option<f64>,
+    #[validate(range(min = 0.0, message = "must not be negative"))]
+    pub max_price: Option<f64>,
+    pub in_stock: Option<bool>,
+    /// `name`, `price`, `created_at` or `popularity` (default `created_at`).
+    #[validate(custom(function = "validate_sort_by"))]
+    pub sort_by: Option<String>,
+    /// `asc` or `desc` (default `desc`).
+    #[validate(custom(function = "validate_sort_order"))]
+    pub sort_order: Option<String>,
+    /// Words that must all appear in the name, description or brand.
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub search_term: Option<String>,
+}
+
+fn default_page() -> u32 {
+    1
+}
+fn default_size() -> u32 {
+    20
+}
+
+fn validate_sort_by(v: &str) -> Result<(), ValidationError> {
+    shared::domain::catalog_view::SortBy::parse(v)
+        .map(|_| ())
+        .ok_or_else(|| {
+            ValidationError::new("sort_by")
+                .with_message("must be one of name, price, created_at, popularity".into())
+        })
+}
+
+fn validate_sort_order(v: &str) -> Result<(), ValidationError> {
+    shared::domain::catalog_view::SortOrder::parse(v)
+        .map(|_| ())
+        .ok_or_else(|| {
+            ValidationError::new("sort_order").with_message("must be asc or desc".into())
+        })
+}
+
+/// Query of `GET /api/v1/products/{product_id}/similar`.
+#[derive(Debug, Clone, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SimilarParams {
+    /// How many similar products, 1-50 (default 10).
+    #[serde(default = "default_similar")]
+    #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    pub limit: u32,
+}
+
+fn default_similar() -> u32 {
+    10
+}
+
+/// One similar product.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SimilarProduct {
+    pub id: String,
+    pub name: String,
+    pub price: f64,
+    pub brand: Option<String>,
+    pub in_stock: bool,
+    /// Cosine similarity of the two products' embeddings, rounded to 4 decimals.
+    pub similarity_score: f64,
+    /// Always `vector_similarity`.
+    pub reason: String,
+}

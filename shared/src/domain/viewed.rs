@@ -1,0 +1,137 @@
+//! Recently viewed products: per user, most recent first, at most [`MAX_VIEWED`] kept.
+//!
+//! One item per user holds the list, so reading it is one `GetItem` and every change is one
+//! conditional write on its `version` (concurrent views retry instead of losing each other).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::{self, Condition, Item, ItemStore, PK, SK, StoreError, keys};
+
+/// How many viewed products are kept per user.
+pub const MAX_VIEWED: usize = 50;
+
+/// Each failed attempt means another writer succeeded, so this bounds the writers racing on one user.
+const MAX_RETRIES: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewedEntry {
+    pub product_id: String,
+    pub viewed_at: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ViewedList {
+    #[serde(default)]
+    entries: Vec<ViewedEntry>,
+    #[serde(default)]
+    version: u64,
+}
+
+async fn read(store: &dyn ItemStore, user_id: &str) -> Result<ViewedList, StoreError> {
+    match store.get(&keys::viewed_products(user_id)).await? {
+        Some(item) => store::from_item(item),
+        None => Ok(ViewedList::default()),
+    }
+}
+
+/// The user's viewed products, most recent first.
+pub async fn list(store: &dyn ItemStore, user_id: &str) -> Result<Vec<ViewedEntry>, StoreError> {
+    Ok(read(store, user_id).await?.entries)
+}
+
+/// Puts `product_id` at the front of the user's history (moving it if it was there already) and
+/// drops the oldest entries beyond [`MAX_VIEWED`].
+pub async fn add(store: &dyn ItemStore, user_id: &str, product_id: &str) -> Result<(), StoreError> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for _ in 0..MAX_RETRIES {
+        let old = read(store, user_id).await?;
+        let mut entries = Vec::with_capacity(MAX_VIEWED);
+        entries.push(ViewedEntry {
+            product_id: product_id.to_string(),
+            viewed_at: now.clone(),
+        });
+        entries.extend(
+            old.entries
+                .into_iter()
+                .filter(|e| e.product_id != product_id)
+                .take(MAX_VIEWED - 1),
+        );
+        let new = ViewedList {
+            entries,
+            version: old.version + 1,
+        };
+        let key = keys::viewed_products(user_id);
+        let mut item: Item = store::to_item(&new)?;
+        item.insert(PK.into(), key.pk.into());
+        item.insert(SK.into(), key.sk.into());
+        item.insert("entity".into(), "viewed_products".into());
+        let condition = if old.version == 0 {
+            Condition::AttrNotExists("version".into())
+        } else {
+            Condition::eq("version", Value::from(old.version))
+        };
+        match store.put(item, Some(condition)).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::TransactionConflict)
+}
+
+/// Forgets the user's history.
+pub async fn clear(store: &dyn ItemStore, user_id: &str) -> Result<(), StoreError> {
+    store
+        .delete(&keys::viewed_products(user_id), None)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::local::LocalStore;
+
+    fn ids(v: &[ViewedEntry]) -> Vec<&str> {
+        v.iter().map(|e| e.product_id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn most_recent_first_without_duplicates_and_capped() {
+        let store = LocalStore::in_memory().unwrap();
+        assert!(list(&store, "u").await.unwrap().is_empty());
+        for p in ["a", "b", "c", "a"] {
+            add(&store, "u", p).await.unwrap();
+        }
+        assert_eq!(ids(&list(&store, "u").await.unwrap()), ["a", "c", "b"]);
+        for i in 0..60 {
+            add(&store, "u", &format!("p{i}")).await.unwrap();
+        }
+        let all = list(&store, "u").await.unwrap();
+        assert_eq!(all.len(), MAX_VIEWED);
+        assert_eq!(all[0].product_id, "p59");
+        assert_eq!(all[MAX_VIEWED - 1].product_id, "p10");
+        assert!(list(&store, "other").await.unwrap().is_empty());
+        clear(&store, "u").await.unwrap();
+        assert!(list(&store, "u").await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_views_are_all_kept() {
+        let store: Arc<dyn ItemStore> = Arc::new(LocalStore::in_memory().unwrap());
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { add(store.as_ref(), "u", &format!("p{i}")).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(list(store.as_ref(), "u").await.unwrap().len(), 10);
+    }
+}
