@@ -167,8 +167,11 @@ async fn every_event_replays_through_its_router() {
                 .await;
             raw = raw.replace("REPLACE_WITH_USER_ID", &target.id);
         }
-        if raw.contains("REPLACE_WITH_PRODUCT_ID") {
-            raw = raw.replace("REPLACE_WITH_PRODUCT_ID", &seed_product(&app).await);
+        if raw.contains("REPLACE_WITH_PRODUCT_ID") || raw.contains("REPLACE_WITH_CATEGORY_ID") {
+            let (category_id, product_id) = seed_catalog(&app).await;
+            raw = raw
+                .replace("REPLACE_WITH_PRODUCT_ID", &product_id)
+                .replace("REPLACE_WITH_CATEGORY_ID", &category_id);
         }
         let request = lambda_http::request::from_str(&raw)
             .unwrap_or_else(|e| panic!("{file}: not an API Gateway event: {e}"));
@@ -186,8 +189,8 @@ async fn every_event_replays_through_its_router() {
     }
 }
 
-/// A category with one product in it (events whose path names a product); returns its id.
-async fn seed_product(app: &TestApp) -> String {
+/// A category with one product in it (events that name a product or category); returns both ids.
+async fn seed_catalog(app: &TestApp) -> (String, String) {
     use shared::domain::catalog::{self, NewCategory, NewProduct};
     let store = app.state.store.as_ref();
     let category = catalog::create_category(
@@ -199,7 +202,7 @@ async fn seed_product(app: &TestApp) -> String {
     )
     .await
     .unwrap_or_else(|e| panic!("seed category: {e}"));
-    catalog::create_product(
+    let product = catalog::create_product(
         store,
         app.state.embedder.as_ref(),
         NewProduct {
@@ -208,12 +211,12 @@ async fn seed_product(app: &TestApp) -> String {
             price: 999.99,
             in_stock: true,
             stock_quantity: 50,
-            category_id: category.id,
+            category_id: category.id.clone(),
             is_active: true,
             ..Default::default()
         },
     )
     .await
-    .unwrap_or_else(|e| panic!("seed product: {e}"))
-    .id
+    .unwrap_or_else(|e| panic!("seed product: {e}"));
+    (category.id, product.id)
 }

@@ -1,7 +1,10 @@
-//! `functions/admin`: user management, roles, system status and configuration
-//! (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`, spec 002).
+//! `functions/admin`: user management, roles, system status and configuration, product and
+//! category management (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`,
+//! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, spec 002).
 //! Every route checks the permission the spec names (403 otherwise).
 
+mod catalog_handlers;
+pub mod catalog_models;
 mod handlers;
 pub mod models;
 
@@ -18,6 +21,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::list_roles))
         .routes(routes!(handlers::system_status))
         .routes(routes!(handlers::system_config))
+        .routes(routes!(catalog_handlers::create_product))
+        .routes(routes!(catalog_handlers::update_product))
+        .routes(routes!(catalog_handlers::create_category))
 }
 
 /// The function's router (state applied).
@@ -25,5 +31,7 @@ pub fn router(state: AppState) -> Router {
     routes().with_state(state).split_for_parts().0
 }
 
+#[cfg(test)]
+mod catalog_tests;
 #[cfg(test)]
 mod tests;

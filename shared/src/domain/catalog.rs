@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// A category as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Category {
     pub id: String,
     pub name: String,
@@ -737,6 +737,32 @@ pub async fn record_view(store: &dyn ItemStore, id: &str) -> Result<(), CatalogE
         Ok(_) => Ok(()),
         Err(StoreError::ConditionFailed) => Err(CatalogError::ProductNotFound),
         Err(e) => Err(e.into()),
+    }
+}
+
+impl From<CatalogError> for crate::ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::ProductNotFound => {
+                Self::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
+            }
+            CatalogError::CategoryNotFound => {
+                Self::not_found("Category not found").with_code("CATEGORY_NOT_FOUND")
+            }
+            CatalogError::ParentNotFound => {
+                Self::not_found("Parent category not found").with_code("CATEGORY_NOT_FOUND")
+            }
+            CatalogError::CodeTaken => Self::conflict(
+                "PRODUCT_CODE_TAKEN",
+                "A product with this code already exists",
+            ),
+            CatalogError::SlugTaken => Self::conflict(
+                "CATEGORY_EXISTS",
+                "A category with this slug already exists",
+            ),
+            CatalogError::Embedding(e) => e.into(),
+            CatalogError::Store(e) => e.into(),
+        }
     }
 }
 

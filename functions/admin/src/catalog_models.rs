@@ -1,0 +1,157 @@
+//! Request bodies of the admin product and category routes.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+/// Product codes: 1-64 letters, digits, `-`, `_` or `.`.
+fn validate_code(v: &str) -> Result<(), ValidationError> {
+    let ok = (1..=64).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("code")
+            .with_message("must be 1-64 letters, digits, '-', '_' or '.'".into()))
+    }
+}
+
+fn validate_tags(tags: &[String]) -> Result<(), ValidationError> {
+    if tags.len() > 30 {
+        return Err(ValidationError::new("tags").with_message("at most 30 tags".into()));
+    }
+    if tags
+        .iter()
+        .any(|t| t.trim().is_empty() || t.chars().count() > 50)
+    {
+        return Err(
+            ValidationError::new("tags").with_message("each tag must be 1-50 characters".into())
+        );
+    }
+    Ok(())
+}
+
+fn validate_images(images: &[String]) -> Result<(), ValidationError> {
+    if images.len() > 20 {
+        return Err(ValidationError::new("images").with_message("at most 20 images".into()));
+    }
+    if images
+        .iter()
+        .any(|u| u.len() > 2048 || !(u.starts_with("https://") || u.starts_with("http://")))
+    {
+        return Err(ValidationError::new("images")
+            .with_message("each image must be an http(s) URL of at most 2048 characters".into()));
+    }
+    Ok(())
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/v1/admin/products/`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CreateProductRequest {
+    #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
+    pub name: String,
+    #[validate(custom(function = "validate_code"))]
+    pub code: String,
+    /// Greater than 0.
+    #[validate(range(
+        exclusive_min = 0.0,
+        max = 10000000.0,
+        message = "must be greater than 0"
+    ))]
+    pub price: f64,
+    #[validate(range(
+        exclusive_min = 0.0,
+        max = 10000000.0,
+        message = "must be greater than 0"
+    ))]
+    pub compare_price: Option<f64>,
+    pub category_id: String,
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub brand: Option<String>,
+    #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub specification: Map<String, Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub technical_details: Map<String, Value>,
+    #[serde(default)]
+    #[validate(custom(function = "validate_images"))]
+    pub images: Vec<String>,
+    #[serde(default)]
+    #[validate(range(min = 0, max = 100000000, message = "must be between 0 and 100000000"))]
+    pub stock_quantity: i64,
+    #[serde(default = "yes")]
+    pub in_stock: bool,
+    #[serde(default)]
+    #[validate(custom(function = "validate_tags"))]
+    pub tags: Vec<String>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub meta_title: Option<String>,
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    pub meta_description: Option<String>,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+}
+
+/// `PUT /api/v1/admin/products/{product_id}`: only the fields sent change.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateProductRequest {
+    #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
+    pub name: Option<String>,
+    #[validate(custom(function = "validate_code"))]
+    pub code: Option<String>,
+    #[validate(range(
+        exclusive_min = 0.0,
+        max = 10000000.0,
+        message = "must be greater than 0"
+    ))]
+    pub price: Option<f64>,
+    #[validate(range(
+        exclusive_min = 0.0,
+        max = 10000000.0,
+        message = "must be greater than 0"
+    ))]
+    pub compare_price: Option<f64>,
+    pub category_id: Option<String>,
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub brand: Option<String>,
+    #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub specification: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub technical_details: Option<Map<String, Value>>,
+    #[validate(custom(function = "validate_images"))]
+    pub images: Option<Vec<String>>,
+    #[validate(range(min = 0, max = 100000000, message = "must be between 0 and 100000000"))]
+    pub stock_quantity: Option<i64>,
+    pub in_stock: Option<bool>,
+    #[validate(custom(function = "validate_tags"))]
+    pub tags: Option<Vec<String>>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub meta_title: Option<String>,
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    pub meta_description: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+/// `POST /api/v1/admin/categories` (not in spec 002, which has no way to make categories).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CreateCategoryRequest {
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub name: String,
+    /// Derived from the name when absent.
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub slug: Option<String>,
+    #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
+    pub description: Option<String>,
+    pub parent_id: Option<String>,
+}
