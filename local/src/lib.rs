@@ -5,6 +5,7 @@
 //! `BLOBS=s3`, `AI=bedrock`), e.g. against an AWS emulator.
 
 pub mod demo;
+pub mod demo_catalog;
 
 use std::net::SocketAddr;
 

@@ -39,6 +39,12 @@ enum Command {
         /// Keep everything in memory (nothing written to disk).
         #[arg(long)]
         memory: bool,
+        /// Number of demo products with --demo (spread over 24 categories).
+        #[arg(long, default_value_t = 500)]
+        demo_products: usize,
+        /// Number of demo customers with --demo (customer000, customer001, ...).
+        #[arg(long, default_value_t = 200)]
+        demo_customers: usize,
     },
     /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
     /// never from the command line. Works against DynamoDB when STORE=dynamodb.
@@ -66,6 +72,8 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             demo,
             memory,
+            demo_products,
+            demo_customers,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -85,10 +93,15 @@ async fn main() -> anyhow::Result<()> {
             let from_env = std::env::var("PUBLIC_BASE_URL").is_ok();
             let running = local::start(addr, config, from_env).await?;
             if running.state.config.demo_mode {
-                let seeded = local::demo::seed(&running.state, 50).await?;
+                let seeded = local::demo::seed(&running.state, demo_customers).await?;
+                let catalog =
+                    local::demo_catalog::seed_catalog(&running.state, demo_products).await?;
                 tracing::info!(
                     created = seeded.created,
                     existing = seeded.existing,
+                    categories = catalog.categories,
+                    products = catalog.products,
+                    existing_products = catalog.existing,
                     "demo data seeded"
                 );
             }

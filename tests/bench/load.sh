@@ -10,6 +10,8 @@
 #   2. GET  /api/v1/users/profile with a bearer token
 #   3. POST /api/personalization/personalize, same chapter and level each time (cached adaptation;
 #      body from events/textbook-personalize.json)
+#   4. GET  /api/v1/products with two filters and a sort, over DEMO_PRODUCTS products (10,000)
+#   5. GET  /api/v1/products/{id}/similar over the same catalog
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
 set -euo pipefail
 
@@ -21,6 +23,7 @@ THREADS="${THREADS:-2}"
 CONNS="${CONNS:-16}"
 LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
 TIMEOUT="${TIMEOUT:-10s}"
+DEMO_PRODUCTS="${DEMO_PRODUCTS:-10000}"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is missing" >&2; exit 1; }
@@ -53,6 +56,7 @@ BASE="http://127.0.0.1:$PORT"
 echo "== starting $BIN serve --memory --demo on $BASE"
 LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}" DATA_DIR="$WORK/data" \
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --memory --demo --data-dir "$WORK/data" \
+    --demo-products "$DEMO_PRODUCTS" \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
@@ -113,9 +117,24 @@ curl -s -H 'Content-Type: application/json' --data-binary "@$WORK/personalize.js
 BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/personalize.lua" \
   "$BASE/api/personalization/personalize"
 
+# The catalog is seeded after the users: wait until every demo product is listed.
+for _ in $(seq 1 600); do
+  total="$(curl -s "$BASE/api/v1/products?size=1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("total",0))' 2>/dev/null || echo 0)"
+  # 1 in 50 demo products is inactive and not listed.
+  [[ "$total" -ge $((DEMO_PRODUCTS - DEMO_PRODUCTS / 50)) ]] && break
+  sleep 0.5
+done
+echo "== catalog: $total active products listed"
+LIST_PATH="/api/v1/products?category=Electronics&in_stock=true&sort_by=price&sort_order=asc&size=20"
+PRODUCT_ID="$(curl -s "$BASE$LIST_PATH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
+run_wrk list "$CONNS" "$BASE$LIST_PATH"
+run_wrk similar "$CONNS" "$BASE/api/v1/products/$PRODUCT_ID/similar?limit=10"
+
 echo
 echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
 printf "%-28s %10s %10s %10s %8s  %s\n" scenario "req/s" p50 p99 non-2xx "socket errors"
 summary login "POST auth/login (argon2)"
 summary profile "GET users/profile"
 summary personalize "POST personalize (cached)"
+summary list "GET products (2 filters+sort)"
+summary similar "GET products/{id}/similar"
