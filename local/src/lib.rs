@@ -27,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(admin_fn::routes())
         .merge(textbook_fn::routes())
         .merge(catalog_fn::routes())
+        .merge(cart_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.

@@ -146,6 +146,7 @@ async fn every_event_replays_through_its_router() {
             "admin" => admin_fn::router,
             "textbook" => textbook_fn::router,
             "catalog" => catalog_fn::router,
+            "cart" => cart_fn::router,
             other => panic!("{file}: unknown function {other}"),
         };
         // A fresh app per event: events are independent, like invocations of a cold function.

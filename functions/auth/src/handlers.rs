@@ -1,10 +1,17 @@
 //! Handlers of the auth routes.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+};
 use shared::{
     ApiError, ApiResult, AppState,
     auth::{Role, password, permissions_for},
-    domain::users::{self, NewUser},
+    domain::{
+        cart,
+        users::{self, NewUser},
+    },
     error::ErrorBody,
     http::{JsonOrForm, ValidJson, ValidQuery},
     store,
@@ -89,9 +96,11 @@ pub async fn check_username(
 /// Log in with email or username; returns a 30-minute bearer token.
 ///
 /// More than the configured number of failed attempts (5) for one account within the window
-/// (15 minutes) answers 429 until the window passes.
+/// (15 minutes) answers 429 until the window passes. With an `X-Cart-Id` header, that guest cart
+/// is merged into the user's cart.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
+    params(("X-Cart-Id" = Option<String>, Header, description = "Guest cart to merge into the user's cart")),
     request_body(content(
         (LoginRequest = "application/x-www-form-urlencoded"),
         (LoginRequest = "application/json"),
@@ -106,6 +115,7 @@ pub async fn check_username(
 )]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonOrForm(req): JsonOrForm<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let store = state.store.as_ref();
@@ -141,6 +151,7 @@ pub async fn login(
     }
     users::clear_failed_logins(store, &user.id).await?;
     let user = users::record_login(store, &user.id).await?;
+    merge_guest_cart(&state, &headers, &user.id).await;
     let token = state
         .jwt
         .issue(&user.id, user.roles.clone(), permissions_for(&user.roles))?;
@@ -156,4 +167,21 @@ pub async fn login(
             last_name: user.last_name,
         },
     }))
+}
+
+/// Merges the guest cart named by `X-Cart-Id` into the user's cart. A failure here must not fail
+/// the login: it is logged and the guest cart stays where it was.
+async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: &str) {
+    let Some(cart_id) = headers
+        .get("x-cart-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
+    else {
+        return;
+    };
+    match cart::merge_guest(state.store.as_ref(), &cart_id.to_string(), user_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(lines = n, "guest cart merged at login"),
+        Err(e) => tracing::warn!(error = %e, "could not merge the guest cart at login"),
+    }
 }

@@ -110,3 +110,67 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     assert_eq!(unknown.status, 401);
     assert_eq!(wrong.json, unknown.json);
 }
+
+#[tokio::test]
+async fn login_merges_the_guest_cart_named_by_x_cart_id() {
+    use shared::domain::{
+        cart::{self, CartOwner},
+        catalog::{self, NewCategory, NewProduct},
+    };
+    let app = TestApp::new(router);
+    let (user, _) = app
+        .user_with_roles("gina", &[shared::auth::Role::Customer])
+        .await;
+    let store = app.state.store.as_ref();
+    let cat = catalog::create_category(
+        store,
+        NewCategory {
+            name: "Things".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let product = catalog::create_product(
+        store,
+        app.state.embedder.as_ref(),
+        NewProduct {
+            name: "Thing".into(),
+            code: "T-1".into(),
+            price: 5.0,
+            in_stock: true,
+            stock_quantity: 9,
+            category_id: cat.id,
+            is_active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let guest_id = uuid::Uuid::new_v4().to_string();
+    cart::add(store, &CartOwner::Guest(guest_id.clone()), &product.id, 2)
+        .await
+        .unwrap();
+
+    let mut req = shared::testkit::raw_request(
+        "POST",
+        "/api/v1/auth/login",
+        "application/x-www-form-urlencoded",
+        "username=gina&password=password123",
+    );
+    req.headers_mut()
+        .insert("x-cart-id", guest_id.parse().unwrap());
+    let r = app.send(req).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mine = cart::lines(store, &CartOwner::User(user.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].quantity, 2);
+    assert!(
+        cart::lines(store, &CartOwner::Guest(guest_id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -15,6 +15,8 @@
 //! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | stock/views by `ADD` |
 //! | product code marker | `UNIQUE#PRODUCTCODE#<lowercase code>` | `UNIQUE` | - | - | `owner_id` |
 //! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
+//! | cart line (user) | `CART#U#<user id>` | `LINE#<product id>` | - | - | `quantity` written conditionally |
+//! | cart line (guest) | `CART#G#<cart id>` | `LINE#<product id>` | - | - | `expires_at` 30 days after the last change |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
@@ -107,4 +109,18 @@ pub fn product_code_marker(code: &str) -> super::Key {
 
 pub fn viewed_products(user_id: &str) -> super::Key {
     super::Key::new(format!("USER#{user_id}"), "VIEWED")
+}
+
+pub fn user_cart_pk(user_id: &str) -> String {
+    format!("CART#U#{user_id}")
+}
+
+pub fn guest_cart_pk(cart_id: &str) -> String {
+    format!("CART#G#{cart_id}")
+}
+
+pub const CART_LINE_PREFIX: &str = "LINE#";
+
+pub fn cart_line_sk(product_id: &str) -> String {
+    format!("{CART_LINE_PREFIX}{product_id}")
 }

@@ -1,0 +1,214 @@
+use serde_json::{Value, json};
+use shared::{
+    auth::Role,
+    domain::catalog::{self, NewCategory, NewProduct},
+    testkit::{TestApp, request},
+};
+
+use crate::router;
+
+async fn product(app: &TestApp, code: &str, price: f64, stock: i64) -> String {
+    let store = app.state.store.as_ref();
+    let cat = match catalog::list_categories(store).await.unwrap().pop() {
+        Some(c) => c,
+        None => catalog::create_category(
+            store,
+            NewCategory {
+                name: "Phones".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
+    };
+    catalog::create_product(
+        store,
+        app.state.embedder.as_ref(),
+        NewProduct {
+            name: format!("Product {code}"),
+            code: code.into(),
+            price,
+            images: vec!["https://example.com/p.jpg".into()],
+            in_stock: true,
+            stock_quantity: stock,
+            category_id: cat.id,
+            is_active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn guest_call(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    cart_id: Option<&str>,
+    body: Option<Value>,
+) -> shared::testkit::TestResponse {
+    let mut req = request(method, uri, None, body);
+    if let Some(id) = cart_id {
+        req.headers_mut().insert("x-cart-id", id.parse().unwrap());
+    }
+    app.send(req).await
+}
+
+#[tokio::test]
+async fn user_cart_add_get_update_clear() {
+    let app = TestApp::new(router);
+    let (_, token) = app.user_with_roles("carl", &[Role::Customer]).await;
+    let phone = product(&app, "P1", 999.99, 5).await;
+    let case = product(&app, "C1", 19.99, 100).await;
+
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/cart/add",
+            Some(&token),
+            Some(json!({"product_id": phone, "quantity": 2})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["quantity"], 2);
+    assert_eq!(r.json["unit_price"], 999.99);
+    assert_eq!(r.json["total_price"], 1999.98);
+    assert!(
+        r.headers.get("x-cart-id").is_none(),
+        "users have no guest id"
+    );
+    let line_id = r.json["id"].as_str().unwrap().to_string();
+    app.call(
+        "POST",
+        "/api/v1/cart/add",
+        Some(&token),
+        Some(json!({"product_id": case, "quantity": 3})),
+    )
+    .await;
+    let again = app
+        .call(
+            "POST",
+            "/api/v1/cart/add",
+            Some(&token),
+            Some(json!({"product_id": phone, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(again.json["quantity"], 3, "merged into the same line");
+    assert_eq!(again.json["id"], line_id.as_str());
+
+    let cart = app.call("GET", "/api/v1/cart/", Some(&token), None).await;
+    assert_eq!(cart.status, 200, "{}", cart.text);
+    assert_eq!(cart.json["item_count"], 2);
+    assert_eq!(cart.json["total_items"], 6);
+    assert_eq!(cart.json["subtotal"], 3059.94);
+    assert_eq!(cart.json["items"][0]["product"]["name"], "Product P1");
+    assert_eq!(cart.json["items"][0]["product"]["in_stock"], true);
+
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/v1/cart/items/{line_id}"),
+            Some(&token),
+            Some(json!({"quantity": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["total_price"], 999.99);
+
+    let r = app
+        .call("DELETE", "/api/v1/cart/clear", Some(&token), None)
+        .await;
+    assert_eq!(r.json["message"], "Cart cleared successfully");
+    let cart = app.call("GET", "/api/v1/cart", Some(&token), None).await;
+    assert_eq!(cart.json["items"], json!([]));
+    assert_eq!(cart.json["subtotal"], 0.0);
+}
+
+#[tokio::test]
+async fn cart_bad_input() {
+    let app = TestApp::new(router);
+    let (_, token) = app.user_with_roles("bea", &[Role::Customer]).await;
+    let phone = product(&app, "P1", 10.0, 5).await;
+    for (body, status) in [
+        (json!({"product_id": phone, "quantity": 0}), 422),
+        (json!({"product_id": phone, "quantity": -2}), 422),
+        (json!({"product_id": phone, "quantity": 101}), 422),
+        (json!({"product_id": phone}), 422),
+        (json!({"product_id": phone, "quantity": "two"}), 400),
+        (json!({"product_id": phone, "quantity": 6}), 409),
+        (json!({"product_id": "nope", "quantity": 1}), 404),
+    ] {
+        let r = app
+            .call("POST", "/api/v1/cart/add", Some(&token), Some(body.clone()))
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {}", r.text);
+    }
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/cart/add",
+            Some(&token),
+            Some(json!({"product_id": phone, "quantity": 6})),
+        )
+        .await;
+    assert_eq!(r.json["error_code"], "INSUFFICIENT_STOCK");
+    assert_eq!(r.json["detail"], "Only 5 in stock");
+    let r = app
+        .call(
+            "PUT",
+            "/api/v1/cart/items/nope",
+            Some(&token),
+            Some(json!({"quantity": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json["error_code"], "CART_ITEM_NOT_FOUND");
+    let r = guest_call(&app, "GET", "/api/v1/cart", Some("not-a-uuid"), None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["error_code"], "INVALID_CART_ID");
+    let r = app
+        .call("GET", "/api/v1/cart", Some("bad-token"), None)
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn guests_get_a_cart_id_and_keep_using_it() {
+    let app = TestApp::new(router);
+    let phone = product(&app, "P1", 10.0, 5).await;
+    let empty = guest_call(&app, "GET", "/api/v1/cart", None, None).await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.json["item_count"], 0);
+
+    let r = guest_call(
+        &app,
+        "POST",
+        "/api/v1/cart/add",
+        None,
+        Some(json!({"product_id": phone, "quantity": 1})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let cart_id = r.headers["x-cart-id"].to_str().unwrap().to_string();
+    let r = guest_call(
+        &app,
+        "POST",
+        "/api/v1/cart/add",
+        Some(&cart_id),
+        Some(json!({"product_id": phone, "quantity": 2})),
+    )
+    .await;
+    assert_eq!(r.headers["x-cart-id"].to_str().unwrap(), cart_id);
+    let cart = guest_call(&app, "GET", "/api/v1/cart", Some(&cart_id), None).await;
+    assert_eq!(cart.json["total_items"], 3);
+    let other = guest_call(
+        &app,
+        "GET",
+        "/api/v1/cart",
+        Some(&uuid::Uuid::new_v4().to_string()),
+        None,
+    )
+    .await;
+    assert_eq!(other.json["total_items"], 0, "another guest sees nothing");
+}
