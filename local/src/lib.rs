@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(textbook_fn::routes())
         .merge(catalog_fn::routes())
         .merge(cart_fn::routes())
+        .merge(orders_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.

@@ -17,6 +17,9 @@
 //! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
 //! | cart line (user) | `CART#U#<user id>` | `LINE#<product id>` | - | - | `quantity` written conditionally |
 //! | cart line (guest) | `CART#G#<cart id>` | `LINE#<product id>` | - | - | `expires_at` 30 days after the last change |
+//! | order | `ORDER#<id>` | `ORDER` | `USERORDERS#<user id>` / `<created_at>#<id>` | `ORDERS` / `<created_at>#<id>` | lines inside; all orders on GSI2 for admins |
+//! | order number marker | `UNIQUE#ORDERNO#<number>` | `UNIQUE` | - | - | `order_id` |
+//! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
@@ -123,4 +126,26 @@ pub const CART_LINE_PREFIX: &str = "LINE#";
 
 pub fn cart_line_sk(product_id: &str) -> String {
     format!("{CART_LINE_PREFIX}{product_id}")
+}
+
+pub fn order(id: &str) -> super::Key {
+    super::Key::new(format!("ORDER#{id}"), "ORDER")
+}
+
+pub fn user_orders_pk(user_id: &str) -> String {
+    format!("USERORDERS#{user_id}")
+}
+
+pub const ALL_ORDERS_PK: &str = "ORDERS";
+
+pub fn orders_index_sk(created_at: &str, id: &str) -> String {
+    format!("{created_at}#{id}")
+}
+
+pub fn order_number_marker(number: &str) -> super::Key {
+    super::Key::new(format!("UNIQUE#ORDERNO#{number}"), "UNIQUE")
+}
+
+pub fn idempotency(user_id: &str, key: &str) -> super::Key {
+    super::Key::new(format!("IDEMPOTENCY#{user_id}#{key}"), "ORDER")
 }

@@ -1,0 +1,276 @@
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use shared::{
+    auth::Role,
+    domain::{
+        cart::{self, CartOwner},
+        catalog::{self, NewCategory, NewProduct},
+    },
+    testkit::{TestApp, request},
+};
+
+use crate::router;
+
+async fn product(app: &TestApp, code: &str, price: f64, stock: i64) -> String {
+    let store = app.state.store.as_ref();
+    let cat = match catalog::list_categories(store).await.unwrap().pop() {
+        Some(c) => c,
+        None => catalog::create_category(
+            store,
+            NewCategory {
+                name: "Phones".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap(),
+    };
+    catalog::create_product(
+        store,
+        app.state.embedder.as_ref(),
+        NewProduct {
+            name: format!("Product {code}"),
+            code: code.into(),
+            price,
+            in_stock: true,
+            stock_quantity: stock,
+            category_id: cat.id,
+            is_active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn address() -> Value {
+    json!({"name": "John Doe", "street": "123 Main St", "city": "New York", "state": "NY",
+           "zip_code": "10001", "country": "US"})
+}
+
+async fn stock(app: &TestApp, id: &str) -> i64 {
+    catalog::get_product(app.state.store.as_ref(), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .stock_quantity
+}
+
+#[tokio::test]
+async fn an_order_takes_stock_and_empties_the_cart_in_the_spec_shape() {
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("olga", &[Role::Customer]).await;
+    let phone = product(&app, "P1", 999.99, 5).await;
+    let store = app.state.store.as_ref();
+    let me = CartOwner::User(user.id.clone());
+    cart::add(store, &me, &phone, 2).await.unwrap();
+
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/orders/",
+            Some(&token),
+            Some(json!({"billing_address": address(), "payment_method": "cash_on_delivery",
+                        "recommendation_source": "homepage", "recommendation_session_id": "rec_session_123",
+                        "order_notes": "Please handle with care"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let o = &r.json;
+    assert_eq!(o["subtotal"], 1999.98);
+    assert_eq!(o["tax_amount"], 159.99);
+    assert_eq!(o["shipping_amount"], 0.0);
+    assert_eq!(o["total_amount"], 2159.97);
+    assert_eq!(o["status"], "pending");
+    assert_eq!(o["payment_method"], "cash_on_delivery");
+    assert_eq!(o["recommendation_source"], "homepage");
+    assert_eq!(o["shipping_address"], address(), "defaults to billing");
+    assert_eq!(o["items"][0]["product_name"], "Product P1");
+    assert_eq!(o["items"][0]["total_price"], 1999.98);
+    assert!(o["order_number"].as_str().unwrap().starts_with("ORD-"));
+    assert_eq!(stock(&app, &phone).await, 3);
+    assert!(cart::lines(store, &me).await.unwrap().is_empty());
+    let id = o["id"].as_str().unwrap().to_string();
+
+    let list = app
+        .call(
+            "GET",
+            "/api/v1/orders/?page=1&page_size=20",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json[0]["id"], id.as_str());
+    assert_eq!(list.json[0]["items"][0]["quantity"], 2);
+    assert_eq!(list.headers["x-total-count"], "1");
+    let none = app
+        .call("GET", "/api/v1/orders?status=delivered", Some(&token), None)
+        .await;
+    assert_eq!(none.json, json!([]));
+
+    let detail = app
+        .call("GET", &format!("/api/v1/orders/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(detail.status, 200);
+    assert_eq!(detail.json["billing_address"]["city"], "New York");
+    // Someone else's order is not found; an admin sees it.
+    let (_, other) = app.user_with_roles("oscar", &[Role::Customer]).await;
+    let r = app
+        .call("GET", &format!("/api/v1/orders/{id}"), Some(&other), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let (_, admin) = app.user_with_roles("ada", &[Role::Admin]).await;
+    let r = app
+        .call("GET", &format!("/api/v1/orders/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn order_errors() {
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("pia", &[Role::Customer]).await;
+    let p = product(&app, "P1", 20.0, 2).await;
+    let empty = app
+        .call(
+            "POST",
+            "/api/v1/orders",
+            Some(&token),
+            Some(json!({"billing_address": address()})),
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    assert_eq!(empty.json["error_code"], "CART_EMPTY");
+    cart::add(
+        app.state.store.as_ref(),
+        &CartOwner::User(user.id.clone()),
+        &p,
+        1,
+    )
+    .await
+    .unwrap();
+    for (body, status, what) in [
+        (json!({}), 422, "billing_address"),
+        (
+            json!({"billing_address": address(), "payment_method": "bitcoin"}),
+            422,
+            "payment_method",
+        ),
+        (
+            json!({"billing_address": {"street": "x"}}),
+            422,
+            "billing_address.city",
+        ),
+    ] {
+        let r = app
+            .call("POST", "/api/v1/orders", Some(&token), Some(body.clone()))
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {}", r.text);
+        assert!(r.text.contains(what), "{body}: {}", r.text);
+    }
+    let r = app
+        .call("GET", "/api/v1/orders?status=lost", Some(&token), None)
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .call("GET", "/api/v1/orders/nope", Some(&token), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app.call("GET", "/api/v1/orders", None, None).await;
+    assert_eq!(r.status, 401);
+    // Shipping is charged below $50 and for other payment methods.
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/orders",
+            Some(&token),
+            Some(json!({"billing_address": address(), "payment_method": "credit_card"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["shipping_amount"], 5.99);
+    assert_eq!(r.json["payment_status"], "paid");
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_gives_the_same_order() {
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("ivan", &[Role::Customer]).await;
+    let p = product(&app, "P1", 20.0, 10).await;
+    cart::add(
+        app.state.store.as_ref(),
+        &CartOwner::User(user.id.clone()),
+        &p,
+        2,
+    )
+    .await
+    .unwrap();
+    let send = || {
+        let mut req = request(
+            "POST",
+            "/api/v1/orders",
+            Some(&token),
+            Some(json!({"billing_address": address()})),
+        );
+        req.headers_mut()
+            .insert("idempotency-key", "order-attempt-1".parse().unwrap());
+        req
+    };
+    let first = app.send(send()).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let retry = app.send(send()).await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(retry.json["id"], first.json["id"]);
+    assert_eq!(stock(&app, &p).await, 8, "stock taken once");
+    let list = app.call("GET", "/api/v1/orders", Some(&token), None).await;
+    assert_eq!(list.json.as_array().unwrap().len(), 1);
+    let mut bad = send();
+    bad.headers_mut()
+        .insert("idempotency-key", "has space".parse().unwrap());
+    assert_eq!(app.send(bad).await.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten() {
+    let app = Arc::new(TestApp::new(router));
+    let p = product(&app, "HOT", 10.0, 10).await;
+    let mut tokens = Vec::new();
+    for i in 0..50 {
+        let (user, token) = app
+            .user_with_roles(&format!("buyer{i:02}"), &[Role::Customer])
+            .await;
+        cart::add(app.state.store.as_ref(), &CartOwner::User(user.id), &p, 1)
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.call(
+                    "POST",
+                    "/api/v1/orders",
+                    Some(&token),
+                    Some(json!({"billing_address": address()})),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            201 => created += 1,
+            409 => assert_eq!(r.json["error_code"], "INSUFFICIENT_STOCK", "{}", r.text),
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(stock(&app, &p).await, 0);
+}

@@ -1,0 +1,454 @@
+//! Orders: created from a cart in one transaction.
+//!
+//! The transaction that places an order:
+//! - decrements each product's stock with `ADD stock_quantity -q` under the condition that at least
+//!   `q` are left and the product is active and switched on (so stock never goes below zero, however
+//!   many orders race), and counts the sale (`order_count`, `version`);
+//! - writes the order (its lines inside it) and a unique order-number marker;
+//! - deletes the cart lines it was made from, each conditioned on the quantity that was read;
+//! - with an idempotency key, writes a marker `(user, key) -> order id`: a retry with the same key
+//!   finds the marker and gets the same order back instead of a second one.
+//!
+//! If any condition fails nothing is written.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::{
+    domain::{
+        cart::{self, CartOwner},
+        catalog,
+    },
+    store::{
+        self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, ItemStore, Key, PK,
+        Query, SK, StoreError, TxOp, Update, keys, now_epoch,
+    },
+};
+
+/// Sales tax applied to the subtotal (the spec's example: 8%, truncated to the cent).
+pub const TAX_RATE: f64 = 0.08;
+/// Shipping when it is not free (free: cash on delivery over [`FREE_SHIPPING_OVER`]).
+pub const FLAT_SHIPPING: f64 = 5.99;
+pub const FREE_SHIPPING_OVER: f64 = 50.0;
+/// Lines per order: two transaction operations each, within DynamoDB's 100.
+pub const MAX_ORDER_LINES: usize = 45;
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
+
+pub const PAYMENT_METHODS: [&str; 9] = [
+    "cash_on_delivery",
+    "credit_card",
+    "debit_card",
+    "paypal",
+    "bank_transfer",
+    "apple_pay",
+    "google_pay",
+    "upi",
+    "wallet",
+];
+
+pub const STATUSES: [&str; 5] = ["pending", "confirmed", "shipped", "delivered", "cancelled"];
+
+/// A postal address on an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Validate)]
+pub struct OrderAddress {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub name: Option<String>,
+    #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
+    pub street: String,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub city: String,
+    #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
+    pub state: String,
+    #[validate(length(min = 1, max = 20, message = "must be 1-20 characters"))]
+    pub zip_code: String,
+    #[validate(length(min = 2, max = 56, message = "must be 2-56 characters"))]
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    pub id: String,
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: i64,
+    pub unit_price: f64,
+    pub total_price: f64,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: String,
+    pub order_number: String,
+    pub user_id: String,
+    pub subtotal: f64,
+    pub tax_amount: f64,
+    pub shipping_amount: f64,
+    pub total_amount: f64,
+    pub status: String,
+    pub payment_status: String,
+    pub payment_method: String,
+    pub billing_address: OrderAddress,
+    pub shipping_address: OrderAddress,
+    #[serde(default)]
+    pub recommendation_source: Option<String>,
+    #[serde(default)]
+    pub recommendation_session_id: Option<String>,
+    #[serde(default)]
+    pub order_notes: Option<String>,
+    pub items: Vec<OrderLine>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What an order is placed with (validated by the handler).
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub user_id: String,
+    pub billing_address: OrderAddress,
+    pub shipping_address: OrderAddress,
+    pub payment_method: String,
+    pub recommendation_source: Option<String>,
+    pub recommendation_session_id: Option<String>,
+    pub order_notes: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("the cart is empty")]
+    EmptyCart,
+    #[error("the cart has more than {MAX_ORDER_LINES} lines")]
+    TooManyLines,
+    #[error("not enough stock of {product_name}")]
+    InsufficientStock {
+        product_id: String,
+        product_name: String,
+    },
+    #[error("a product in the cart is no longer sold")]
+    ProductUnavailable { product_id: String },
+    #[error("the cart changed while the order was placed")]
+    CartChanged,
+    #[error("order not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Rounds to the cent.
+pub fn cents(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// (tax, shipping) for a subtotal and payment method.
+pub fn charges(subtotal: f64, payment_method: &str) -> (f64, f64) {
+    // Truncated to the cent: the spec's example has 1999.98 -> 159.99.
+    let tax = (subtotal * TAX_RATE * 100.0 + 1e-9).floor() / 100.0;
+    let shipping = if payment_method == "cash_on_delivery" && subtotal > FREE_SHIPPING_OVER {
+        0.0
+    } else {
+        FLAT_SHIPPING
+    };
+    (tax, shipping)
+}
+
+/// `ORD-YYYYMMDD-XXXXXX` with six random upper-case letters and digits.
+pub fn order_number(now: chrono::DateTime<chrono::Utc>) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let random = uuid::Uuid::new_v4();
+    let suffix: String = random.as_bytes()[..6]
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    format!("ORD-{}-{suffix}", now.format("%Y%m%d"))
+}
+
+fn order_item(o: &OrderRecord) -> Result<Item, StoreError> {
+    let mut item = store::to_item(o)?;
+    let key = keys::order(&o.id);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert("entity".into(), "order".into());
+    let sk = keys::orders_index_sk(&o.created_at, &o.id);
+    item.insert(GSI1PK.into(), keys::user_orders_pk(&o.user_id).into());
+    item.insert(GSI1SK.into(), sk.clone().into());
+    item.insert(GSI2PK.into(), keys::ALL_ORDERS_PK.into());
+    item.insert(GSI2SK.into(), sk.into());
+    Ok(item)
+}
+
+fn marker(key: Key, order_id: &str, expires_at: Option<i64>) -> Item {
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert("order_id".into(), order_id.into());
+    if let Some(at) = expires_at {
+        item.insert(EXPIRES_AT.into(), at.into());
+    }
+    item
+}
+
+/// The order with `id`.
+pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    match store.get(&keys::order(id)).await? {
+        Some(item) => Ok(Some(store::from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+async fn idempotent_order(
+    store: &dyn ItemStore,
+    user_id: &str,
+    key: &str,
+) -> Result<Option<OrderRecord>, StoreError> {
+    let Some(m) = store.get(&keys::idempotency(user_id, key)).await? else {
+        return Ok(None);
+    };
+    match m.get("order_id").and_then(Value::as_str) {
+        Some(id) => get(store, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Places an order from the user's cart. Returns the order and whether it was created now
+/// (`false`: an earlier request with the same idempotency key created it).
+pub async fn place(
+    store: &dyn ItemStore,
+    req: PlaceOrder,
+) -> Result<(OrderRecord, bool), OrderError> {
+    const ATTEMPTS: usize = 5;
+    if let Some(key) = &req.idempotency_key
+        && let Some(existing) = idempotent_order(store, &req.user_id, key).await?
+    {
+        return Ok((existing, false));
+    }
+    let owner = CartOwner::User(req.user_id.clone());
+    for _ in 0..ATTEMPTS {
+        let lines = cart::lines(store, &owner).await?;
+        if lines.is_empty() {
+            return Err(OrderError::EmptyCart);
+        }
+        if lines.len() > MAX_ORDER_LINES {
+            return Err(OrderError::TooManyLines);
+        }
+        let ids: Vec<String> = lines.iter().map(|l| l.product_id.clone()).collect();
+        let products = catalog::get_products(store, &ids).await?;
+        let mut items = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let p = products
+                .iter()
+                .find(|p| p.id == l.product_id && p.is_active)
+                .ok_or_else(|| OrderError::ProductUnavailable {
+                    product_id: l.product_id.clone(),
+                })?;
+            items.push(OrderLine {
+                id: uuid::Uuid::new_v4().to_string(),
+                product_id: p.id.clone(),
+                product_name: p.name.clone(),
+                quantity: l.quantity,
+                unit_price: p.price,
+                total_price: cents(p.price * l.quantity as f64),
+            });
+        }
+        let subtotal = cents(items.iter().map(|i| i.total_price).sum());
+        let (tax_amount, shipping_amount) = charges(subtotal, &req.payment_method);
+        let now = chrono::Utc::now();
+        let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let order = OrderRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            order_number: order_number(now),
+            user_id: req.user_id.clone(),
+            subtotal,
+            tax_amount,
+            shipping_amount,
+            total_amount: cents(subtotal + tax_amount + shipping_amount),
+            status: "pending".into(),
+            // Cash and bank transfers are paid later; the other methods are confirmed by the
+            // client's payment step before the order is placed (no gateway is integrated).
+            payment_status: if matches!(
+                req.payment_method.as_str(),
+                "cash_on_delivery" | "bank_transfer"
+            ) {
+                "pending".into()
+            } else {
+                "paid".into()
+            },
+            payment_method: req.payment_method.clone(),
+            billing_address: req.billing_address.clone(),
+            shipping_address: req.shipping_address.clone(),
+            recommendation_source: req.recommendation_source.clone(),
+            recommendation_session_id: req.recommendation_session_id.clone(),
+            order_notes: req.order_notes.clone(),
+            items,
+            created_at: created_at.clone(),
+            updated_at: created_at,
+        };
+
+        let mut ops = Vec::with_capacity(2 * lines.len() + 3);
+        for l in &lines {
+            ops.push(TxOp::Update {
+                key: keys::product(&l.product_id),
+                update: Update::new()
+                    .add("stock_quantity", -l.quantity)
+                    .add("order_count", l.quantity)
+                    .add("version", 1),
+                condition: Some(Condition::And(vec![
+                    Condition::ge("stock_quantity", l.quantity),
+                    Condition::eq("is_active", true),
+                    Condition::eq("in_stock", true),
+                ])),
+            });
+        }
+        let stock_ops = ops.len();
+        for l in &lines {
+            ops.push(TxOp::Delete {
+                key: Key::new(
+                    keys::user_cart_pk(&req.user_id),
+                    keys::cart_line_sk(&l.product_id),
+                ),
+                condition: Some(Condition::eq("quantity", l.quantity)),
+            });
+        }
+        ops.push(TxOp::Put {
+            item: order_item(&order)?,
+            condition: Some(Condition::ItemNotExists),
+        });
+        ops.push(TxOp::Put {
+            item: marker(
+                keys::order_number_marker(&order.order_number),
+                &order.id,
+                None,
+            ),
+            condition: Some(Condition::ItemNotExists),
+        });
+        let idempotency_index = req.idempotency_key.as_ref().map(|key| {
+            ops.push(TxOp::Put {
+                item: marker(
+                    keys::idempotency(&req.user_id, key),
+                    &order.id,
+                    Some(now_epoch() + IDEMPOTENCY_TTL_SECONDS),
+                ),
+                condition: Some(Condition::ItemNotExists),
+            });
+            ops.len() - 1
+        });
+
+        match store.transact(ops).await {
+            Ok(()) => return Ok((order, true)),
+            Err(StoreError::TransactionCanceled { failed }) => {
+                if let Some(i) = idempotency_index
+                    && failed.contains(&i)
+                    && let Some(key) = &req.idempotency_key
+                    && let Some(existing) = idempotent_order(store, &req.user_id, key).await?
+                {
+                    return Ok((existing, false));
+                }
+                if let Some(&i) = failed.iter().find(|&&i| i < stock_ops) {
+                    let l = &lines[i];
+                    let name = order
+                        .items
+                        .iter()
+                        .find(|it| it.product_id == l.product_id)
+                        .map(|it| it.product_name.clone())
+                        .unwrap_or_default();
+                    return Err(OrderError::InsufficientStock {
+                        product_id: l.product_id.clone(),
+                        product_name: name,
+                    });
+                }
+                // The cart changed, or an order number collided: read everything again.
+            }
+            Err(StoreError::TransactionConflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(OrderError::CartChanged)
+}
+
+/// The user's orders, newest first, optionally with one status; one page and the total.
+pub async fn list_for_user(
+    store: &dyn ItemStore,
+    user_id: &str,
+    status: Option<&str>,
+    page: usize,
+    page_size: usize,
+) -> Result<(Vec<OrderRecord>, usize), StoreError> {
+    let all: Vec<OrderRecord> =
+        store::query_all(store, Query::gsi1(keys::user_orders_pk(user_id)).reverse())
+            .await?
+            .into_iter()
+            .map(store::from_item)
+            .collect::<Result<_, _>>()?;
+    let matching: Vec<OrderRecord> = all
+        .into_iter()
+        .filter(|o| status.is_none_or(|s| o.status == s))
+        .collect();
+    let total = matching.len();
+    let start = page.saturating_sub(1).saturating_mul(page_size);
+    Ok((
+        matching.into_iter().skip(start).take(page_size).collect(),
+        total,
+    ))
+}
+
+impl From<OrderError> for crate::ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::EmptyCart => Self::bad_request("CART_EMPTY", "The cart is empty"),
+            OrderError::TooManyLines => Self::bad_request(
+                "CART_TOO_LARGE",
+                format!("An order can hold at most {MAX_ORDER_LINES} different products"),
+            ),
+            OrderError::InsufficientStock { product_name, .. } => Self::conflict(
+                "INSUFFICIENT_STOCK",
+                format!("Not enough stock of {product_name}"),
+            ),
+            OrderError::ProductUnavailable { .. } => Self::conflict(
+                "PRODUCT_UNAVAILABLE",
+                "A product in the cart is no longer sold",
+            ),
+            OrderError::CartChanged => Self::conflict(
+                "CART_CHANGED",
+                "The cart changed while the order was placed; try again",
+            ),
+            OrderError::NotFound => Self::not_found("Order not found").with_code("ORDER_NOT_FOUND"),
+            OrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_follow_the_spec() {
+        // The spec's example: 1999.98 -> tax 159.99, free shipping for COD over $50.
+        assert_eq!(charges(1999.98, "cash_on_delivery"), (159.99, 0.0));
+        assert_eq!(charges(50.0, "cash_on_delivery"), (4.0, FLAT_SHIPPING));
+        assert_eq!(charges(100.0, "credit_card"), (8.0, FLAT_SHIPPING));
+        assert_eq!(cents(1999.98 + 159.99), 2159.97);
+    }
+
+    #[test]
+    fn order_numbers_have_the_spec_shape() {
+        let now = chrono::DateTime::parse_from_rfc3339("2025-01-27T10:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let n = order_number(now);
+        assert!(n.starts_with("ORD-20250127-"), "{n}");
+        let suffix = &n["ORD-20250127-".len()..];
+        assert_eq!(suffix.len(), 6);
+        assert!(
+            suffix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
+        assert_ne!(order_number(now), order_number(now));
+    }
+}
