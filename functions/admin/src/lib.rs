@@ -1,12 +1,14 @@
-//! `functions/admin`: user management, roles, system status and configuration, product and
-//! category management (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`,
-//! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, spec 002).
+//! `functions/admin`: user management, roles, system status and configuration, product,
+//! category and order management (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`,
+//! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, `/api/v1/admin/orders/*`, spec 002).
 //! Every route checks the permission the spec names (403 otherwise).
 
 mod catalog_handlers;
 pub mod catalog_models;
 mod handlers;
 pub mod models;
+mod order_handlers;
+pub mod order_models;
 
 use axum::Router;
 use shared::AppState;
@@ -24,6 +26,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog_handlers::create_product))
         .routes(routes!(catalog_handlers::update_product))
         .routes(routes!(catalog_handlers::create_category))
+        .routes(routes!(order_handlers::list_orders))
+        .routes(routes!(order_handlers::get_order))
+        .routes(routes!(order_handlers::update_status))
 }
 
 /// The function's router (state applied).
@@ -33,5 +38,7 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod tests;

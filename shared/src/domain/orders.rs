@@ -101,6 +101,8 @@ pub struct OrderRecord {
     #[serde(default)]
     pub order_notes: Option<String>,
     pub items: Vec<OrderLine>,
+    #[serde(default)]
+    pub admin_notes: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -135,6 +137,8 @@ pub enum OrderError {
     CartChanged,
     #[error("order not found")]
     NotFound,
+    #[error("an order cannot go from {from} to {to}")]
+    IllegalTransition { from: String, to: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -284,6 +288,7 @@ pub async fn place(
             recommendation_session_id: req.recommendation_session_id.clone(),
             order_notes: req.order_notes.clone(),
             items,
+            admin_notes: None,
             created_at: created_at.clone(),
             updated_at: created_at,
         };
@@ -369,6 +374,25 @@ pub async fn place(
     Err(OrderError::CartChanged)
 }
 
+/// The orders with `status` (all when `None`), one page of them (`page` from 1) and how many match.
+fn page_of(
+    all: Vec<OrderRecord>,
+    status: Option<&str>,
+    page: usize,
+    page_size: usize,
+) -> (Vec<OrderRecord>, usize) {
+    let matching: Vec<OrderRecord> = all
+        .into_iter()
+        .filter(|o| status.is_none_or(|s| o.status == s))
+        .collect();
+    let total = matching.len();
+    let start = page.saturating_sub(1).saturating_mul(page_size);
+    (
+        matching.into_iter().skip(start).take(page_size).collect(),
+        total,
+    )
+}
+
 /// The user's orders, newest first, optionally with one status; one page and the total.
 pub async fn list_for_user(
     store: &dyn ItemStore,
@@ -383,16 +407,84 @@ pub async fn list_for_user(
             .into_iter()
             .map(store::from_item)
             .collect::<Result<_, _>>()?;
-    let matching: Vec<OrderRecord> = all
+    Ok(page_of(all, status, page, page_size))
+}
+
+/// Whether an order may move from `from` to `to`: pending -> confirmed -> shipped -> delivered,
+/// and cancelled from pending or confirmed.
+pub fn transition_allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("pending", "confirmed")
+            | ("confirmed", "shipped")
+            | ("shipped", "delivered")
+            | ("pending" | "confirmed", "cancelled")
+    )
+}
+
+/// Moves an order to `status` (see [`transition_allowed`]), conditioned on the status it was read
+/// with. Cancelling puts the stock back in the same transaction.
+pub async fn update_status(
+    store: &dyn ItemStore,
+    id: &str,
+    status: &str,
+    admin_notes: Option<String>,
+) -> Result<OrderRecord, OrderError> {
+    for _ in 0..5 {
+        let old = get(store, id).await?.ok_or(OrderError::NotFound)?;
+        if !transition_allowed(&old.status, status) {
+            return Err(OrderError::IllegalTransition {
+                from: old.status,
+                to: status.to_string(),
+            });
+        }
+        let mut new = old.clone();
+        new.status = status.to_string();
+        if admin_notes.is_some() {
+            new.admin_notes = admin_notes.clone();
+        }
+        new.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut ops = vec![TxOp::Put {
+            item: order_item(&new)?,
+            condition: Some(Condition::eq("status", old.status.as_str())),
+        }];
+        if status == "cancelled" {
+            for line in &old.items {
+                ops.push(TxOp::Update {
+                    key: keys::product(&line.product_id),
+                    update: Update::new()
+                        .add("stock_quantity", line.quantity)
+                        .add("order_count", -line.quantity)
+                        .add("version", 1),
+                    condition: Some(Condition::ItemExists),
+                });
+            }
+        }
+        match store.transact(ops).await {
+            Ok(()) => return Ok(new),
+            Err(StoreError::TransactionCanceled { .. } | StoreError::TransactionConflict) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::TransactionConflict.into())
+}
+
+/// Every order, newest first, optionally with one status; one page and the total (admins).
+///
+/// Reads the `ORDERS` partition of GSI2 and filters in memory: fine for the order volumes of the
+/// demo and small shops; a status-keyed index is the next step beyond that.
+pub async fn list_all(
+    store: &dyn ItemStore,
+    status: Option<&str>,
+    page: usize,
+    page_size: usize,
+) -> Result<(Vec<OrderRecord>, usize), StoreError> {
+    let all: Vec<OrderRecord> = store::query_all(store, Query::gsi2(keys::ALL_ORDERS_PK).reverse())
+        .await?
         .into_iter()
-        .filter(|o| status.is_none_or(|s| o.status == s))
-        .collect();
-    let total = matching.len();
-    let start = page.saturating_sub(1).saturating_mul(page_size);
-    Ok((
-        matching.into_iter().skip(start).take(page_size).collect(),
-        total,
-    ))
+        .map(store::from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(page_of(all, status, page, page_size))
 }
 
 impl From<OrderError> for crate::ApiError {
@@ -416,6 +508,10 @@ impl From<OrderError> for crate::ApiError {
                 "The cart changed while the order was placed; try again",
             ),
             OrderError::NotFound => Self::not_found("Order not found").with_code("ORDER_NOT_FOUND"),
+            OrderError::IllegalTransition { from, to } => Self::conflict(
+                "INVALID_STATUS_TRANSITION",
+                format!("An order cannot go from {from} to {to}"),
+            ),
             OrderError::Store(e) => e.into(),
         }
     }
@@ -433,6 +529,29 @@ mod tests {
         assert_eq!(charges(50.0, "cash_on_delivery"), (4.0, FLAT_SHIPPING));
         assert_eq!(charges(100.0, "credit_card"), (8.0, FLAT_SHIPPING));
         assert_eq!(cents(1999.98 + 159.99), 2159.97);
+    }
+
+    #[test]
+    fn the_status_machine() {
+        for (from, to) in [
+            ("pending", "confirmed"),
+            ("confirmed", "shipped"),
+            ("shipped", "delivered"),
+            ("pending", "cancelled"),
+            ("confirmed", "cancelled"),
+        ] {
+            assert!(transition_allowed(from, to), "{from} -> {to}");
+        }
+        for (from, to) in [
+            ("pending", "shipped"),
+            ("shipped", "cancelled"),
+            ("delivered", "cancelled"),
+            ("cancelled", "pending"),
+            ("pending", "pending"),
+            ("delivered", "shipped"),
+        ] {
+            assert!(!transition_allowed(from, to), "{from} -> {to}");
+        }
     }
 
     #[test]

@@ -1,0 +1,217 @@
+use serde_json::json;
+use shared::{
+    auth::Role,
+    domain::{
+        cart::{self, CartOwner},
+        catalog::{self, NewCategory, NewProduct},
+        orders::{self, OrderAddress, PlaceOrder},
+    },
+    testkit::TestApp,
+};
+
+use crate::router;
+
+/// A product with `stock` units and one placed order of `qty` of it; returns (product id, order id).
+async fn placed_order(app: &TestApp, user_id: &str, stock: i64, qty: i64) -> (String, String) {
+    let store = app.state.store.as_ref();
+    let cat = catalog::create_category(
+        store,
+        NewCategory {
+            name: "Gadgets".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let p = catalog::create_product(
+        store,
+        app.state.embedder.as_ref(),
+        NewProduct {
+            name: "Gadget".into(),
+            code: "G-1".into(),
+            price: 25.0,
+            in_stock: true,
+            stock_quantity: stock,
+            category_id: cat.id,
+            is_active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    cart::add(store, &CartOwner::User(user_id.into()), &p.id, qty)
+        .await
+        .unwrap();
+    let address = OrderAddress {
+        name: None,
+        street: "1 Main St".into(),
+        city: "Austin".into(),
+        state: "TX".into(),
+        zip_code: "73301".into(),
+        country: "US".into(),
+    };
+    let (order, _) = orders::place(
+        store,
+        PlaceOrder {
+            user_id: user_id.into(),
+            billing_address: address.clone(),
+            shipping_address: address,
+            payment_method: "cash_on_delivery".into(),
+            recommendation_source: Some("homepage".into()),
+            recommendation_session_id: None,
+            order_notes: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .unwrap();
+    (p.id, order.id)
+}
+
+async fn stock(app: &TestApp, id: &str) -> i64 {
+    catalog::get_product(app.state.store.as_ref(), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .stock_quantity
+}
+
+#[tokio::test]
+async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
+    let app = TestApp::new(router);
+    let (_, admin) = app.user_with_roles("root", &[Role::Admin]).await;
+    let (_, manager) = app.user_with_roles("mona", &[Role::Manager]).await;
+    let (buyer, customer) = app.user_with_roles("bob", &[Role::Customer]).await;
+    let (product, order) = placed_order(&app, &buyer.id, 10, 3).await;
+    assert_eq!(stock(&app, &product).await, 7);
+
+    let list = app
+        .call(
+            "GET",
+            "/api/v1/admin/orders/?status=pending&page=1&page_size=20",
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json[0]["id"], order.as_str());
+    assert_eq!(list.json[0]["customer_email"], "bob@example.com");
+    assert_eq!(list.json[0]["customer_username"], "bob");
+    assert_eq!(list.json[0]["items_count"], 3);
+    assert_eq!(list.headers["x-total-count"], "1");
+    let none = app
+        .call(
+            "GET",
+            "/api/v1/admin/orders?status=shipped",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(none.json, json!([]));
+
+    let detail = app
+        .call(
+            "GET",
+            &format!("/api/v1/admin/orders/{order}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(detail.status, 200);
+    assert_eq!(detail.json["user"]["email"], "bob@example.com");
+    assert_eq!(detail.json["recommendation_source"], "homepage");
+
+    let set = |status: &'static str, token: String| {
+        let app = &app;
+        let order = order.clone();
+        async move {
+            app.call(
+                "PUT",
+                &format!("/api/v1/admin/orders/{order}/status"),
+                Some(&token),
+                Some(json!({"status": status, "admin_notes": "Shipped via FedEx"})),
+            )
+            .await
+        }
+    };
+    let skip = set("shipped", admin.clone()).await;
+    assert_eq!(skip.status, 409, "pending -> shipped skips confirmed");
+    assert_eq!(skip.json["error_code"], "INVALID_STATUS_TRANSITION");
+    let ok = set("confirmed", manager.clone()).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.json["status"], "confirmed");
+    assert_eq!(ok.json["admin_notes"], "Shipped via FedEx");
+    assert_eq!(stock(&app, &product).await, 7);
+
+    let cancelled = set("cancelled", admin.clone()).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(
+        stock(&app, &product).await,
+        10,
+        "cancel puts the stock back"
+    );
+    assert_eq!(set("pending", admin.clone()).await.status, 409);
+    assert_eq!(
+        set("cancelled", admin.clone()).await.status,
+        409,
+        "only once"
+    );
+    assert_eq!(stock(&app, &product).await, 10);
+
+    assert_eq!(set("confirmed", customer.clone()).await.status, 403);
+    let r = app
+        .call("GET", "/api/v1/admin/orders", Some(&customer), None)
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call("GET", "/api/v1/admin/orders/nope", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .call(
+            "PUT",
+            "/api/v1/admin/orders/nope/status",
+            Some(&admin),
+            Some(json!({"status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/v1/admin/orders/{order}/status"),
+            Some(&admin),
+            Some(json!({"status": "lost"})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn delivered_orders_cannot_be_cancelled() {
+    let app = TestApp::new(router);
+    let (_, admin) = app.user_with_roles("root", &[Role::Admin]).await;
+    let (buyer, _) = app.user_with_roles("dan", &[Role::Customer]).await;
+    let (product, order) = placed_order(&app, &buyer.id, 5, 1).await;
+    for status in ["confirmed", "shipped", "delivered"] {
+        let r = app
+            .call(
+                "PUT",
+                &format!("/api/v1/admin/orders/{order}/status"),
+                Some(&admin),
+                Some(json!({"status": status})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{status}: {}", r.text);
+    }
+    let r = app
+        .call(
+            "PUT",
+            &format!("/api/v1/admin/orders/{order}/status"),
+            Some(&admin),
+            Some(json!({"status": "cancelled"})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(stock(&app, &product).await, 4);
+}
