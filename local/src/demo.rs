@@ -15,6 +15,8 @@ pub const ADMIN_USERNAME: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "admin123";
 /// Password of every demo customer and the demo manager.
 pub const DEMO_PASSWORD: &str = "password123";
+/// Demo customers are `customer000`, `customer001`, ...
+pub const DEMO_CUSTOMER_PREFIX: &str = "customer";
 
 const FIRST: [&str; 10] = [
     "John", "Maria", "Wei", "Aisha", "Lucas", "Sofia", "Kenji", "Amara", "Noah", "Elena",
@@ -69,7 +71,7 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
             address_type: Some("home".into()),
         });
         people.push((
-            format!("customer{i:03}"),
+            format!("{DEMO_CUSTOMER_PREFIX}{i:03}"),
             FIRST[i % FIRST.len()].into(),
             LAST[(i / FIRST.len()) % LAST.len()].into(),
             Role::Customer,

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod demo_catalog;
+pub mod demo_orders;
 
 use std::net::SocketAddr;
 

@@ -45,6 +45,9 @@ enum Command {
         /// Number of demo customers with --demo (customer000, customer001, ...).
         #[arg(long, default_value_t = 200)]
         demo_customers: usize,
+        /// Number of demo orders with --demo (then the fbt-rules job runs once).
+        #[arg(long, default_value_t = 2000)]
+        demo_orders: usize,
     },
     /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
     /// never from the command line. Works against DynamoDB when STORE=dynamodb.
@@ -56,6 +59,18 @@ enum Command {
         /// Read the password from standard input instead of ADMIN_PASSWORD.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`).
+    /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
+    Job {
+        /// The job's name.
+        name: String,
+        /// Folder of the embedded store (overrides DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// fbt-rules: minimum number of orders a pair must share (default 3).
+        #[arg(long)]
+        min_support_count: Option<u64>,
     },
     /// Print the merged OpenAPI document.
     Openapi,
@@ -74,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             memory,
             demo_products,
             demo_customers,
+            demo_orders,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -96,12 +112,27 @@ async fn main() -> anyhow::Result<()> {
                 let seeded = local::demo::seed(&running.state, demo_customers).await?;
                 let catalog =
                     local::demo_catalog::seed_catalog(&running.state, demo_products).await?;
+                let orders =
+                    local::demo_orders::seed_orders(&running.state, demo_orders, demo_customers)
+                        .await?;
+                let fbt = jobs_fn::run(
+                    &running.state,
+                    &jobs_fn::JobEvent {
+                        job: "fbt-rules".into(),
+                        min_support_count: None,
+                    },
+                )
+                .await?;
                 tracing::info!(
                     created = seeded.created,
                     existing = seeded.existing,
                     categories = catalog.categories,
                     products = catalog.products,
                     existing_products = catalog.existing,
+                    orders = orders.placed,
+                    existing_orders = orders.existing,
+                    skipped_orders = orders.skipped,
+                    fbt_rules = %fbt["report"]["rules"],
                     "demo data seeded"
                 );
             }
@@ -140,6 +171,23 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             println!("admin ready: {} ({})", admin.email, admin.id);
+        }
+        Command::Job {
+            name,
+            data_dir,
+            min_support_count,
+        } => {
+            let mut config = Config::from_env()?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            let state = AppState::from_config(config).await?;
+            let event = jobs_fn::JobEvent {
+                job: name,
+                min_support_count,
+            };
+            let report = jobs_fn::run(&state, &event).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&local::openapi())?);

@@ -12,7 +12,7 @@ use shared::{
     domain::{
         catalog::{self, CategoryNode},
         catalog_view::{self, ProductFilter, SortBy, SortOrder},
-        viewed,
+        fbt, viewed,
     },
     error::ErrorBody,
     http::{AuthUser, ValidQuery, pagination::Paginated},
@@ -182,4 +182,63 @@ pub async fn similar_products(
         })
         .collect();
     Ok(Json(out))
+}
+
+/// Products bought together with this one: association rules (confidence, lift) mined from orders
+/// by the `fbt-rules` job, or live co-purchase counts until that has run. Inactive products are
+/// left out.
+#[utoipa::path(
+    get, path = "/api/v1/products/{product_id}/frequently-bought-together", tag = "products",
+    params(("product_id" = String, Path, description = "Product id"), FbtParams),
+    responses(
+        (status = 200, body = FrequentlyBoughtTogether),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+pub async fn frequently_bought_together(
+    State(state): State<AppState>,
+    Path(product_id): Path<String>,
+    ValidQuery(q): ValidQuery<FbtParams>,
+) -> ApiResult<Json<FrequentlyBoughtTogether>> {
+    let store = state.store.as_ref();
+    catalog::get_product(store, &product_id)
+        .await?
+        .filter(|p| p.is_active)
+        .ok_or_else(product_not_found)?;
+    // Ask for a few more than needed: inactive products are dropped below.
+    let (rules, source) = fbt::rules_for(store, &product_id, q.limit as usize + 5).await?;
+    let ids: Vec<String> = rules.iter().map(|r| r.consequent.clone()).collect();
+    let products = catalog::get_products(store, &ids).await?;
+    let snapshot = state.catalog.get(store).await?;
+    let items = rules
+        .iter()
+        .filter_map(|r| {
+            let p = products
+                .iter()
+                .find(|p| p.id == r.consequent && p.is_active)?;
+            Some(BoughtTogether {
+                product_id: p.id.clone(),
+                product_name: p.name.clone(),
+                price: p.price,
+                confidence: (r.confidence * 10_000.0).round() / 10_000.0,
+                lift: (r.lift * 100.0).round() / 100.0,
+                in_stock: p.available(),
+                product: ProductDetail::new(
+                    p,
+                    snapshot.category_name(&p.category_id).unwrap_or(""),
+                ),
+            })
+        })
+        .take(q.limit as usize)
+        .collect();
+    Ok(Json(FrequentlyBoughtTogether {
+        product_id,
+        frequently_bought_together: items,
+        source: match source {
+            fbt::Source::MinedRules => "mined_rules",
+            fbt::Source::CoPurchaseCounts => "co_purchase_counts",
+        }
+        .into(),
+    }))
 }

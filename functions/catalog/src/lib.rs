@@ -1,6 +1,6 @@
 //! `functions/catalog`: products and categories for shoppers (`/api/v1/products/*`, spec 002):
 //! the filtered, sorted, paged list; a product's detail (recording the view); similar products by
-//! embedding; the category tree.
+//! embedding; frequently bought together; the category tree.
 
 mod handlers;
 pub mod models;
@@ -16,6 +16,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::list_categories))
         .routes(routes!(handlers::get_product))
         .routes(routes!(handlers::similar_products))
+        .routes(routes!(handlers::frequently_bought_together))
 }
 
 /// The function's router (state applied).

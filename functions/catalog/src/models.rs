@@ -86,3 +86,41 @@ pub struct SimilarProduct {
     /// Always `vector_similarity`.
     pub reason: String,
 }
+
+/// Query of `GET /api/v1/products/{product_id}/frequently-bought-together`.
+#[derive(Debug, Clone, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FbtParams {
+    /// How many products, 1-20 (default 5).
+    #[serde(default = "default_fbt")]
+    #[validate(range(min = 1, max = 20, message = "must be between 1 and 20"))]
+    pub limit: u32,
+}
+
+fn default_fbt() -> u32 {
+    5
+}
+
+/// A product often bought with the requested one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BoughtTogether {
+    pub product_id: String,
+    pub product_name: String,
+    pub price: f64,
+    /// Share of the orders with the requested product that also had this one.
+    pub confidence: f64,
+    /// Confidence divided by this product's share of all orders (above 1: bought together more
+    /// often than chance).
+    pub lift: f64,
+    pub in_stock: bool,
+    pub product: shared::api::products::ProductDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FrequentlyBoughtTogether {
+    pub product_id: String,
+    pub frequently_bought_together: Vec<BoughtTogether>,
+    /// `mined_rules` (the last mining job) or `co_purchase_counts` (live counters, before a
+    /// rule set exists for this product).
+    pub source: String,
+}

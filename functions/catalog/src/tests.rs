@@ -397,3 +397,123 @@ async fn categories_come_as_a_tree() {
     assert_eq!(roots[1]["id"], s.garden.id);
     assert_eq!(roots[1]["children"], serde_json::json!([]));
 }
+
+async fn place_order(app: &TestApp, user_id: &str, products: &[&ProductRecord]) {
+    use shared::domain::{
+        cart::{self, CartOwner},
+        orders::{self, OrderAddress, PlaceOrder},
+    };
+    let store = app.state.store.as_ref();
+    for p in products {
+        cart::add(store, &CartOwner::User(user_id.into()), &p.id, 1)
+            .await
+            .unwrap();
+    }
+    let address = OrderAddress {
+        name: None,
+        street: "1 Main St".into(),
+        city: "Austin".into(),
+        state: "TX".into(),
+        zip_code: "73301".into(),
+        country: "US".into(),
+    };
+    orders::place(
+        store,
+        PlaceOrder {
+            user_id: user_id.into(),
+            billing_address: address.clone(),
+            shipping_address: address,
+            payment_method: "credit_card".into(),
+            recommendation_source: None,
+            recommendation_session_id: None,
+            order_notes: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn frequently_bought_together_from_counters_then_from_mined_rules() {
+    let s = seeded().await;
+    let (user, _) = s.app.user_with_roles("fred", &[Role::Customer]).await;
+    let [pro, base, galaxy, _, hose, _] = &s.products[..] else {
+        panic!("six products")
+    };
+    place_order(&s.app, &user.id, &[pro, galaxy]).await;
+    place_order(&s.app, &user.id, &[pro, galaxy]).await;
+    place_order(&s.app, &user.id, &[pro, hose]).await;
+
+    let uri = format!(
+        "/api/v1/products/{}/frequently-bought-together?limit=5",
+        pro.id
+    );
+    let r = s.app.call("GET", &uri, None, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["product_id"], pro.id.as_str());
+    assert_eq!(r.json["source"], "co_purchase_counts");
+    let items = r.json["frequently_bought_together"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", r.text);
+    assert_eq!(items[0]["product_name"], "Galaxy S24");
+    // 2 of the 3 orders with the iPhone 15 Pro had the Galaxy; the Galaxy is in 2 of 3 orders.
+    assert_eq!(items[0]["confidence"], 0.6667);
+    assert_eq!(items[0]["lift"], 1.0);
+    assert_eq!(items[0]["product"]["category"]["name"], "Smartphones");
+    assert_eq!(items[0]["in_stock"], true);
+
+    let report = shared::domain::fbt::mine_and_store(s.app.state.store.as_ref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(report.orders, 3);
+    let r = s.app.call("GET", &uri, None, None).await;
+    assert_eq!(r.json["source"], "mined_rules");
+    let items = r.json["frequently_bought_together"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "the hose was bought with it once: below the floor"
+    );
+    assert_eq!(items[0]["product_id"], galaxy.id.as_str());
+
+    let never = s
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/products/{}/frequently-bought-together", base.id),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(never.status, 200);
+    assert_eq!(
+        never.json["frequently_bought_together"],
+        serde_json::json!([])
+    );
+    for (uri, status) in [
+        (
+            "/api/v1/products/nope/frequently-bought-together".to_string(),
+            404,
+        ),
+        (
+            format!(
+                "/api/v1/products/{}/frequently-bought-together?limit=0",
+                pro.id
+            ),
+            422,
+        ),
+        (
+            format!(
+                "/api/v1/products/{}/frequently-bought-together?limit=21",
+                pro.id
+            ),
+            422,
+        ),
+    ] {
+        assert_eq!(
+            s.app.call("GET", &uri, None, None).await.status,
+            status,
+            "{uri}"
+        );
+    }
+}

@@ -99,6 +99,9 @@ pub struct ProductRecord {
     pub view_count: u64,
     #[serde(default)]
     pub order_count: u64,
+    /// Number of orders that contained the product.
+    #[serde(default)]
+    pub basket_count: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default)]
@@ -524,6 +527,7 @@ pub async fn create_product(
         is_active: new.is_active,
         view_count: 0,
         order_count: 0,
+        basket_count: 0,
         created_at: now.clone(),
         updated_at: now,
         version: 1,

@@ -379,6 +379,7 @@ mod tests {
             is_active: true,
             view_count: 0,
             order_count: 0,
+            basket_count: 0,
             created_at: format!("2026-01-{:02}T00:00:00Z", id.len() + price as usize % 20),
             updated_at: String::new(),
             version: 1,

@@ -3,6 +3,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod catalog_view;
+pub mod fbt;
 pub mod orders;
 pub mod stats;
 pub mod users;

@@ -19,7 +19,7 @@ use validator::Validate;
 use crate::{
     domain::{
         cart::{self, CartOwner},
-        catalog,
+        catalog, stats,
     },
     store::{
         self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, ItemStore, Key, PK,
@@ -204,7 +204,8 @@ pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<OrderRecord>,
     }
 }
 
-async fn idempotent_order(
+/// The order an earlier request with this idempotency key placed, if any.
+pub async fn idempotent_order(
     store: &dyn ItemStore,
     user_id: &str,
     key: &str,
@@ -215,6 +216,41 @@ async fn idempotent_order(
     match m.get("order_id").and_then(Value::as_str) {
         Some(id) => get(store, id).await,
         None => Ok(None),
+    }
+}
+
+/// The stats counter of placed orders (`N`, the number of baskets, for association measures).
+pub const ORDERS_COUNTER: &str = "orders";
+/// Pairs counted per order: the first lines of bigger orders only, to bound the writes.
+const CO_PURCHASE_MAX_LINES: usize = 10;
+
+/// Adds one to the co-purchase count of every ordered pair of distinct products in the order.
+///
+/// These counters feed "frequently bought together" until the mining job has produced a rule
+/// set. They are statistics, written after the order's transaction with one atomic `ADD` each
+/// (an order of n lines would need n(n-1) more operations than a transaction holds): a crash in
+/// between loses those counts, never an order, and the next mining run recomputes everything from
+/// the orders themselves. Failures are logged, never returned.
+async fn record_co_purchases(store: &dyn ItemStore, order: &OrderRecord) {
+    let mut ids: Vec<&str> = order.items.iter().map(|i| i.product_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.truncate(CO_PURCHASE_MAX_LINES);
+    let pairs: Vec<Key> = ids
+        .iter()
+        .flat_map(|a| {
+            ids.iter()
+                .filter(move |b| *b != a)
+                .map(move |b| keys::co_purchase(a, b))
+        })
+        .collect();
+    let writes = pairs
+        .iter()
+        .map(|key| store.update(key, Update::new().add("count", 1), None));
+    for result in futures::future::join_all(writes).await {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, order_id = %order.id, "co-purchase count not recorded");
+        }
     }
 }
 
@@ -300,6 +336,7 @@ pub async fn place(
                 update: Update::new()
                     .add("stock_quantity", -l.quantity)
                     .add("order_count", l.quantity)
+                    .add("basket_count", 1)
                     .add("version", 1),
                 condition: Some(Condition::And(vec![
                     Condition::ge("stock_quantity", l.quantity),
@@ -330,6 +367,7 @@ pub async fn place(
             ),
             condition: Some(Condition::ItemNotExists),
         });
+        ops.push(stats::total_add(ORDERS_COUNTER, 1));
         let idempotency_index = req.idempotency_key.as_ref().map(|key| {
             ops.push(TxOp::Put {
                 item: marker(
@@ -343,7 +381,10 @@ pub async fn place(
         });
 
         match store.transact(ops).await {
-            Ok(()) => return Ok((order, true)),
+            Ok(()) => {
+                record_co_purchases(store, &order).await;
+                return Ok((order, true));
+            }
             Err(StoreError::TransactionCanceled { failed }) => {
                 if let Some(i) = idempotency_index
                     && failed.contains(&i)

@@ -20,6 +20,8 @@
 //! | order | `ORDER#<id>` | `ORDER` | `USERORDERS#<user id>` / `<created_at>#<id>` | `ORDERS` / `<created_at>#<id>` | lines inside; all orders on GSI2 for admins |
 //! | order number marker | `UNIQUE#ORDERNO#<number>` | `UNIQUE` | - | - | `order_id` |
 //! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
+//! | co-purchase count | `COPURCHASE#<product a>` | `<product b>` | - | - | `count` of orders with both; `ADD` |
+//! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
@@ -148,4 +150,16 @@ pub fn order_number_marker(number: &str) -> super::Key {
 
 pub fn idempotency(user_id: &str, key: &str) -> super::Key {
     super::Key::new(format!("IDEMPOTENCY#{user_id}#{key}"), "ORDER")
+}
+
+pub fn co_purchase(a: &str, b: &str) -> super::Key {
+    super::Key::new(co_purchase_pk(a), b)
+}
+
+pub fn co_purchase_pk(a: &str) -> String {
+    format!("COPURCHASE#{a}")
+}
+
+pub fn fbt_rules(product_id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{product_id}"), "FBT")
 }

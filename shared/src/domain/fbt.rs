@@ -1,0 +1,270 @@
+//! "Frequently bought together": association rules mined from orders by a batch job, and, until
+//! a rule set exists for a product, rules computed on the fly from the co-purchase counters that
+//! every order updates (see `orders::record_co_purchases`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    domain::{
+        catalog,
+        orders::{ORDERS_COUNTER, OrderRecord},
+    },
+    reco::association::{self, AssociationParams, Rule},
+    store::{self, ItemStore, PK, Query, SK, StoreError, TxOp, keys},
+};
+
+/// Default minimum number of orders a pair must share to make a rule (see
+/// [`AssociationParams::min_support_count`]: lift-first ranking needs a floor against noise).
+pub const DEFAULT_MIN_SUPPORT: u64 = 3;
+
+/// A product's mined rules as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredRules {
+    rules: Vec<Rule<String>>,
+    computed_at: String,
+    orders: u64,
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The rule set of the last mining run.
+    MinedRules,
+    /// The live co-purchase counters (no rule set for this product yet).
+    CoPurchaseCounts,
+}
+
+/// What a mining run did.
+#[derive(Debug, Default, Serialize)]
+pub struct MiningReport {
+    pub orders: usize,
+    pub products_with_rules: usize,
+    pub rules: usize,
+    pub stale_rule_sets_removed: usize,
+}
+
+/// Mines rules from every non-cancelled order and stores each product's rule list (replacing the
+/// previous run's; products that lost all their rules lose their rule set).
+pub async fn mine_and_store(
+    store: &dyn ItemStore,
+    min_support_count: u64,
+) -> Result<MiningReport, StoreError> {
+    let orders: Vec<OrderRecord> = store::query_all(store, Query::gsi2(keys::ALL_ORDERS_PK))
+        .await?
+        .into_iter()
+        .map(store::from_item)
+        .collect::<Result<_, _>>()?;
+    let baskets: Vec<Vec<String>> = orders
+        .iter()
+        .filter(|o| o.status != "cancelled")
+        .map(|o| o.items.iter().map(|i| i.product_id.clone()).collect())
+        .collect();
+    let params = AssociationParams {
+        min_support_count,
+        ..AssociationParams::default()
+    };
+    let rule_set = association::mine_rules(&baskets, &params);
+    let computed_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut report = MiningReport {
+        orders: baskets.len(),
+        ..MiningReport::default()
+    };
+
+    let mut ops = Vec::new();
+    for (product_id, rules) in &rule_set {
+        report.products_with_rules += 1;
+        report.rules += rules.len();
+        let mut item = store::to_item(&StoredRules {
+            rules: rules.clone(),
+            computed_at: computed_at.clone(),
+            orders: baskets.len() as u64,
+        })?;
+        let key = keys::fbt_rules(product_id);
+        item.insert(PK.into(), key.pk.into());
+        item.insert(SK.into(), key.sk.into());
+        item.insert("entity".into(), "fbt_rules".into());
+        ops.push(TxOp::Put {
+            item,
+            condition: None,
+        });
+    }
+    for p in catalog::list_all_products(store).await? {
+        if !rule_set.contains_key(&p.id) && store.get(&keys::fbt_rules(&p.id)).await?.is_some() {
+            report.stale_rule_sets_removed += 1;
+            ops.push(TxOp::Delete {
+                key: keys::fbt_rules(&p.id),
+                condition: None,
+            });
+        }
+    }
+    // Idempotent writes in groups of 25 (each put stands alone; a failed run is simply re-run).
+    for chunk in ops.chunks(25) {
+        store.transact(chunk.to_vec()).await?;
+    }
+    Ok(report)
+}
+
+/// The best rules `product_id -> other products`, from the mined rule set when there is one,
+/// else from the co-purchase counters.
+pub async fn rules_for(
+    store: &dyn ItemStore,
+    product_id: &str,
+    limit: usize,
+) -> Result<(Vec<Rule<String>>, Source), StoreError> {
+    if let Some(item) = store.get(&keys::fbt_rules(product_id)).await? {
+        let stored: StoredRules = store::from_item(item)?;
+        let mut rules = stored.rules;
+        rules.truncate(limit);
+        return Ok((rules, Source::MinedRules));
+    }
+    let counts: Vec<(String, u64)> =
+        store::query_all(store, Query::table(keys::co_purchase_pk(product_id)))
+            .await?
+            .into_iter()
+            .filter_map(|i| {
+                let other = i.get(SK)?.as_str()?.to_string();
+                let n = i.get("count").and_then(Value::as_u64)?;
+                Some((other, n))
+            })
+            .collect();
+    if counts.is_empty() {
+        return Ok((Vec::new(), Source::CoPurchaseCounts));
+    }
+    let mut ids: Vec<String> = counts.iter().map(|(id, _)| id.clone()).collect();
+    ids.push(product_id.to_string());
+    let products = catalog::get_products(store, &ids).await?;
+    let baskets = |id: &str| {
+        products
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(0, |p| p.basket_count)
+    };
+    let n = store
+        .get(&keys::stats(ORDERS_COUNTER))
+        .await?
+        .and_then(|i| i.get("value").and_then(Value::as_u64))
+        .unwrap_or(0);
+    let rules = association::rank_co_purchases(
+        baskets(product_id),
+        counts
+            .iter()
+            .map(|(id, pair)| (id.clone(), *pair, baskets(id))),
+        n,
+        limit,
+    );
+    Ok((rules, Source::CoPurchaseCounts))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{
+        ai::local::LocalEmbedder,
+        domain::{
+            cart::{self, CartOwner},
+            catalog::{NewCategory, NewProduct},
+            orders::{self, OrderAddress, PlaceOrder},
+        },
+        store::local::LocalStore,
+    };
+
+    async fn products(store: &dyn ItemStore, n: usize) -> Vec<String> {
+        let e = LocalEmbedder::new(16);
+        let c = catalog::create_category(
+            store,
+            NewCategory {
+                name: "Things".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let p = catalog::create_product(
+                store,
+                &e,
+                NewProduct {
+                    name: format!("Thing {i}"),
+                    code: format!("T-{i}"),
+                    price: 10.0,
+                    in_stock: true,
+                    stock_quantity: 1000,
+                    category_id: c.id.clone(),
+                    is_active: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(p.id);
+        }
+        ids
+    }
+
+    async fn order(store: &dyn ItemStore, user: &str, basket: &[&String]) {
+        for p in basket {
+            cart::add(store, &CartOwner::User(user.into()), p, 1)
+                .await
+                .unwrap();
+        }
+        let address = OrderAddress {
+            name: None,
+            street: "1 Main St".into(),
+            city: "Austin".into(),
+            state: "TX".into(),
+            zip_code: "73301".into(),
+            country: "US".into(),
+        };
+        orders::place(
+            store,
+            PlaceOrder {
+                user_id: user.into(),
+                billing_address: address.clone(),
+                shipping_address: address,
+                payment_method: "credit_card".into(),
+                recommendation_source: None,
+                recommendation_session_id: None,
+                order_notes: None,
+                idempotency_key: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn counters_answer_first_then_mined_rules() {
+        let store = LocalStore::in_memory().unwrap();
+        let p = products(&store, 4).await;
+        // a+b three times, a+c once, d alone twice: N = 6.
+        for _ in 0..3 {
+            order(&store, "u1", &[&p[0], &p[1]]).await;
+        }
+        order(&store, "u2", &[&p[0], &p[2]]).await;
+        order(&store, "u3", &[&p[3]]).await;
+        order(&store, "u3", &[&p[3]]).await;
+
+        let (rules, source) = rules_for(&store, &p[0], 5).await.unwrap();
+        assert_eq!(source, Source::CoPurchaseCounts);
+        assert_eq!(rules.len(), 2);
+        let b = &rules[0];
+        assert_eq!(b.consequent, p[1]);
+        assert_eq!(b.pair_count, 3);
+        // confidence = 3/4 (a is in 4 orders); lift = 0.75 / (3/6) = 1.5.
+        assert!((b.confidence - 0.75).abs() < 1e-9, "{b:?}");
+        assert!((b.lift - 1.5).abs() < 1e-9, "{b:?}");
+        assert!(rules_for(&store, &p[3], 5).await.unwrap().0.is_empty());
+
+        let report = mine_and_store(&store, 2).await.unwrap();
+        assert_eq!(report.orders, 6);
+        let (rules, source) = rules_for(&store, &p[0], 5).await.unwrap();
+        assert_eq!(source, Source::MinedRules);
+        assert_eq!(rules.len(), 1, "a+c seen once is below the support floor");
+        assert_eq!(rules[0].consequent, p[1]);
+        assert!((rules[0].lift - 1.5).abs() < 1e-9);
+    }
+}
