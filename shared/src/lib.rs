@@ -22,6 +22,8 @@ pub mod blobs;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(any(test, feature = "testkit"))]
+pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod openapi;

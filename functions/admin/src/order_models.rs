@@ -2,42 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use shared::domain::{
-    orders::{OrderAddress, OrderLine, STATUSES},
+    orders::{OrderAddress, OrderLine},
     users::Address,
 };
-use utoipa::{IntoParams, ToSchema};
-use validator::{Validate, ValidationError};
+use utoipa::ToSchema;
+use validator::Validate;
 
-fn validate_status(v: &str) -> Result<(), ValidationError> {
-    if STATUSES.contains(&v) {
-        Ok(())
-    } else {
-        Err(ValidationError::new("status")
-            .with_message(format!("must be one of {}", STATUSES.join(", ")).into()))
-    }
-}
-
-fn one() -> u32 {
-    1
-}
-fn twenty() -> u32 {
-    20
-}
-
-/// `GET /api/v1/admin/orders/` query.
-#[derive(Debug, Deserialize, Validate, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListOrdersQuery {
-    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
-    #[validate(custom(function = "validate_status"))]
-    pub status: Option<String>,
-    #[serde(default = "one")]
-    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
-    pub page: u32,
-    #[serde(default = "twenty")]
-    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
-    pub page_size: u32,
-}
+pub use shared::api::orders::ListOrdersQuery;
 
 /// An order in the admin list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -59,7 +30,7 @@ pub struct AdminOrderSummary {
 /// `PUT /api/v1/admin/orders/{order_id}/status`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateStatusRequest {
-    #[validate(custom(function = "validate_status"))]
+    #[validate(custom(function = "shared::domain::orders::validate_status"))]
     pub status: String,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub admin_notes: Option<String>,

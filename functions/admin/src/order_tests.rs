@@ -3,9 +3,9 @@ use shared::{
     auth::Role,
     domain::{
         cart::{self, CartOwner},
-        catalog::{self, NewCategory, NewProduct},
-        orders::{self, OrderAddress, PlaceOrder},
+        catalog,
     },
+    fixtures,
     testkit::TestApp,
 };
 
@@ -14,57 +14,13 @@ use crate::router;
 /// A product with `stock` units and one placed order of `qty` of it; returns (product id, order id).
 async fn placed_order(app: &TestApp, user_id: &str, stock: i64, qty: i64) -> (String, String) {
     let store = app.state.store.as_ref();
-    let cat = catalog::create_category(
-        store,
-        NewCategory {
-            name: "Gadgets".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let p = catalog::create_product(
-        store,
-        app.state.embedder.as_ref(),
-        NewProduct {
-            name: "Gadget".into(),
-            code: "G-1".into(),
-            price: 25.0,
-            in_stock: true,
-            stock_quantity: stock,
-            category_id: cat.id,
-            is_active: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    cart::add(store, &CartOwner::User(user_id.into()), &p.id, qty)
-        .await
-        .unwrap();
-    let address = OrderAddress {
-        name: None,
-        street: "1 Main St".into(),
-        city: "Austin".into(),
-        state: "TX".into(),
-        zip_code: "73301".into(),
-        country: "US".into(),
-    };
-    let (order, _) = orders::place(
-        store,
-        PlaceOrder {
-            user_id: user_id.into(),
-            billing_address: address.clone(),
-            shipping_address: address,
-            payment_method: "cash_on_delivery".into(),
-            recommendation_source: Some("homepage".into()),
-            recommendation_session_id: None,
-            order_notes: None,
-            idempotency_key: None,
-        },
-    )
-    .await
-    .unwrap();
+    let p = fixtures::product(store, app.state.embedder.as_ref(), "G-1", 25.0, stock).await;
+    if qty > 1 {
+        cart::add(store, &CartOwner::User(user_id.into()), &p.id, qty - 1)
+            .await
+            .unwrap();
+    }
+    let order = fixtures::place_order(store, user_id, &[&p.id]).await;
     (p.id, order.id)
 }
 

@@ -399,39 +399,8 @@ async fn categories_come_as_a_tree() {
 }
 
 async fn place_order(app: &TestApp, user_id: &str, products: &[&ProductRecord]) {
-    use shared::domain::{
-        cart::{self, CartOwner},
-        orders::{self, OrderAddress, PlaceOrder},
-    };
-    let store = app.state.store.as_ref();
-    for p in products {
-        cart::add(store, &CartOwner::User(user_id.into()), &p.id, 1)
-            .await
-            .unwrap();
-    }
-    let address = OrderAddress {
-        name: None,
-        street: "1 Main St".into(),
-        city: "Austin".into(),
-        state: "TX".into(),
-        zip_code: "73301".into(),
-        country: "US".into(),
-    };
-    orders::place(
-        store,
-        PlaceOrder {
-            user_id: user_id.into(),
-            billing_address: address.clone(),
-            shipping_address: address,
-            payment_method: "credit_card".into(),
-            recommendation_source: None,
-            recommendation_session_id: None,
-            order_notes: None,
-            idempotency_key: None,
-        },
-    )
-    .await
-    .unwrap();
+    let ids: Vec<&str> = products.iter().map(|p| p.id.as_str()).collect();
+    shared::fixtures::place_order(app.state.store.as_ref(), user_id, &ids).await;
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! Request and response bodies of the orders routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::orders::{OrderAddress, OrderLine, OrderRecord, PAYMENT_METHODS, STATUSES};
-use utoipa::{IntoParams, ToSchema};
+use shared::domain::orders::{OrderAddress, OrderLine, OrderRecord, PAYMENT_METHODS};
+use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 fn validate_payment_method(v: &str) -> Result<(), ValidationError> {
@@ -11,15 +11,6 @@ fn validate_payment_method(v: &str) -> Result<(), ValidationError> {
     } else {
         Err(ValidationError::new("payment_method")
             .with_message(format!("must be one of {}", PAYMENT_METHODS.join(", ")).into()))
-    }
-}
-
-fn validate_status(v: &str) -> Result<(), ValidationError> {
-    if STATUSES.contains(&v) {
-        Ok(())
-    } else {
-        Err(ValidationError::new("status")
-            .with_message(format!("must be one of {}", STATUSES.join(", ")).into()))
     }
 }
 
@@ -43,27 +34,7 @@ pub struct CreateOrderRequest {
     pub order_notes: Option<String>,
 }
 
-/// `GET /api/v1/orders/` query.
-#[derive(Debug, Deserialize, Validate, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListOrdersQuery {
-    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
-    #[validate(custom(function = "validate_status"))]
-    pub status: Option<String>,
-    #[serde(default = "one")]
-    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
-    pub page: u32,
-    #[serde(default = "twenty")]
-    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
-    pub page_size: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-fn twenty() -> u32 {
-    20
-}
+pub use shared::api::orders::ListOrdersQuery;
 
 /// An order with everything (create and detail).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

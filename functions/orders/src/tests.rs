@@ -5,43 +5,24 @@ use shared::{
     auth::Role,
     domain::{
         cart::{self, CartOwner},
-        catalog::{self, NewCategory, NewProduct},
+        catalog,
     },
+    fixtures,
     testkit::{TestApp, request},
 };
 
 use crate::router;
 
 async fn product(app: &TestApp, code: &str, price: f64, stock: i64) -> String {
-    let store = app.state.store.as_ref();
-    let cat = match catalog::list_categories(store).await.unwrap().pop() {
-        Some(c) => c,
-        None => catalog::create_category(
-            store,
-            NewCategory {
-                name: "Phones".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap(),
-    };
-    catalog::create_product(
-        store,
-        app.state.embedder.as_ref(),
-        NewProduct {
-            name: format!("Product {code}"),
-            code: code.into(),
-            price,
-            in_stock: true,
-            stock_quantity: stock,
-            category_id: cat.id,
-            is_active: true,
-            ..Default::default()
-        },
+    let state = &app.state;
+    fixtures::product(
+        state.store.as_ref(),
+        state.embedder.as_ref(),
+        code,
+        price,
+        stock,
     )
     .await
-    .unwrap()
     .id
 }
 

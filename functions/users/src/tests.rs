@@ -114,35 +114,17 @@ async fn requires_a_token() {
 }
 
 async fn seed_products(app: &TestApp, n: usize) -> Vec<String> {
-    use shared::domain::catalog::{self, NewCategory, NewProduct};
-    let store = app.state.store.as_ref();
-    let cat = catalog::create_category(
-        store,
-        NewCategory {
-            name: "Things".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let state = &app.state;
     let mut ids = Vec::new();
     for i in 0..n {
-        let p = catalog::create_product(
-            store,
-            app.state.embedder.as_ref(),
-            NewProduct {
-                name: format!("Thing {i}"),
-                code: format!("T-{i}"),
-                price: 10.0 + i as f64,
-                in_stock: true,
-                stock_quantity: 3,
-                category_id: cat.id.clone(),
-                is_active: true,
-                ..Default::default()
-            },
+        let p = shared::fixtures::product(
+            state.store.as_ref(),
+            state.embedder.as_ref(),
+            &format!("T-{i}"),
+            10.0 + i as f64,
+            3,
         )
-        .await
-        .unwrap();
+        .await;
         ids.push(p.id);
     }
     ids
@@ -186,7 +168,7 @@ async fn viewed_products_add_list_and_clear() {
         "most recent first, no duplicates"
     );
     let first = &r.json["viewed_products"][0];
-    assert_eq!(first["name"], "Thing 0");
+    assert_eq!(first["name"], "Product T-0");
     assert_eq!(first["in_stock"], true);
     assert_eq!(first["is_active"], true);
 

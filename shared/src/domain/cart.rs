@@ -346,41 +346,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        ai::local::LocalEmbedder,
-        domain::catalog::{NewCategory, NewProduct, ProductPatch},
-        store::local::LocalStore,
+        ai::local::LocalEmbedder, domain::catalog::ProductPatch, store::local::LocalStore,
     };
 
     async fn product(store: &dyn ItemStore, code: &str, stock: i64) -> ProductRecord {
-        let e = LocalEmbedder::new(16);
-        let cat = match catalog::list_categories(store).await.unwrap().pop() {
-            Some(c) => c,
-            None => catalog::create_category(
-                store,
-                NewCategory {
-                    name: "Things".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap(),
-        };
-        catalog::create_product(
-            store,
-            &e,
-            NewProduct {
-                name: format!("Thing {code}"),
-                code: code.into(),
-                price: 2.5,
-                in_stock: true,
-                stock_quantity: stock,
-                category_id: cat.id,
-                is_active: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
+        crate::fixtures::product(store, &LocalEmbedder::new(16), code, 2.5, stock).await
     }
 
     #[tokio::test]

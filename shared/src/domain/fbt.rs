@@ -161,79 +161,24 @@ pub async fn rules_for(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::{
-        ai::local::LocalEmbedder,
-        domain::{
-            cart::{self, CartOwner},
-            catalog::{NewCategory, NewProduct},
-            orders::{self, OrderAddress, PlaceOrder},
-        },
-        store::local::LocalStore,
-    };
+    use crate::{ai::local::LocalEmbedder, fixtures, store::local::LocalStore};
 
     async fn products(store: &dyn ItemStore, n: usize) -> Vec<String> {
         let e = LocalEmbedder::new(16);
-        let c = catalog::create_category(
-            store,
-            NewCategory {
-                name: "Things".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
         let mut ids = Vec::new();
         for i in 0..n {
-            let p = catalog::create_product(
-                store,
-                &e,
-                NewProduct {
-                    name: format!("Thing {i}"),
-                    code: format!("T-{i}"),
-                    price: 10.0,
-                    in_stock: true,
-                    stock_quantity: 1000,
-                    category_id: c.id.clone(),
-                    is_active: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-            ids.push(p.id);
+            ids.push(
+                fixtures::product(store, &e, &format!("T-{i}"), 10.0, 1000)
+                    .await
+                    .id,
+            );
         }
         ids
     }
 
     async fn order(store: &dyn ItemStore, user: &str, basket: &[&String]) {
-        for p in basket {
-            cart::add(store, &CartOwner::User(user.into()), p, 1)
-                .await
-                .unwrap();
-        }
-        let address = OrderAddress {
-            name: None,
-            street: "1 Main St".into(),
-            city: "Austin".into(),
-            state: "TX".into(),
-            zip_code: "73301".into(),
-            country: "US".into(),
-        };
-        orders::place(
-            store,
-            PlaceOrder {
-                user_id: user.into(),
-                billing_address: address.clone(),
-                shipping_address: address,
-                payment_method: "credit_card".into(),
-                recommendation_source: None,
-                recommendation_session_id: None,
-                order_notes: None,
-                idempotency_key: None,
-            },
-        )
-        .await
-        .unwrap();
+        let ids: Vec<&str> = basket.iter().map(|s| s.as_str()).collect();
+        fixtures::place_order(store, user, &ids).await;
     }
 
     #[tokio::test]

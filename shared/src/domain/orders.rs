@@ -51,6 +51,16 @@ pub const PAYMENT_METHODS: [&str; 9] = [
 
 pub const STATUSES: [&str; 5] = ["pending", "confirmed", "shipped", "delivered", "cancelled"];
 
+/// Validator rule: one of [`STATUSES`].
+pub fn validate_status(v: &str) -> Result<(), validator::ValidationError> {
+    if STATUSES.contains(&v) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("status")
+            .with_message(format!("must be one of {}", STATUSES.join(", ")).into()))
+    }
+}
+
 /// A postal address on an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Validate)]
 pub struct OrderAddress {

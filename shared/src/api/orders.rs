@@ -1,0 +1,28 @@
+//! The order-list query, shared by the caller's list and the admin list.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use validator::Validate;
+
+fn one() -> u32 {
+    1
+}
+fn twenty() -> u32 {
+    20
+}
+
+/// `?status=&page=&page_size=` of the order lists.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListOrdersQuery {
+    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
+    #[validate(custom(function = "crate::domain::orders::validate_status"))]
+    pub status: Option<String>,
+    #[serde(default = "one")]
+    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    pub page: u32,
+    /// Orders per page, 1-100.
+    #[serde(default = "twenty")]
+    #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
+    pub page_size: u32,
+}
