@@ -30,6 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(catalog_fn::routes())
         .merge(cart_fn::routes())
         .merge(orders_fn::routes())
+        .merge(search_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.

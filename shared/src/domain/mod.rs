@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod catalog_view;
 pub mod fbt;
 pub mod orders;
+pub mod search;
 pub mod stats;
 pub mod users;
 pub mod viewed;

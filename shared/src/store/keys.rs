@@ -22,6 +22,8 @@
 //! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
 //! | co-purchase count | `COPURCHASE#<product a>` | `<product b>` | - | - | `count` of orders with both; `ADD` |
 //! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
+//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency, clicks; `expires_at` 90 days |
+//! | popular query | `POPULARQUERIES` | `<normalised query>` | - | - | `count`; prefix queries give suggestions |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
@@ -162,4 +164,18 @@ pub fn co_purchase_pk(a: &str) -> String {
 
 pub fn fbt_rules(product_id: &str) -> super::Key {
     super::Key::new(format!("PRODUCT#{product_id}"), "FBT")
+}
+
+pub fn search_log(id: &str) -> super::Key {
+    super::Key::new(format!("SEARCH#{id}"), "SEARCH")
+}
+
+pub fn search_log_day_pk(day: &str) -> String {
+    format!("SEARCHLOG#{day}")
+}
+
+pub const POPULAR_QUERIES_PK: &str = "POPULARQUERIES";
+
+pub fn popular_query(normalised: &str) -> super::Key {
+    super::Key::new(POPULAR_QUERIES_PK, normalised)
 }
