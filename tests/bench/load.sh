@@ -12,6 +12,7 @@
 #      body from events/textbook-personalize.json)
 #   4. GET  /api/v1/products with two filters and a sort, over DEMO_PRODUCTS products (10,000)
 #   5. GET  /api/v1/products/{id}/similar over the same catalog
+#   6. GET  /api/v1/search?q=<two words> over the same catalog
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
 set -euo pipefail
 
@@ -129,6 +130,7 @@ LIST_PATH="/api/v1/products?category=Electronics&in_stock=true&sort_by=price&sor
 PRODUCT_ID="$(curl -s "$BASE$LIST_PATH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
 run_wrk list "$CONNS" "$BASE$LIST_PATH"
 run_wrk similar "$CONNS" "$BASE/api/v1/products/$PRODUCT_ID/similar?limit=10"
+run_wrk search "$CONNS" "$BASE/api/v1/search?q=wireless%20headphones&page_size=20"
 
 echo
 echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
@@ -138,3 +140,4 @@ summary profile "GET users/profile"
 summary personalize "POST personalize (cached)"
 summary list "GET products (2 filters+sort)"
 summary similar "GET products/{id}/similar"
+summary search "GET search (two words)"
