@@ -39,6 +39,8 @@ pub struct CatalogSnapshot {
     /// products that did not change.
     embeddings: tokio::sync::OnceCell<Arc<EmbeddingMap>>,
     previous_embeddings: Option<Arc<EmbeddingMap>>,
+    /// The products' words for search, built on first use (see `domain::search`).
+    search_index: std::sync::OnceLock<crate::domain::search::SearchIndex>,
 }
 
 impl CatalogSnapshot {
@@ -66,7 +68,14 @@ impl CatalogSnapshot {
             loaded_at: Instant::now(),
             embeddings: tokio::sync::OnceCell::new(),
             previous_embeddings: None,
+            search_index: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The search index of this snapshot (built once, on first use).
+    pub fn search_index(&self) -> &crate::domain::search::SearchIndex {
+        self.search_index
+            .get_or_init(|| crate::domain::search::SearchIndex::build(self))
     }
 
     /// The embeddings of the active products, fetched once per snapshot; only products that are

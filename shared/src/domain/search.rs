@@ -83,6 +83,53 @@ fn word_match(query: &str, field_words: &[String]) -> f64 {
     best
 }
 
+/// The words of every product's fields, as ids into one vocabulary, so that a query word is
+/// compared (exactly, by prefix, or by edit distance) with each distinct word once per query
+/// instead of with every word of every product.
+#[derive(Debug)]
+pub struct SearchIndex {
+    vocabulary: Vec<String>,
+    /// Per product of the snapshot (same order), per field of [`FIELDS`]: word ids.
+    fields: Vec<[Vec<u32>; 5]>,
+}
+
+impl SearchIndex {
+    pub fn build(snapshot: &CatalogSnapshot) -> Self {
+        let mut ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+        let mut vocabulary = Vec::new();
+        let mut intern = |w: String| -> u32 {
+            if let Some(&id) = ids.get(&w) {
+                return id;
+            }
+            let id = vocabulary.len() as u32;
+            ids.insert(w.clone(), id);
+            vocabulary.push(w);
+            id
+        };
+        let fields = snapshot
+            .products
+            .iter()
+            .map(|p| {
+                let category = snapshot.category_name(&p.category_id).unwrap_or("");
+                let mut field = |text: &str| -> Vec<u32> {
+                    let mut v: Vec<u32> = words(text).into_iter().map(&mut intern).collect();
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                };
+                [
+                    field(&p.name),
+                    field(p.brand.as_deref().unwrap_or("")),
+                    field(category),
+                    field(&p.tags.join(" ")),
+                    field(p.description.as_deref().unwrap_or("")),
+                ]
+            })
+            .collect();
+        Self { vocabulary, fields }
+    }
+}
+
 /// Scores every active product of the snapshot for `query`; products that match no word and are
 /// not semantically close are left out. `query_vector` is the query's embedding, when there is one.
 pub fn score<'a>(
@@ -95,30 +142,31 @@ pub fn score<'a>(
     if query_words.is_empty() {
         return Vec::new();
     }
+    let index = snapshot.search_index();
+    // How well each query word matches each distinct word: computed once per query.
+    let quality: Vec<Vec<f64>> = query_words
+        .iter()
+        .map(|q| {
+            index
+                .vocabulary
+                .iter()
+                .map(|w| word_match(q, std::slice::from_ref(w)))
+                .collect()
+        })
+        .collect();
     let max_text: f64 = FIELDS[0].1 * query_words.len() as f64;
     let mut hits = Vec::new();
-    for p in snapshot.products.iter().filter(|p| p.is_active) {
-        let category = snapshot.category_name(&p.category_id).unwrap_or("");
-        let field_words = |f: Field| -> Vec<String> {
-            match f {
-                Field::Name => words(&p.name),
-                Field::Brand => words(p.brand.as_deref().unwrap_or("")),
-                Field::Category => words(category),
-                Field::Tags => p.tags.iter().flat_map(|t| words(t)).collect(),
-                Field::Description => words(p.description.as_deref().unwrap_or("")),
-            }
-        };
-        let fields: Vec<(Field, f64, Vec<String>)> = FIELDS
-            .iter()
-            .map(|&(f, w)| (f, w, field_words(f)))
-            .collect();
+    for (p, fields) in snapshot.products.iter().zip(&index.fields) {
+        if !p.is_active {
+            continue;
+        }
         let mut text = 0.0;
         let mut matched = [false; 5];
-        for q in &query_words {
+        for q in &quality {
             let mut best = 0.0;
             let mut best_field = None;
-            for (i, (_, weight, ws)) in fields.iter().enumerate() {
-                let m = word_match(q, ws) * weight;
+            for (i, ((_, weight), ids)) in FIELDS.iter().zip(fields).enumerate() {
+                let m = ids.iter().map(|&id| q[id as usize]).fold(0.0, f64::max) * weight;
                 if m > best {
                     best = m;
                     best_field = Some(i);
