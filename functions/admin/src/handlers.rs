@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, StatusCode},
 };
 use shared::{
     ApiError, ApiResult, AppState,
@@ -54,8 +54,7 @@ pub async fn list_users(
         q.page_size as usize,
     )
     .await?;
-    let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
+    let headers = shared::http::pagination::total_count_header(total);
     Ok((
         headers,
         Json(page.into_iter().map(AdminUser::from).collect()),

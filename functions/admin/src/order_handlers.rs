@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue},
+    http::HeaderMap,
 };
 use shared::{
     ApiError, ApiResult, AppState,
@@ -91,8 +91,7 @@ pub async fn list_orders(
             created_at: o.created_at,
         });
     }
-    let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
+    let headers = shared::http::pagination::total_count_header(total);
     Ok((headers, Json(out)))
 }
 

@@ -12,6 +12,7 @@ use shared::{
     domain::{
         cart::{self, CartError, CartOwner},
         catalog,
+        orders::cents,
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson},
@@ -117,7 +118,7 @@ pub async fn get_cart(
             product_id: l.product_id.clone(),
             quantity: l.quantity,
             unit_price: p.price,
-            total_price: money(p.price * l.quantity as f64),
+            total_price: cents(p.price * l.quantity as f64),
             product: CartProduct {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -127,7 +128,7 @@ pub async fn get_cart(
         });
     }
     let total_items = items.iter().map(|i| i.quantity).sum();
-    let subtotal = money(items.iter().map(|i| i.total_price).sum());
+    let subtotal = cents(items.iter().map(|i| i.total_price).sum());
     let item_count = items.len();
     Ok(Json(CartView {
         items,

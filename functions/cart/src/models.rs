@@ -1,7 +1,10 @@
 //! Request and response bodies of the cart routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::cart::{CartLine, MAX_QUANTITY};
+use shared::domain::{
+    cart::{CartLine, MAX_QUANTITY},
+    orders::cents,
+};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -19,11 +22,6 @@ pub struct UpdateItemRequest {
     /// 1-100.
     #[validate(range(min = 1, max = MAX_QUANTITY, message = "must be between 1 and 100"))]
     pub quantity: i64,
-}
-
-/// Cents-exact money: `unit * quantity` rounded to 2 decimals.
-pub fn money(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// A cart line as `POST /cart/add` and `PUT /cart/items/{id}` answer.
@@ -44,7 +42,7 @@ impl From<&CartLine> for CartItem {
             product_id: l.product_id.clone(),
             quantity: l.quantity,
             unit_price: l.unit_price,
-            total_price: money(l.unit_price * l.quantity as f64),
+            total_price: cents(l.unit_price * l.quantity as f64),
             created_at: l.created_at.clone(),
         }
     }

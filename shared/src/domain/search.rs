@@ -21,23 +21,9 @@ pub const SEMANTIC_THRESHOLD: f64 = 0.5;
 /// How long search log entries are kept.
 pub const SEARCH_LOG_TTL_SECONDS: i64 = 90 * 24 * 3600;
 
-/// Field weights: a word found in the name counts most.
-const FIELDS: [(Field, f64); 5] = [
-    (Field::Name, 3.0),
-    (Field::Brand, 2.0),
-    (Field::Category, 1.5),
-    (Field::Tags, 1.5),
-    (Field::Description, 1.0),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Name,
-    Brand,
-    Category,
-    Tags,
-    Description,
-}
+/// Weights of name, brand, category, tags and description (the order of [`SearchIndex`]'s
+/// fields and of the match reasons): a word found in the name counts most.
+const FIELD_WEIGHTS: [f64; 5] = [3.0, 2.0, 1.5, 1.5, 1.0];
 
 /// One scored product.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +75,7 @@ fn word_match(query: &str, field_words: &[String]) -> f64 {
 #[derive(Debug)]
 pub struct SearchIndex {
     vocabulary: Vec<String>,
-    /// Per product of the snapshot (same order), per field of [`FIELDS`]: word ids.
+    /// Per product of the snapshot (same order), per field of [`FIELD_WEIGHTS`]: word ids.
     fields: Vec<[Vec<u32>; 5]>,
 }
 
@@ -154,7 +140,7 @@ pub fn score<'a>(
                 .collect()
         })
         .collect();
-    let max_text: f64 = FIELDS[0].1 * query_words.len() as f64;
+    let max_text: f64 = FIELD_WEIGHTS[0] * query_words.len() as f64;
     let mut hits = Vec::new();
     for (p, fields) in snapshot.products.iter().zip(&index.fields) {
         if !p.is_active {
@@ -165,7 +151,7 @@ pub fn score<'a>(
         for q in &quality {
             let mut best = 0.0;
             let mut best_field = None;
-            for (i, ((_, weight), ids)) in FIELDS.iter().zip(fields).enumerate() {
+            for (i, (weight, ids)) in FIELD_WEIGHTS.iter().zip(fields).enumerate() {
                 let m = ids.iter().map(|&id| q[id as usize]).fold(0.0, f64::max) * weight;
                 if m > best {
                     best = m;

@@ -53,3 +53,10 @@ impl<T> Paginated<T> {
         }
     }
 }
+
+/// `X-Total-Count: <total>`, the header list routes put their total in.
+pub fn total_count_header(total: impl Into<axum::http::HeaderValue>) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("x-total-count", total.into());
+    headers
+}
