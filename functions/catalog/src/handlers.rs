@@ -16,7 +16,6 @@ use shared::{
     },
     error::ErrorBody,
     http::{AuthUser, ValidQuery, pagination::Paginated},
-    reco::similarity::top_k_similar,
 };
 
 use crate::models::*;
@@ -46,7 +45,7 @@ pub async fn list_products(
             "must not be greater than max_price",
         ));
     }
-    let snapshot = state.catalog.get(state.store.as_ref()).await?;
+    let snapshot = state.catalog.get(&state.store).await?;
     let filter = ProductFilter {
         category: q.category.clone().filter(|c| !c.trim().is_empty()),
         brand: q.brand.clone().filter(|b| !b.trim().is_empty()),
@@ -152,25 +151,21 @@ pub async fn similar_products(
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<SimilarParams>,
 ) -> ApiResult<Json<Vec<SimilarProduct>>> {
-    let store = state.store.as_ref();
-    let snapshot = state.catalog.get(store).await?;
-    if !snapshot.product(&product_id).is_some_and(|p| p.is_active) {
+    let snapshot = state.catalog.get(&state.store).await?;
+    let Some(index) = snapshot
+        .index_of(&product_id)
+        .filter(|&i| snapshot.products[i].is_active)
+    else {
         return Err(product_not_found());
-    }
-    let embeddings = snapshot.embeddings(store).await?;
-    let Some((_, query)) = embeddings.get(&product_id) else {
-        // A product without an embedding (its creation predates embeddings) has no neighbours.
-        return Ok(Json(Vec::new()));
     };
-    let candidates = embeddings
-        .iter()
-        .map(|(id, (_, v))| (id.as_str(), v.as_ref()));
-    let best = top_k_similar(query, candidates, q.limit as usize, |id| *id == product_id);
+    let vectors = snapshot.vectors(state.store.as_ref()).await?;
+    // A product without an embedding (its creation predates embeddings) has no neighbours.
+    let best = snapshot.similar_to(&vectors, index, q.limit as usize);
     let out = best
         .into_iter()
-        .filter_map(|(id, score)| {
-            let p = snapshot.product(id)?;
-            Some(SimilarProduct {
+        .map(|(i, score)| {
+            let p = &snapshot.products[i];
+            SimilarProduct {
                 id: p.id.clone(),
                 name: p.name.clone(),
                 price: p.price,
@@ -178,7 +173,7 @@ pub async fn similar_products(
                 in_stock: p.available(),
                 similarity_score: (f64::from(score) * 10_000.0).round() / 10_000.0,
                 reason: "vector_similarity".into(),
-            })
+            }
         })
         .collect();
     Ok(Json(out))
@@ -210,7 +205,7 @@ pub async fn frequently_bought_together(
     let (rules, source) = fbt::rules_for(store, &product_id, q.limit as usize + 5).await?;
     let ids: Vec<String> = rules.iter().map(|r| r.consequent.clone()).collect();
     let products = catalog::get_products(store, &ids).await?;
-    let snapshot = state.catalog.get(store).await?;
+    let snapshot = state.catalog.get(&state.store).await?;
     let items = rules
         .iter()
         .filter_map(|r| {

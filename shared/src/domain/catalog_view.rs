@@ -8,23 +8,111 @@
 //! - before use it checks the catalog version item (one `GetItem`): any category or product write
 //!   bumps that version in the same transaction, so edits are seen on the next request;
 //! - counters that change without a catalog write (stock after an order, views, order counts)
-//!   can be up to [`SnapshotCache::max_age`] old in the snapshot; the listing re-reads the items
-//!   of the page it returns, so the stock and price a shopper sees are current.
+//!   can be up to [`SnapshotCache::max_age`] old in the snapshot (a little more while a newer one
+//!   is loaded in the background); the listing re-reads the items of the page it returns, so the
+//!   stock and price a shopper sees are current.
+//! - what similar products and search need on top (unit vectors of the embeddings, the search
+//!   index) is built once per snapshot, and a background refresh builds it before the new
+//!   snapshot is swapped in, so requests do not pay for it.
 
 use std::{
-    cmp::Ordering,
     collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering as AtomicOrdering},
+    },
     time::{Duration, Instant},
 };
 
 use crate::{
     domain::catalog::{self, Category, ProductRecord},
+    reco::similarity::{dot, normalized, top_k_scored},
     store::{ItemStore, StoreError},
 };
 
 /// Product embeddings by product id, each with the `updated_at` of the product it was read for.
 pub type EmbeddingMap = HashMap<String, (String, Arc<[f32]>)>;
+
+/// The unit embedding vectors of a snapshot's active products in one contiguous array, one row
+/// per product in the order of [`CatalogSnapshot::products`], so that comparing a vector with
+/// the whole catalog is a scan of dot products with no lookups.
+#[derive(Debug)]
+pub struct ProductVectors {
+    dim: usize,
+    rows: Vec<f32>,
+    present: Vec<bool>,
+    /// The stored vectors by product id, reused by the next snapshot for unchanged products.
+    by_id: Arc<EmbeddingMap>,
+}
+
+impl ProductVectors {
+    fn build(products: &[ProductRecord], by_id: Arc<EmbeddingMap>) -> Self {
+        // Every product is embedded by the same model; if the model (and so the length) changed,
+        // the length most vectors have wins and the others wait for re-embedding.
+        let mut lengths: HashMap<usize, usize> = HashMap::new();
+        for (_, v) in by_id.values() {
+            *lengths.entry(v.len()).or_default() += 1;
+        }
+        let dim = lengths
+            .into_iter()
+            .max_by_key(|&(len, n)| (n, len))
+            .map_or(0, |(len, _)| len);
+        let mut rows = vec![0.0; products.len() * dim];
+        let mut present = vec![false; products.len()];
+        for (i, p) in products.iter().enumerate() {
+            let unit = by_id
+                .get(&p.id)
+                .filter(|(_, v)| v.len() == dim)
+                .and_then(|(_, v)| normalized(v));
+            if let Some(unit) = unit {
+                rows[i * dim..(i + 1) * dim].copy_from_slice(&unit);
+                present[i] = true;
+            }
+        }
+        Self {
+            dim,
+            rows,
+            present,
+            by_id,
+        }
+    }
+
+    /// The unit vector of the product at `index` of the snapshot, if it has one.
+    pub fn row(&self, index: usize) -> Option<&[f32]> {
+        if !self.present.get(index).copied().unwrap_or(false) {
+            return None;
+        }
+        self.rows.get(index * self.dim..(index + 1) * self.dim)
+    }
+
+    /// `query` made comparable with the rows (unit length), or `None` when its length is not the
+    /// catalog's or it is the zero vector.
+    pub fn unit_query(&self, query: &[f32]) -> Option<Vec<f32>> {
+        (query.len() == self.dim)
+            .then(|| normalized(query))
+            .flatten()
+    }
+
+    /// Cosine similarity of a unit query vector with the product at `index` (`None` when that
+    /// product has no vector).
+    pub fn similarity(&self, unit_query: &[f32], index: usize) -> Option<f32> {
+        self.row(index).map(|r| dot(unit_query, r).clamp(-1.0, 1.0))
+    }
+
+    /// The stored vectors by product id.
+    pub fn by_id(&self) -> &EmbeddingMap {
+        &self.by_id
+    }
+
+    /// How many products have a vector.
+    pub fn len(&self) -> usize {
+        self.present.iter().filter(|&&p| p).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Every product and category at one catalog version.
 #[derive(Debug)]
@@ -35,9 +123,9 @@ pub struct CatalogSnapshot {
     by_id: HashMap<String, usize>,
     children: HashMap<String, Vec<String>>,
     loaded_at: Instant,
-    /// Loaded on first use (similar products); reuses the previous snapshot's vectors for
-    /// products that did not change.
-    embeddings: tokio::sync::OnceCell<Arc<EmbeddingMap>>,
+    /// Loaded on first use (similar products, search); reuses the previous snapshot's vectors
+    /// for products that did not change.
+    vectors: tokio::sync::OnceCell<Arc<ProductVectors>>,
     previous_embeddings: Option<Arc<EmbeddingMap>>,
     /// The products' words for search, built on first use (see `domain::search`).
     search_index: std::sync::OnceLock<crate::domain::search::SearchIndex>,
@@ -66,7 +154,7 @@ impl CatalogSnapshot {
             by_id,
             children,
             loaded_at: Instant::now(),
-            embeddings: tokio::sync::OnceCell::new(),
+            vectors: tokio::sync::OnceCell::new(),
             previous_embeddings: None,
             search_index: std::sync::OnceLock::new(),
         }
@@ -78,10 +166,10 @@ impl CatalogSnapshot {
             .get_or_init(|| crate::domain::search::SearchIndex::build(self))
     }
 
-    /// The embeddings of the active products, fetched once per snapshot; only products that are
-    /// new or changed since the previous snapshot are read from the store.
-    pub async fn embeddings(&self, store: &dyn ItemStore) -> Result<Arc<EmbeddingMap>, StoreError> {
-        self.embeddings
+    /// The embedding vectors of the active products, fetched once per snapshot; only products
+    /// that are new or changed since the previous snapshot are read from the store.
+    pub async fn vectors(&self, store: &dyn ItemStore) -> Result<Arc<ProductVectors>, StoreError> {
+        self.vectors
             .get_or_try_init(|| async {
                 let mut map = EmbeddingMap::with_capacity(self.products.len());
                 let mut missing = Vec::new();
@@ -98,10 +186,41 @@ impl CatalogSnapshot {
                         map.insert(id, (p.updated_at.clone(), e.vector.into()));
                     }
                 }
-                Ok(Arc::new(map))
+                Ok(Arc::new(ProductVectors::build(
+                    &self.products,
+                    Arc::new(map),
+                )))
             })
             .await
             .cloned()
+    }
+
+    /// Index of a product in [`Self::products`].
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The `k` active products most similar to the product at `index` by embedding (cosine),
+    /// best first, ties by id; empty when that product has no vector.
+    pub fn similar_to(
+        &self,
+        vectors: &ProductVectors,
+        index: usize,
+        k: usize,
+    ) -> Vec<(usize, f32)> {
+        let Some(query) = vectors.row(index) else {
+            return Vec::new();
+        };
+        let scored = (0..self.products.len()).filter_map(|i| {
+            let score = vectors.similarity(query, i)?;
+            Some(((self.products[i].id.as_str(), i), score))
+        });
+        top_k_scored(scored, k, |&(_, i)| {
+            i == index || !self.products[i].is_active
+        })
+        .into_iter()
+        .map(|((_, i), score)| (i, score))
+        .collect()
     }
 
     /// Loads the snapshot from the store.
@@ -232,7 +351,7 @@ pub fn list_products<'a>(
         .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
 
-    let mut hits: Vec<&ProductRecord> = snapshot
+    let hits: Vec<&ProductRecord> = snapshot
         .products
         .iter()
         .filter(|p| filter.include_inactive || p.is_active)
@@ -254,16 +373,18 @@ pub fn list_products<'a>(
         .filter(|p| words.is_empty() || matches_words(p, &words))
         .collect();
 
-    let key = |a: &ProductRecord, b: &ProductRecord| -> Ordering {
-        match sort_by {
-            SortBy::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+    // Names compare case-insensitively: each is lower-cased once, not in every comparison.
+    let mut keyed: Vec<(Option<String>, &ProductRecord)> = hits
+        .into_iter()
+        .map(|p| ((sort_by == SortBy::Name).then(|| p.name.to_lowercase()), p))
+        .collect();
+    keyed.sort_unstable_by(|(name_a, a), (name_b, b)| {
+        let o = match sort_by {
+            SortBy::Name => name_a.cmp(name_b),
             SortBy::Price => a.price.total_cmp(&b.price),
             SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
             SortBy::Popularity => popularity(a).cmp(&popularity(b)),
-        }
-    };
-    hits.sort_by(|a, b| {
-        let o = key(a, b);
+        };
         let o = if order == SortOrder::Desc {
             o.reverse()
         } else {
@@ -271,6 +392,7 @@ pub fn list_products<'a>(
         };
         o.then_with(|| a.id.cmp(&b.id))
     });
+    let hits: Vec<&ProductRecord> = keyed.into_iter().map(|(_, p)| p).collect();
 
     let total = hits.len();
     let start = page.saturating_sub(1).saturating_mul(size).min(total);
@@ -297,19 +419,27 @@ pub fn page_count(total: usize, size: usize) -> usize {
     if size == 0 { 0 } else { total.div_ceil(size) }
 }
 
-/// The process-wide snapshot, reloaded when the catalog version changes or it is older than
-/// `max_age`. Concurrent requests share one reload.
+/// The process-wide snapshot. A catalog write (a new catalog version) makes the next request
+/// load a new snapshot; concurrent requests share that load. A snapshot older than `max_age`
+/// (counters such as stock and popularity may have moved) is still served while a newer one is
+/// loaded in the background, up to [`STALE_LIMIT`] times `max_age`, after which the request waits
+/// for the load.
 pub struct SnapshotCache {
     current: RwLock<Option<Arc<CatalogSnapshot>>>,
     reload: tokio::sync::Mutex<()>,
+    refreshing: AtomicBool,
     max_age: Duration,
 }
+
+/// How many `max_age`s old a snapshot may be and still be served during a background refresh.
+pub const STALE_LIMIT: u32 = 4;
 
 impl SnapshotCache {
     pub fn new(max_age: Duration) -> Self {
         Self {
             current: RwLock::new(None),
             reload: tokio::sync::Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             max_age,
         }
     }
@@ -330,23 +460,87 @@ impl SnapshotCache {
     }
 
     /// The current snapshot: one version read, and a reload only when something changed.
-    pub async fn get(&self, store: &dyn ItemStore) -> Result<Arc<CatalogSnapshot>, StoreError> {
-        let version = catalog::catalog_version(store).await?;
-        if let Some(s) = self.cached().filter(|s| self.fresh(s, version)) {
-            return Ok(s);
+    pub async fn get(
+        self: &Arc<Self>,
+        store: &Arc<dyn ItemStore>,
+    ) -> Result<Arc<CatalogSnapshot>, StoreError> {
+        let version = catalog::catalog_version(store.as_ref()).await?;
+        if let Some(s) = self.cached().filter(|s| s.version == version) {
+            let age = s.loaded_at.elapsed();
+            if age < self.max_age {
+                return Ok(s);
+            }
+            if age < self.max_age.saturating_mul(STALE_LIMIT) {
+                self.refresh_in_background(store);
+                return Ok(s);
+            }
         }
         let _one_reload = self.reload.lock().await;
         if let Some(s) = self.cached().filter(|s| self.fresh(s, version)) {
             return Ok(s);
         }
+        self.load(store.as_ref(), false).await
+    }
+
+    /// Loads a new snapshot and makes it current. With `warm`, the parts the previous snapshot
+    /// had built (vectors, search index) are built first, so no request waits for them.
+    async fn load(
+        &self,
+        store: &dyn ItemStore,
+        warm: bool,
+    ) -> Result<Arc<CatalogSnapshot>, StoreError> {
+        let previous = self.cached();
         let mut snap = CatalogSnapshot::load(store).await?;
-        snap.previous_embeddings = self.cached().and_then(|old| old.embeddings.get().cloned());
+        snap.previous_embeddings = previous
+            .as_ref()
+            .and_then(|old| old.vectors.get())
+            .map(|v| v.by_id.clone());
+        if warm && let Some(old) = &previous {
+            if old.vectors.initialized() {
+                snap.vectors(store).await?;
+            }
+            if old.search_index.get().is_some() {
+                snap.search_index();
+            }
+        }
         let snap = Arc::new(snap);
         match self.current.write() {
             Ok(mut g) => *g = Some(snap.clone()),
             Err(poisoned) => *poisoned.into_inner() = Some(snap.clone()),
         }
         Ok(snap)
+    }
+
+    /// Starts loading a newer snapshot on a blocking thread (building the index is CPU work that
+    /// must not hold up the async workers), unless one is already being loaded. Requests go on
+    /// with the current snapshot meanwhile. On Lambda the thread runs while the instance is
+    /// handling invocations and is frozen with it in between.
+    fn refresh_in_background(self: &Arc<Self>, store: &Arc<dyn ItemStore>) {
+        if self.refreshing.swap(true, AtomicOrdering::AcqRel) {
+            return;
+        }
+        /// Clears the flag however the refresh ends (error or panic included).
+        struct Done(Arc<SnapshotCache>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.refreshing.store(false, AtomicOrdering::Release);
+            }
+        }
+        let done = Done(self.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            let cache = &done.0;
+            let result = runtime.block_on(async {
+                let _one_reload = cache.reload.lock().await;
+                cache.load(store.as_ref(), true).await
+            });
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "background catalog refresh failed; the previous snapshot stays");
+            }
+        });
     }
 }
 
@@ -541,12 +735,17 @@ mod tests {
         assert_eq!(SortOrder::parse("up"), None);
     }
 
+    fn memory_store() -> Arc<dyn ItemStore> {
+        Arc::new(LocalStore::in_memory().unwrap())
+    }
+
     #[tokio::test]
     async fn the_cache_reloads_after_a_catalog_write_and_not_before() {
-        let store = LocalStore::in_memory().unwrap();
+        let store = memory_store();
+        let store = &store;
         let e = LocalEmbedder::new(64);
         let c = catalog::create_category(
-            &store,
+            store.as_ref(),
             NewCategory {
                 name: "Phones".into(),
                 ..Default::default()
@@ -555,7 +754,7 @@ mod tests {
         .await
         .unwrap();
         let p = catalog::create_product(
-            &store,
+            store.as_ref(),
             &e,
             NewProduct {
                 name: "Phone".into(),
@@ -570,37 +769,38 @@ mod tests {
         )
         .await
         .unwrap();
-        let cache = SnapshotCache::new(Duration::from_secs(3600));
-        let first = cache.get(&store).await.unwrap();
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let first = cache.get(store).await.unwrap();
         assert_eq!(first.products.len(), 1);
-        let again = cache.get(&store).await.unwrap();
+        let again = cache.get(store).await.unwrap();
         assert!(Arc::ptr_eq(&first, &again), "no write, no reload");
 
         let patch = ProductPatch {
             price: Some(12.0),
             ..Default::default()
         };
-        catalog::update_product(&store, &e, &p.id, &patch)
+        catalog::update_product(store.as_ref(), &e, &p.id, &patch)
             .await
             .unwrap();
-        let after = cache.get(&store).await.unwrap();
+        let after = cache.get(store).await.unwrap();
         assert!(!Arc::ptr_eq(&first, &after));
         assert_eq!(after.product(&p.id).unwrap().price, 12.0);
         assert_eq!(after.category_name(&c.id), Some("Phones"));
 
         // A zero max age reloads every time (counters that change without a catalog write).
-        let eager = SnapshotCache::new(Duration::ZERO);
-        let a = eager.get(&store).await.unwrap();
-        let b = eager.get(&store).await.unwrap();
+        let eager = Arc::new(SnapshotCache::new(Duration::ZERO));
+        let a = eager.get(store).await.unwrap();
+        let b = eager.get(store).await.unwrap();
         assert!(!Arc::ptr_eq(&a, &b));
     }
 
     #[tokio::test]
     async fn embeddings_are_reused_across_snapshots_unless_the_product_changed() {
-        let store = LocalStore::in_memory().unwrap();
+        let store = memory_store();
+        let store = &store;
         let e = LocalEmbedder::new(64);
         let c = catalog::create_category(
-            &store,
+            store.as_ref(),
             NewCategory {
                 name: "Phones".into(),
                 ..Default::default()
@@ -611,7 +811,7 @@ mod tests {
         let mut ids = Vec::new();
         for i in 0..3 {
             let p = catalog::create_product(
-                &store,
+                store.as_ref(),
                 &e,
                 NewProduct {
                     name: format!("Phone {i}"),
@@ -626,31 +826,33 @@ mod tests {
             .unwrap();
             ids.push(p.id);
         }
-        let cache = SnapshotCache::new(Duration::from_secs(3600));
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
         let first = cache
-            .get(&store)
+            .get(store)
             .await
             .unwrap()
-            .embeddings(&store)
+            .vectors(store.as_ref())
             .await
             .unwrap();
         assert_eq!(first.len(), 3);
+        let first = first.by_id();
 
         let patch = ProductPatch {
             description: Some(Some("now with a garden hose".into())),
             ..Default::default()
         };
-        catalog::update_product(&store, &e, &ids[0], &patch)
+        catalog::update_product(store.as_ref(), &e, &ids[0], &patch)
             .await
             .unwrap();
         let second = cache
-            .get(&store)
+            .get(store)
             .await
             .unwrap()
-            .embeddings(&store)
+            .vectors(store.as_ref())
             .await
             .unwrap();
         assert_eq!(second.len(), 3);
+        let second = second.by_id();
         assert_ne!(
             first[&ids[0]].1, second[&ids[0]].1,
             "changed product re-read"
@@ -660,5 +862,171 @@ mod tests {
             "unchanged reused"
         );
         assert!(Arc::ptr_eq(&first[&ids[2]].1, &second[&ids[2]].1));
+    }
+
+    async fn phone_catalog(store: &dyn ItemStore, names: &[&str]) -> Vec<String> {
+        let e = LocalEmbedder::new(64);
+        let c = catalog::create_category(
+            store,
+            NewCategory {
+                name: "Phones".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let p = catalog::create_product(
+                store,
+                &e,
+                NewProduct {
+                    name: name.to_string(),
+                    code: format!("P-{i}"),
+                    price: 10.0,
+                    category_id: c.id.clone(),
+                    is_active: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(p.id);
+        }
+        ids
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_snapshot_is_served_while_a_newer_one_loads_in_the_background() {
+        let store = memory_store();
+        let ids = phone_catalog(store.as_ref(), &["Phone A", "Phone B"]).await;
+        let cache = Arc::new(SnapshotCache::new(Duration::from_millis(200)));
+        let first = cache.get(&store).await.unwrap();
+        first.vectors(store.as_ref()).await.unwrap();
+        first.search_index();
+        // A counter moves without a catalog write (an order takes stock).
+        store
+            .update(
+                &crate::store::keys::product(&ids[0]),
+                crate::store::Update::new().add("stock_quantity", 5),
+                None,
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Past max_age: the old snapshot answers at once and a refresh starts.
+        let stale = cache.get(&store).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &stale));
+        let mut fresh = stale.clone();
+        for _ in 0..200 {
+            fresh = cache.cached().unwrap();
+            if !Arc::ptr_eq(&first, &fresh) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            !Arc::ptr_eq(&first, &fresh),
+            "the background refresh swapped in a new snapshot"
+        );
+        assert_eq!(fresh.product(&ids[0]).unwrap().stock_quantity, 5);
+        assert!(fresh.vectors.initialized(), "vectors built before the swap");
+        assert!(
+            fresh.search_index.get().is_some(),
+            "search index built before the swap"
+        );
+        assert!(
+            Arc::ptr_eq(
+                &first.vectors.get().unwrap().by_id()[&ids[1]].1,
+                &fresh.vectors.get().unwrap().by_id()[&ids[1]].1
+            ),
+            "unchanged vectors reused"
+        );
+        // Far past max_age (an instance thawed after a long pause), a request waits for the load.
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(STALE_LIMIT) + 50)).await;
+        let waited = cache.get(&store).await.unwrap();
+        assert!(!Arc::ptr_eq(&fresh, &waited));
+        assert!(waited.loaded_at.elapsed() < Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn similar_products_are_the_nearest_active_vectors() {
+        let store = memory_store();
+        let ids = phone_catalog(
+            store.as_ref(),
+            &[
+                "Wireless noise cancelling headphones",
+                "Wireless noise cancelling headphones pro",
+                "Wireless earbuds with noise cancelling",
+                "Garden hose 20 m",
+                "Wireless noise cancelling headphones lite",
+            ],
+        )
+        .await;
+        // The closest one is deactivated: it must not be suggested.
+        catalog::update_product(
+            store.as_ref(),
+            &LocalEmbedder::new(64),
+            &ids[1],
+            &ProductPatch {
+                is_active: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
+        let snap = cache.get(&store).await.unwrap();
+        let vectors = snap.vectors(store.as_ref()).await.unwrap();
+        assert_eq!(vectors.len(), 4, "inactive products have no vector");
+        let me = snap.index_of(&ids[0]).unwrap();
+        let similar: Vec<(String, f32)> = snap
+            .similar_to(&vectors, me, 10)
+            .into_iter()
+            .map(|(i, s)| (snap.products[i].id.clone(), s))
+            .collect();
+        let order: Vec<&str> = similar.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(order, [ids[4].as_str(), ids[2].as_str(), ids[3].as_str()]);
+        // Each score is the cosine of the stored embeddings.
+        for (id, score) in &similar {
+            let a = catalog::get_embedding(store.as_ref(), &ids[0])
+                .await
+                .unwrap()
+                .unwrap();
+            let b = catalog::get_embedding(store.as_ref(), id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!((score - crate::reco::similarity::cosine(&a.vector, &b.vector)).abs() < 1e-5);
+        }
+        assert!(similar[0].1 > similar[2].1);
+        assert_eq!(snap.similar_to(&vectors, me, 1).len(), 1);
+        assert!(snap.similar_to(&vectors, me, 0).is_empty());
+    }
+
+    #[test]
+    fn vectors_of_another_length_wait_for_re_embedding() {
+        let products: Vec<ProductRecord> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| product(id, id, "phones", "X", 1.0, 1))
+            .collect();
+        let v = |xs: &[f32]| (String::new(), Arc::<[f32]>::from(xs));
+        let by_id: EmbeddingMap = [
+            ("a".to_string(), v(&[3.0, 4.0])),
+            ("b".to_string(), v(&[1.0, 0.0])),
+            ("c".to_string(), v(&[1.0, 0.0, 0.0])),
+            ("d".to_string(), v(&[0.0, 0.0])),
+        ]
+        .into_iter()
+        .collect();
+        let vectors = ProductVectors::build(&products, Arc::new(by_id));
+        assert_eq!(vectors.row(0), Some(&[0.6f32, 0.8][..]));
+        assert!(vectors.row(2).is_none(), "other length");
+        assert!(vectors.row(3).is_none(), "zero vector");
+        assert!(vectors.row(9).is_none());
+        assert_eq!(vectors.len(), 2);
+        let q = vectors.unit_query(&[0.0, 2.0]).unwrap();
+        assert!((vectors.similarity(&q, 0).unwrap() - 0.8).abs() < 1e-6);
+        assert!(vectors.unit_query(&[1.0, 0.0, 0.0]).is_none());
     }
 }
