@@ -71,8 +71,8 @@ pub async fn search(
     }
     q.brands = brands(raw.as_deref());
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(store).await?;
-    let embeddings = snapshot.embeddings(store).await?;
+    let snapshot = state.catalog.get(&state.store).await?;
+    let vectors = snapshot.vectors(store).await?;
     // The text score alone still works when the embedder fails: log and go on.
     let query_vector = match state.embedder.embed(&q.q).await {
         Ok(e) => Some(e.vector),
@@ -89,7 +89,7 @@ pub async fn search(
             .unwrap_or_default()
     });
     let mut hits: Vec<Hit<'_>> =
-        search::score(&snapshot, &embeddings, &q.q, query_vector.as_deref())
+        search::score(&snapshot, Some(&vectors), &q.q, query_vector.as_deref())
             .into_iter()
             .filter(|h| keep(h, &q, category.as_ref()))
             .collect();
@@ -163,7 +163,7 @@ pub async fn suggestions(
     ValidQuery(q): ValidQuery<SuggestionParams>,
 ) -> ApiResult<Json<Suggestions>> {
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(store).await?;
+    let snapshot = state.catalog.get(&state.store).await?;
     let suggestions = search::suggestions(store, &snapshot, &q.q, q.limit as usize).await?;
     Ok(Json(Suggestions { suggestions }))
 }

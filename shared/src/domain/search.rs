@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    domain::{catalog::ProductRecord, catalog_view::CatalogSnapshot},
-    reco::similarity::cosine,
+    domain::{
+        catalog::ProductRecord,
+        catalog_view::{CatalogSnapshot, ProductVectors},
+    },
     store::{
         self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, Item, ItemStore, PK, Query, SK, StoreError,
         Update, keys, now_epoch,
@@ -22,7 +24,8 @@ pub const SEMANTIC_THRESHOLD: f64 = 0.5;
 pub const SEARCH_LOG_TTL_SECONDS: i64 = 90 * 24 * 3600;
 
 /// Weights of name, brand, category, tags and description (the order of [`SearchIndex`]'s
-/// fields and of the match reasons): a word found in the name counts most.
+/// fields and of the match reasons): a word found in the name counts most. Equal weights are
+/// resolved in this order.
 const FIELD_WEIGHTS: [f64; 5] = [3.0, 2.0, 1.5, 1.5, 1.0];
 
 /// One scored product.
@@ -42,85 +45,217 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// How well one query word matches one field's words: 1 exact, 0.8 prefix, 0.6 within the typo
-/// tolerance (1 edit for words of 4-7 letters, 2 from 8), else 0.
-fn word_match(query: &str, field_words: &[String]) -> f64 {
+/// How well one query word matches one word, by the definition (the reference the index is
+/// tested against): 1 exact, 0.8 prefix (query words of 3+ letters), 0.6 within the typo
+/// tolerance (Damerau-Levenshtein: 1 edit for words of 4-7 letters, 2 from 8), else 0.
+#[cfg(test)]
+fn word_match(query: &str, word: &str) -> f64 {
     let n = query.chars().count();
     let tolerance = match n {
         0..=3 => 0,
         4..=7 => 1,
         _ => 2,
     };
-    let mut best: f64 = 0.0;
-    for w in field_words {
-        if w == query {
-            return 1.0;
-        }
-        if n >= 3 && w.starts_with(query) {
-            best = best.max(0.8);
-        } else if tolerance > 0
-            && best < 0.6
-            && w.chars().count().abs_diff(n) <= tolerance
-            && strsim::damerau_levenshtein(query, w) <= tolerance
-        {
-            best = 0.6;
-        }
+    if word == query {
+        1.0
+    } else if n >= 3 && word.starts_with(query) {
+        0.8
+    } else if tolerance > 0 && strsim::damerau_levenshtein(query, word) <= tolerance {
+        0.6
+    } else {
+        0.0
     }
-    best
 }
 
-/// The words of every product's fields, as ids into one vocabulary, so that a query word is
-/// compared (exactly, by prefix, or by edit distance) with each distinct word once per query
-/// instead of with every word of every product.
+/// A query word with what matching it needs.
+struct QueryWord<'a> {
+    text: &'a str,
+    chars: usize,
+    tolerance: usize,
+    histogram: [u8; 64],
+}
+
+impl<'a> QueryWord<'a> {
+    fn new(text: &'a str) -> Self {
+        let chars = text.chars().count();
+        let tolerance = match chars {
+            0..=3 => 0,
+            4..=7 => 1,
+            _ => 2,
+        };
+        Self {
+            text,
+            chars,
+            tolerance,
+            histogram: histogram(text),
+        }
+    }
+
+    /// Words that merely start with the query word count from 3 letters.
+    fn prefix_counts(&self) -> bool {
+        self.chars >= 3
+    }
+
+    /// Whether `word` (of `chars` characters) is within the typo tolerance (Damerau-Levenshtein).
+    /// Two cheap lower bounds of the edit distance are checked first: the difference in length,
+    /// and how many characters one word has that the other lacks (a transposition changes
+    /// neither); only the few words that pass both pay for the full distance.
+    fn within_typo_tolerance(&self, word: &str, chars: usize) -> bool {
+        if self.tolerance == 0 || chars.abs_diff(self.chars) > self.tolerance {
+            return false;
+        }
+        let other = histogram(word);
+        let (mut extra, mut lacking) = (0usize, 0usize);
+        for (a, b) in self.histogram.iter().zip(&other) {
+            if a > b {
+                extra += usize::from(a - b);
+            } else {
+                lacking += usize::from(b - a);
+            }
+        }
+        extra.max(lacking) <= self.tolerance
+            && strsim::damerau_levenshtein(self.text, word) <= self.tolerance
+    }
+}
+
+/// Character counts in 64 buckets (characters that share a bucket count as the same, which
+/// keeps the difference of two histograms a lower bound of the edit distance).
+fn histogram(word: &str) -> [u8; 64] {
+    let mut h = [0u8; 64];
+    for c in word.chars() {
+        let slot = &mut h[(c as usize) % 64];
+        *slot = slot.saturating_add(1);
+    }
+    h
+}
+
+/// Search structures of one catalog snapshot, built once per snapshot:
+/// - the distinct words of the active products' fields, sorted, so an exact word or a prefix is
+///   a binary search and the typo check runs once per distinct word, not per product;
+/// - per word, the products and fields that contain it (postings), so a query only visits the
+///   products that match one of its words;
+/// - the products' lower-case names and the start of every word in them, sorted by the text
+///   from there on, so name suggestions for a prefix are a binary search too.
 #[derive(Debug)]
 pub struct SearchIndex {
     vocabulary: Vec<String>,
-    /// Per product of the snapshot (same order), per field of [`FIELD_WEIGHTS`]: word ids.
-    fields: Vec<[Vec<u32>; 5]>,
+    word_chars: Vec<usize>,
+    /// Per word of `vocabulary`: `product index << 3 | field` (fields in [`FIELD_WEIGHTS`] order).
+    postings: Vec<Vec<u32>>,
+    names: Vec<String>,
+    /// (product index, byte offset of a word start in its name), sorted by `names[p][offset..]`.
+    name_starts: Vec<(u32, u32)>,
 }
 
 impl SearchIndex {
     pub fn build(snapshot: &CatalogSnapshot) -> Self {
-        let mut ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-        let mut vocabulary = Vec::new();
-        let mut intern = |w: String| -> u32 {
-            if let Some(&id) = ids.get(&w) {
-                return id;
+        let mut by_word: std::collections::HashMap<String, Vec<u32>> =
+            std::collections::HashMap::new();
+        let mut names = vec![String::new(); snapshot.products.len()];
+        let mut name_starts = Vec::new();
+        for (i, p) in snapshot.products.iter().enumerate() {
+            if !p.is_active {
+                continue;
             }
-            let id = vocabulary.len() as u32;
-            ids.insert(w.clone(), id);
-            vocabulary.push(w);
-            id
-        };
-        let fields = snapshot
-            .products
+            let Ok(index) = u32::try_from(i) else { break };
+            let category = snapshot.category_name(&p.category_id).unwrap_or("");
+            let fields = [
+                words(&p.name),
+                words(p.brand.as_deref().unwrap_or("")),
+                words(category),
+                p.tags.iter().flat_map(|t| words(t)).collect(),
+                words(p.description.as_deref().unwrap_or("")),
+            ];
+            for (field, mut ws) in (0u32..).zip(fields) {
+                ws.sort_unstable();
+                ws.dedup();
+                for w in ws {
+                    by_word.entry(w).or_default().push(index << 3 | field);
+                }
+            }
+            names[i] = words(&p.name).join(" ");
+            let mut offset = 0;
+            for w in names[i].split(' ').filter(|w| !w.is_empty()) {
+                name_starts.push((index, offset as u32));
+                offset += w.len() + 1;
+            }
+        }
+        let mut entries: Vec<(String, Vec<u32>)> = by_word.into_iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (vocabulary, postings): (Vec<String>, Vec<Vec<u32>>) = entries.into_iter().unzip();
+        let word_chars = vocabulary.iter().map(|w| w.chars().count()).collect();
+        name_starts.sort_unstable_by(|a, b| {
+            names[a.0 as usize][a.1 as usize..].cmp(&names[b.0 as usize][b.1 as usize..])
+        });
+        Self {
+            vocabulary,
+            word_chars,
+            postings,
+            names,
+            name_starts,
+        }
+    }
+
+    /// The distinct words that match a query word, with the quality of the match (1 exact, 0.8
+    /// prefix, 0.6 typo).
+    fn matches(&self, query: &str) -> Vec<(usize, f64)> {
+        let q = QueryWord::new(query);
+        let mut out = Vec::new();
+        let start = self.vocabulary.partition_point(|w| w.as_str() < query);
+        let prefixed = self.vocabulary[start..]
             .iter()
-            .map(|p| {
-                let category = snapshot.category_name(&p.category_id).unwrap_or("");
-                let mut field = |text: &str| -> Vec<u32> {
-                    let mut v: Vec<u32> = words(text).into_iter().map(&mut intern).collect();
-                    v.sort_unstable();
-                    v.dedup();
-                    v
-                };
-                [
-                    field(&p.name),
-                    field(p.brand.as_deref().unwrap_or("")),
-                    field(category),
-                    field(&p.tags.join(" ")),
-                    field(p.description.as_deref().unwrap_or("")),
-                ]
-            })
-            .collect();
-        Self { vocabulary, fields }
+            .take_while(|w| w.starts_with(query))
+            .count();
+        for (id, w) in (start..).zip(&self.vocabulary[start..start + prefixed]) {
+            if w == query {
+                out.push((id, 1.0));
+            } else if q.prefix_counts() {
+                out.push((id, 0.8));
+            }
+        }
+        if q.tolerance > 0 {
+            for (id, (w, &chars)) in self.vocabulary.iter().zip(&self.word_chars).enumerate() {
+                let already = (start..start + prefixed).contains(&id);
+                if !already && q.within_typo_tolerance(w, chars) {
+                    out.push((id, 0.6));
+                }
+            }
+        }
+        out
+    }
+
+    /// Lower-case names of active products in which a word starts with `prefix` (words of
+    /// letters and digits joined by single spaces), sorted, distinct, at most `limit`.
+    fn names_with_word_prefix(
+        &self,
+        snapshot: &CatalogSnapshot,
+        prefix: &str,
+        limit: usize,
+    ) -> Vec<String> {
+        let text = |&(p, off): &(u32, u32)| &self.names[p as usize][off as usize..];
+        let start = self.name_starts.partition_point(|e| text(e) < prefix);
+        let mut best: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for e in self.name_starts[start..]
+            .iter()
+            .take_while(|e| text(e).starts_with(prefix))
+        {
+            best.insert(&snapshot.products[e.0 as usize].name);
+            if best.len() > limit {
+                best.pop_last();
+            }
+        }
+        let mut out: Vec<String> = best.into_iter().map(str::to_lowercase).collect();
+        out.dedup();
+        out
     }
 }
 
-/// Scores every active product of the snapshot for `query`; products that match no word and are
-/// not semantically close are left out. `query_vector` is the query's embedding, when there is one.
+/// Scores the active products of the snapshot for `query`; products that match no word and are
+/// not semantically close are left out. `query_vector` is the query's embedding, when there is
+/// one, and `vectors` the products' (see [`CatalogSnapshot::vectors`]).
 pub fn score<'a>(
     snapshot: &'a CatalogSnapshot,
-    embeddings: &crate::domain::catalog_view::EmbeddingMap,
+    vectors: Option<&ProductVectors>,
     query: &str,
     query_vector: Option<&[f32]>,
 ) -> Vec<Hit<'a>> {
@@ -129,57 +264,70 @@ pub fn score<'a>(
         return Vec::new();
     }
     let index = snapshot.search_index();
-    // How well each query word matches each distinct word: computed once per query.
-    let quality: Vec<Vec<f64>> = query_words
-        .iter()
-        .map(|q| {
-            index
-                .vocabulary
-                .iter()
-                .map(|w| word_match(q, std::slice::from_ref(w)))
-                .collect()
-        })
-        .collect();
+    let n = snapshot.products.len();
+    // Per product: the text score summed over query words, and the fields that gave each word
+    // its best match.
+    let mut text = vec![0.0f64; n];
+    let mut matched = vec![0u8; n];
+    // Per product, for the current query word: the best weighted match and its field.
+    let mut best: Vec<(f64, u8)> = vec![(0.0, 0); n];
+    let mut touched: Vec<usize> = Vec::new();
+    for q in &query_words {
+        touched.clear();
+        for (word, quality) in index.matches(q) {
+            for &entry in &index.postings[word] {
+                let (p, field) = ((entry >> 3) as usize, (entry & 7) as u8);
+                let m = quality * FIELD_WEIGHTS[usize::from(field)];
+                let b = &mut best[p];
+                if b.0 == 0.0 {
+                    touched.push(p);
+                }
+                // Equal matches go to the field listed first, as the weights are ordered.
+                if m > b.0 || (m == b.0 && field < b.1) {
+                    *b = (m, field);
+                }
+            }
+        }
+        for &p in &touched {
+            text[p] += best[p].0;
+            matched[p] |= 1 << best[p].1;
+            best[p] = (0.0, 0);
+        }
+    }
     let max_text: f64 = FIELD_WEIGHTS[0] * query_words.len() as f64;
+    let unit_query = match (vectors, query_vector) {
+        (Some(v), Some(q)) => v.unit_query(q),
+        _ => None,
+    };
     let mut hits = Vec::new();
-    for (p, fields) in snapshot.products.iter().zip(&index.fields) {
+    for (i, p) in snapshot.products.iter().enumerate() {
         if !p.is_active {
             continue;
         }
-        let mut text = 0.0;
-        let mut matched = [false; 5];
-        for q in &quality {
-            let mut best = 0.0;
-            let mut best_field = None;
-            for (i, (weight, ids)) in FIELD_WEIGHTS.iter().zip(fields).enumerate() {
-                let m = ids.iter().map(|&id| q[id as usize]).fold(0.0, f64::max) * weight;
-                if m > best {
-                    best = m;
-                    best_field = Some(i);
-                }
-            }
-            if let Some(i) = best_field {
-                matched[i] = true;
-            }
-            text += best;
-        }
-        let text = text / max_text;
-        let vector = match (query_vector, embeddings.get(&p.id)) {
-            (Some(q), Some((_, v))) => f64::from(cosine(q, v)).max(0.0),
+        let text = text[i] / max_text;
+        let vector = match (vectors, &unit_query) {
+            (Some(v), Some(q)) => v.similarity(q, i).map_or(0.0, |s| f64::from(s).max(0.0)),
             _ => 0.0,
         };
         if text <= 0.0 && vector < SEMANTIC_THRESHOLD {
             continue;
         }
         let relevance = TEXT_WEIGHT * text + (1.0 - TEXT_WEIGHT) * vector;
-        let match_reason = match matched {
-            [true, true, ..] => "title_brand_match",
-            [true, ..] => "title_match",
-            [_, true, ..] => "brand_match",
-            [_, _, true, ..] => "category_match",
-            [_, _, _, true, _] => "tag_match",
-            [_, _, _, _, true] => "description_match",
-            _ => "semantic_match",
+        let field = |f: u8| matched[i] & (1 << f) != 0;
+        let match_reason = if field(0) && field(1) {
+            "title_brand_match"
+        } else if field(0) {
+            "title_match"
+        } else if field(1) {
+            "brand_match"
+        } else if field(2) {
+            "category_match"
+        } else if field(3) {
+            "tag_match"
+        } else if field(4) {
+            "description_match"
+        } else {
+            "semantic_match"
         };
         hits.push(Hit {
             product: p,
@@ -191,7 +339,7 @@ pub fn score<'a>(
 }
 
 /// Suggestions for a prefix: popular past queries first, then category names, then product names
-/// whose words start with it; distinct, lower-case.
+/// in which a word starts with it; distinct, lower-case.
 pub async fn suggestions(
     store: &dyn ItemStore,
     snapshot: &CatalogSnapshot,
@@ -224,9 +372,9 @@ pub async fn suggestions(
     for (q, _) in popular {
         push(q, &mut out);
     }
-    let starts = |text: &str| {
-        let lower = text.to_lowercase();
-        lower.starts_with(&prefix) || words(&lower).iter().any(|w| w.starts_with(&prefix))
+    let starts = |name: &str| {
+        let name = words(name).join(" ");
+        name.starts_with(&prefix) || name.contains(&format!(" {prefix}"))
     };
     let mut categories: Vec<String> = snapshot
         .categories
@@ -238,14 +386,10 @@ pub async fn suggestions(
     for c in categories {
         push(c, &mut out);
     }
-    let mut names: Vec<String> = snapshot
-        .products
-        .iter()
-        .filter(|p| p.is_active && starts(&p.name))
-        .map(|p| p.name.to_lowercase())
-        .collect();
-    names.sort();
-    for n in names {
+    for n in snapshot
+        .search_index()
+        .names_with_word_prefix(snapshot, &prefix, limit)
+    {
         push(n, &mut out);
     }
     Ok(out)
@@ -327,6 +471,8 @@ mod tests {
     #[test]
     fn word_matching_tolerates_case_prefixes_and_small_typos() {
         let ws = words("Apple iPhone 15 Pro Smartphone");
+        let word_match =
+            |q: &str, ws: &[String]| ws.iter().map(|w| word_match(q, w)).fold(0.0, f64::max);
         assert_eq!(word_match("iphone", &ws), 1.0);
         assert_eq!(word_match("smart", &ws), 0.8);
         assert_eq!(word_match("iphnoe", &ws), 0.6, "transposition");
@@ -339,5 +485,54 @@ mod tests {
         );
         assert_eq!(word_match("banana", &ws), 0.0);
         assert_eq!(words("Wi-Fi 6, USB-C!"), ["wi", "fi", "6", "usb", "c"]);
+    }
+
+    #[test]
+    fn the_index_finds_exactly_the_words_a_full_comparison_finds() {
+        let vocabulary: Vec<String> = words(
+            "wireless wired wire headphones headphone headset phones phone iphone earphones \
+             speaker speakers sneaker seeker smart smartphone smartwatch pro prose 15 150 \
+             garden gardena hose house horse mouse",
+        );
+        let mut sorted = vocabulary.clone();
+        sorted.sort();
+        sorted.dedup();
+        let index = SearchIndex {
+            word_chars: sorted.iter().map(|w| w.chars().count()).collect(),
+            postings: vec![Vec::new(); sorted.len()],
+            vocabulary: sorted.clone(),
+            names: Vec::new(),
+            name_starts: Vec::new(),
+        };
+        for q in [
+            "wire",
+            "wirelss",
+            "headphnoes",
+            "phone",
+            "pho",
+            "ph",
+            "sneakers",
+            "smart",
+            "pro",
+            "15",
+            "hose",
+            "hoes",
+            "mouse",
+            "garden",
+            "gardne",
+            "xyz",
+            "",
+        ] {
+            let mut expected: Vec<(usize, f64)> = sorted
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (i, word_match(q, w)))
+                .filter(|&(_, m)| m > 0.0)
+                .collect();
+            let mut got = index.matches(q);
+            expected.sort_by_key(|e| e.0);
+            got.sort_by_key(|e| e.0);
+            assert_eq!(got, expected, "query word {q:?}");
+        }
     }
 }
