@@ -74,13 +74,15 @@ pub async fn list_orders(
         q.page_size as usize,
     )
     .await?;
+    let ids: Vec<&str> = page.iter().map(|o| o.user_id.as_str()).collect();
+    let customers = users::get_many(store, &ids).await?;
     let mut out = Vec::with_capacity(page.len());
     for o in page {
-        let customer = users::get(store, &o.user_id).await?;
+        let customer = customers.get(&o.user_id);
         out.push(AdminOrderSummary {
             items_count: o.items.iter().map(|i| i.quantity).sum(),
-            customer_email: customer.as_ref().map(|u| u.email.clone()),
-            customer_username: customer.and_then(|u| u.username),
+            customer_email: customer.map(|u| u.email.clone()),
+            customer_username: customer.and_then(|u| u.username.clone()),
             id: o.id,
             order_number: o.order_number,
             user_id: o.user_id,

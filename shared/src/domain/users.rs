@@ -310,6 +310,24 @@ pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<UserRecord>, 
     }
 }
 
+/// The users with these ids (unknown ids left out), by id: one batch read per 100 ids.
+pub async fn get_many(
+    store: &dyn ItemStore,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, UserRecord>, StoreError> {
+    let mut keys: Vec<Key> = ids.iter().map(|id| keys::user(id)).collect();
+    keys.sort_by(|a, b| a.pk.cmp(&b.pk));
+    keys.dedup_by(|a, b| a.pk == b.pk);
+    let mut out = std::collections::HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        for item in store.batch_get(chunk).await? {
+            let user: UserRecord = store::from_item(item)?;
+            out.insert(user.id.clone(), user);
+        }
+    }
+    Ok(out)
+}
+
 async fn marker_owner(store: &dyn ItemStore, key: &Key) -> Result<Option<String>, StoreError> {
     Ok(store
         .get(key)
