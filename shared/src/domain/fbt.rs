@@ -90,11 +90,30 @@ pub async fn mine_and_store(
             condition: None,
         });
     }
-    for p in catalog::list_all_products(store).await? {
-        if !rule_set.contains_key(&p.id) && store.get(&keys::fbt_rules(&p.id)).await?.is_some() {
+    // Rule sets of the last run for products that have none now: read in batches of 100.
+    let candidates: Vec<store::Key> = catalog::list_all_products(store)
+        .await?
+        .iter()
+        .filter(|p| !rule_set.contains_key(&p.id))
+        .map(|p| keys::fbt_rules(&p.id))
+        .collect();
+    for chunk in candidates.chunks(100) {
+        for stale in store.batch_get(chunk).await? {
+            let key = store::Key {
+                pk: stale
+                    .get(PK)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                sk: stale
+                    .get(SK)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             report.stale_rule_sets_removed += 1;
             ops.push(TxOp::Delete {
-                key: keys::fbt_rules(&p.id),
+                key,
                 condition: None,
             });
         }
@@ -176,9 +195,9 @@ mod tests {
         ids
     }
 
-    async fn order(store: &dyn ItemStore, user: &str, basket: &[&String]) {
+    async fn order(store: &dyn ItemStore, user: &str, basket: &[&String]) -> String {
         let ids: Vec<&str> = basket.iter().map(|s| s.as_str()).collect();
-        fixtures::place_order(store, user, &ids).await;
+        fixtures::place_order(store, user, &ids).await.id
     }
 
     #[tokio::test]
@@ -211,5 +230,45 @@ mod tests {
         assert_eq!(rules.len(), 1, "a+c seen once is below the support floor");
         assert_eq!(rules[0].consequent, p[1]);
         assert!((rules[0].lift - 1.5).abs() < 1e-9);
+    }
+
+    #[tokio::test]
+    async fn a_product_that_lost_its_rules_loses_its_rule_set_at_the_next_run() {
+        let store = LocalStore::in_memory().unwrap();
+        let p = products(&store, 3).await;
+        let mut ab = Vec::new();
+        for _ in 0..2 {
+            ab.push(order(&store, "u1", &[&p[0], &p[1]]).await);
+        }
+        order(&store, "u2", &[&p[2]]).await;
+        let first = mine_and_store(&store, 2).await.unwrap();
+        assert_eq!(
+            (first.products_with_rules, first.stale_rule_sets_removed),
+            (2, 0)
+        );
+        assert_eq!(
+            rules_for(&store, &p[0], 5).await.unwrap().1,
+            Source::MinedRules
+        );
+
+        // One of the two orders is cancelled: the pair falls below the support floor.
+        crate::domain::orders::update_status(&store, &ab[0], "cancelled", None)
+            .await
+            .unwrap();
+        let second = mine_and_store(&store, 2).await.unwrap();
+        assert_eq!(second.orders, 2);
+        assert_eq!(
+            (second.products_with_rules, second.stale_rule_sets_removed),
+            (0, 2)
+        );
+        assert!(store.get(&keys::fbt_rules(&p[0])).await.unwrap().is_none());
+        let (_, source) = rules_for(&store, &p[0], 5).await.unwrap();
+        assert_eq!(
+            source,
+            Source::CoPurchaseCounts,
+            "back to the live counters"
+        );
+        let third = mine_and_store(&store, 2).await.unwrap();
+        assert_eq!(third.stale_rule_sets_removed, 0, "nothing left to remove");
     }
 }
