@@ -129,6 +129,11 @@ pub struct CatalogSnapshot {
     previous_embeddings: Option<Arc<EmbeddingMap>>,
     /// The products' words for search, built on first use (see `domain::search`).
     search_index: std::sync::OnceLock<crate::domain::search::SearchIndex>,
+    /// Per product: the slot of its category in `category_slot` (`u32::MAX` when unknown).
+    product_category: Vec<u32>,
+    category_slot: HashMap<String, u32>,
+    /// Product indices in each listing order ([`SortBy`] x [`SortOrder`]), built on first use.
+    sorted: [std::sync::OnceLock<Vec<u32>>; 8],
 }
 
 impl CatalogSnapshot {
@@ -137,6 +142,17 @@ impl CatalogSnapshot {
             .iter()
             .enumerate()
             .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        let category_slot: HashMap<String, u32> =
+            categories.iter().map(|c| c.id.clone()).zip(0..).collect();
+        let product_category = products
+            .iter()
+            .map(|p| {
+                category_slot
+                    .get(&p.category_id)
+                    .copied()
+                    .unwrap_or(u32::MAX)
+            })
             .collect();
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
         for c in &categories {
@@ -157,6 +173,9 @@ impl CatalogSnapshot {
             vectors: tokio::sync::OnceCell::new(),
             previous_embeddings: None,
             search_index: std::sync::OnceLock::new(),
+            product_category,
+            category_slot,
+            sorted: Default::default(),
         }
     }
 
@@ -237,6 +256,33 @@ impl CatalogSnapshot {
 
     pub fn category_name(&self, id: &str) -> Option<&str> {
         self.categories.get(id).map(|c| c.name.as_str())
+    }
+
+    /// Product indices in the listing order `sort_by` / `order` (computed once per snapshot).
+    pub fn sorted(&self, sort_by: SortBy, order: SortOrder) -> &[u32] {
+        self.sorted[Self::sort_slot(sort_by, order)]
+            .get_or_init(|| sort_order(&self.products, sort_by, order))
+    }
+
+    fn sort_slot(sort_by: SortBy, order: SortOrder) -> usize {
+        let by = match sort_by {
+            SortBy::Name => 0,
+            SortBy::Price => 1,
+            SortBy::CreatedAt => 2,
+            SortBy::Popularity => 3,
+        };
+        by * 2 + usize::from(order == SortOrder::Desc)
+    }
+
+    /// For each category slot, whether it is one of `ids`.
+    fn category_slots(&self, ids: &HashSet<String>) -> Vec<bool> {
+        let mut allowed = vec![false; self.category_slot.len()];
+        for id in ids {
+            if let Some(&slot) = self.category_slot.get(id) {
+                allowed[slot as usize] = true;
+            }
+        }
+        allowed
     }
 
     /// The ids of the categories named `name` (case-insensitive) and all their descendants.
@@ -343,44 +389,62 @@ pub fn list_products<'a>(
     let categories = filter
         .category
         .as_deref()
-        .map(|c| snapshot.category_ids_named(c));
+        .map(|c| snapshot.category_slots(&snapshot.category_ids_named(c)));
     let brand = filter.brand.as_deref().map(str::trim);
     let words: Vec<String> = filter
         .search_term
         .as_deref()
         .map(|t| t.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
-
-    let hits: Vec<&ProductRecord> = snapshot
-        .products
-        .iter()
-        .filter(|p| filter.include_inactive || p.is_active)
-        .filter(|p| {
-            categories
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&p.category_id))
-        })
-        .filter(|p| {
-            brand.is_none_or(|b| {
+    let keep = |i: usize, p: &ProductRecord| {
+        (filter.include_inactive || p.is_active)
+            && categories.as_ref().is_none_or(|allowed| {
+                allowed
+                    .get(snapshot.product_category[i] as usize)
+                    .copied()
+                    .unwrap_or(false)
+            })
+            && brand.is_none_or(|b| {
                 p.brand
                     .as_deref()
                     .is_some_and(|pb| pb.eq_ignore_ascii_case(b))
             })
-        })
-        .filter(|p| filter.min_price.is_none_or(|m| p.price >= m))
-        .filter(|p| filter.max_price.is_none_or(|m| p.price <= m))
-        .filter(|p| filter.in_stock.is_none_or(|s| p.available() == s))
-        .filter(|p| words.is_empty() || matches_words(p, &words))
-        .collect();
+            && filter.min_price.is_none_or(|m| p.price >= m)
+            && filter.max_price.is_none_or(|m| p.price <= m)
+            && filter.in_stock.is_none_or(|s| p.available() == s)
+            && (words.is_empty() || matches_words(p, &words))
+    };
 
-    // Names compare case-insensitively: each is lower-cased once, not in every comparison.
-    let mut keyed: Vec<(Option<String>, &ProductRecord)> = hits
-        .into_iter()
-        .map(|p| ((sort_by == SortBy::Name).then(|| p.name.to_lowercase()), p))
-        .collect();
-    keyed.sort_unstable_by(|(name_a, a), (name_b, b)| {
+    // One pass over the snapshot's precomputed order: count every match, keep the page's.
+    let start = page.saturating_sub(1).saturating_mul(size);
+    let mut items = Vec::with_capacity(size.min(100));
+    let mut total = 0;
+    for &i in snapshot.sorted(sort_by, order) {
+        let (i, p) = (i as usize, &snapshot.products[i as usize]);
+        if keep(i, p) {
+            if total >= start && items.len() < size {
+                items.push(p);
+            }
+            total += 1;
+        }
+    }
+    ListPage { items, total }
+}
+
+/// The order of `products` for one sort: by the key (names case-insensitively), ties by id
+/// ascending in both directions, so pages are stable.
+fn sort_order(products: &[ProductRecord], sort_by: SortBy, order: SortOrder) -> Vec<u32> {
+    // Names are lower-cased once each, not in every comparison.
+    let names: Vec<String> = if sort_by == SortBy::Name {
+        products.iter().map(|p| p.name.to_lowercase()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut ix: Vec<u32> = (0..products.len() as u32).collect();
+    ix.sort_unstable_by(|&x, &y| {
+        let (a, b) = (&products[x as usize], &products[y as usize]);
         let o = match sort_by {
-            SortBy::Name => name_a.cmp(name_b),
+            SortBy::Name => names[x as usize].cmp(&names[y as usize]),
             SortBy::Price => a.price.total_cmp(&b.price),
             SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
             SortBy::Popularity => popularity(a).cmp(&popularity(b)),
@@ -392,15 +456,7 @@ pub fn list_products<'a>(
         };
         o.then_with(|| a.id.cmp(&b.id))
     });
-    let hits: Vec<&ProductRecord> = keyed.into_iter().map(|(_, p)| p).collect();
-
-    let total = hits.len();
-    let start = page.saturating_sub(1).saturating_mul(size).min(total);
-    let end = start.saturating_add(size).min(total);
-    ListPage {
-        items: hits[start..end].to_vec(),
-        total,
-    }
+    ix
 }
 
 fn matches_words(p: &ProductRecord, words: &[String]) -> bool {
@@ -502,12 +558,27 @@ impl SnapshotCache {
             if old.search_index.get().is_some() {
                 snap.search_index();
             }
+            for by in [
+                SortBy::Name,
+                SortBy::Price,
+                SortBy::CreatedAt,
+                SortBy::Popularity,
+            ] {
+                for order in [SortOrder::Asc, SortOrder::Desc] {
+                    if old.sorted[CatalogSnapshot::sort_slot(by, order)]
+                        .get()
+                        .is_some()
+                    {
+                        snap.sorted(by, order);
+                    }
+                }
+            }
         }
         let snap = Arc::new(snap);
-        match self.current.write() {
-            Ok(mut g) => *g = Some(snap.clone()),
-            Err(poisoned) => *poisoned.into_inner() = Some(snap.clone()),
-        }
+        let _previous = match self.current.write() {
+            Ok(mut g) => g.replace(snap.clone()),
+            Err(poisoned) => poisoned.into_inner().replace(snap.clone()),
+        };
         Ok(snap)
     }
 
@@ -533,12 +604,26 @@ impl SnapshotCache {
         let store = store.clone();
         tokio::task::spawn_blocking(move || {
             let cache = &done.0;
+            let previous = cache.cached();
             let result = runtime.block_on(async {
                 let _one_reload = cache.reload.lock().await;
                 cache.load(store.as_ref(), true).await
             });
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "background catalog refresh failed; the previous snapshot stays");
+            match result {
+                // Free the old snapshot here rather than in whichever request lets go of it
+                // last (tens of thousands of allocations): wait briefly for those requests.
+                Ok(_) => {
+                    if let Some(old) = previous {
+                        let deadline = Instant::now() + Duration::from_secs(5);
+                        while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "background catalog refresh failed; the previous snapshot stays"
+                ),
             }
         });
     }
@@ -904,6 +989,7 @@ mod tests {
         let first = cache.get(&store).await.unwrap();
         first.vectors(store.as_ref()).await.unwrap();
         first.search_index();
+        first.sorted(SortBy::Price, SortOrder::Asc);
         // A counter moves without a catalog write (an order takes stock).
         store
             .update(

@@ -267,12 +267,17 @@ impl DecodedCache {
             return Ok(Item::clone(&item));
         }
         let item = decode(bytes)?;
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= CACHE_ENTRIES {
-                map.clear();
+        let evicted = match self.map.lock() {
+            Ok(mut map) => {
+                let evicted = (map.len() >= CACHE_ENTRIES).then(|| std::mem::take(&mut *map));
+                map.insert(hash, Arc::new(item.clone()));
+                evicted
             }
-            map.insert(hash, Arc::new(item.clone()));
-        }
+            Err(_) => None,
+        };
+        // Freed after the lock is released: dropping thousands of items takes milliseconds, and
+        // every read of every request would wait for it.
+        drop(evicted);
         Ok(item)
     }
 }
