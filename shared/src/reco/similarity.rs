@@ -142,23 +142,30 @@ pub fn normalized(v: &[f32]) -> Option<Vec<f32>> {
 /// 10,000 unit vectors of 256 dimensions is what similar products and search pay per request.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     use wide::f32x8;
+    let lanes = |x: &[f32]| {
+        <[f32; 8]>::try_from(x)
+            .map(f32x8::from)
+            .unwrap_or(f32x8::ZERO)
+    };
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut acc = f32x8::ZERO;
+    // Two accumulators of 8 lanes over blocks of 16, so consecutive additions do not wait for
+    // each other; then one block of 8 and the scalar rest.
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let (mut acc0, mut acc1) = (f32x8::ZERO, f32x8::ZERO);
     for (x, y) in ca.zip(cb) {
-        let (Ok(x), Ok(y)) = (<[f32; 8]>::try_from(x), <[f32; 8]>::try_from(y)) else {
-            continue; // chunks_exact(8) only yields slices of 8
-        };
-        acc = f32x8::from(x).mul_add(f32x8::from(y), acc);
+        acc0 = lanes(&x[..8]).mul_add(lanes(&y[..8]), acc0);
+        acc1 = lanes(&x[8..]).mul_add(lanes(&y[8..]), acc1);
     }
-    acc.reduce_add() + tail
+    let mut rest = 0.0;
+    if ra.len() >= 8 {
+        acc0 = lanes(&ra[..8]).mul_add(lanes(&rb[..8]), acc0);
+        rest = ra[8..].iter().zip(&rb[8..]).map(|(x, y)| x * y).sum();
+    } else {
+        rest += ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>();
+    }
+    (acc0 + acc1).reduce_add() + rest
 }
 
 #[cfg(test)]
@@ -282,7 +289,7 @@ mod tests {
     #[test]
     fn dot_of_unit_vectors_is_the_cosine() {
         // Lengths around the 8-lane chunking, including a remainder.
-        for n in [1usize, 7, 8, 9, 17, 256] {
+        for n in [1usize, 7, 8, 9, 15, 16, 17, 24, 25, 256, 257] {
             let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() + 0.1).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.91).cos() - 0.2).collect();
             let (ua, ub) = (normalized(&a).unwrap(), normalized(&b).unwrap());
