@@ -6,10 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    domain::{
-        catalog,
-        orders::{ORDERS_COUNTER, OrderRecord},
-    },
+    domain::{catalog, orders::ORDERS_COUNTER},
     reco::association::{self, AssociationParams, Rule},
     store::{self, ItemStore, PK, Query, SK, StoreError, TxOp, keys},
 };
@@ -45,22 +42,46 @@ pub struct MiningReport {
     pub stale_rule_sets_removed: usize,
 }
 
+/// Orders read per page by the mining job: memory stays bounded by a page, whatever the number
+/// of orders.
+const ORDERS_PAGE: u32 = 500;
+
+/// The product ids of every non-cancelled order, read page by page. Only the two attributes the
+/// mining needs are taken from each stored order, not the whole record.
+async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreError> {
+    let mut baskets = Vec::new();
+    let mut query = Query::gsi2(keys::ALL_ORDERS_PK).limit(ORDERS_PAGE);
+    loop {
+        let page = store.query(query.clone()).await?;
+        for order in &page.items {
+            if order.get("status").and_then(Value::as_str) == Some("cancelled") {
+                continue;
+            }
+            let basket: Vec<String> = order
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|line| line.get("product_id")?.as_str().map(str::to_string))
+                .collect();
+            if !basket.is_empty() {
+                baskets.push(basket);
+            }
+        }
+        match page.cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(baskets),
+        }
+    }
+}
+
 /// Mines rules from every non-cancelled order and stores each product's rule list (replacing the
 /// previous run's; products that lost all their rules lose their rule set).
 pub async fn mine_and_store(
     store: &dyn ItemStore,
     min_support_count: u64,
 ) -> Result<MiningReport, StoreError> {
-    let orders: Vec<OrderRecord> = store::query_all(store, Query::gsi2(keys::ALL_ORDERS_PK))
-        .await?
-        .into_iter()
-        .map(store::from_item)
-        .collect::<Result<_, _>>()?;
-    let baskets: Vec<Vec<String>> = orders
-        .iter()
-        .filter(|o| o.status != "cancelled")
-        .map(|o| o.items.iter().map(|i| i.product_id.clone()).collect())
-        .collect();
+    let baskets = order_baskets(store).await?;
     let params = AssociationParams {
         min_support_count,
         ..AssociationParams::default()

@@ -255,6 +255,8 @@ struct DecodedCache {
 }
 
 const CACHE_ENTRIES: usize = 4096;
+/// Items of one query that go through the cache (see [`LocalStore::decode_read`]).
+const CACHED_PER_READ: usize = 100;
 
 impl DecodedCache {
     fn decode(&self, bytes: &[u8]) -> StoreResult<Item> {
@@ -802,6 +804,18 @@ fn segment_of(pk: &[u8], total: u32) -> u32 {
 }
 
 impl LocalStore {
+    /// Decodes the `nth` item of one read: through the cache for the first [`CACHED_PER_READ`]
+    /// (request-sized reads), directly after that. Bulk reads (a job reading every order, a
+    /// snapshot of the catalog) would only churn the cache: a copy into it for each item and a
+    /// wholesale eviction every few thousand.
+    fn decode_read(&self, bytes: &[u8], nth: usize) -> StoreResult<Item> {
+        if nth <= CACHED_PER_READ {
+            self.cache.decode(bytes)
+        } else {
+            decode(bytes)
+        }
+    }
+
     fn query_table(&self, q: &Query, now: i64) -> StoreResult<Page> {
         let table = self.read_main()?;
         let pk = q.pk.as_bytes();
@@ -839,9 +853,11 @@ impl LocalStore {
         let range = table
             .range::<MainKey<'_>>((lower, upper))
             .map_err(backend_err)?;
+        let mut read = 0;
         let entries = range.map(|e| {
             let (_, v) = e.map_err(backend_err)?;
-            self.cache.decode(v.value()).map(Some)
+            read += 1;
+            self.decode_read(v.value(), read).map(Some)
         });
         if q.forward {
             collect(entries, q.limit, now, &[PK, SK])
@@ -896,11 +912,13 @@ impl LocalStore {
         let range = index
             .range::<IndexKey<'_>>((lower, upper))
             .map_err(backend_err)?;
+        let mut read = 0;
         let entries = range.map(|e| {
             let (k, _) = e.map_err(backend_err)?;
             let (_, _, p, s) = k.value();
+            read += 1;
             match main.get((p, s)).map_err(backend_err)? {
-                Some(v) => self.cache.decode(v.value()).map(Some),
+                Some(v) => self.decode_read(v.value(), read).map(Some),
                 None => Ok(None),
             }
         });
