@@ -64,6 +64,10 @@ async fn main() {
         report.orders, report.products_with_rules, report.rules, report.stale_rule_sets_removed
     );
     println!(
+        "phases: read orders {} ms, mine {} ms, read and write rule sets {} ms",
+        report.read_ms, report.mine_ms, report.write_ms
+    );
+    println!(
         "time {:.0} ms; peak heap {:.1} MiB above the {:.1} MiB the store held before",
         elapsed.as_secs_f64() * 1e3,
         mib(PEAK.peak_usage().saturating_sub(before)),

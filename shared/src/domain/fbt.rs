@@ -40,6 +40,14 @@ pub struct MiningReport {
     pub products_with_rules: usize,
     pub rules: usize,
     pub stale_rule_sets_removed: usize,
+    /// Milliseconds spent reading orders, mining, and reading and writing rule sets.
+    pub read_ms: u64,
+    pub mine_ms: u64,
+    pub write_ms: u64,
+}
+
+fn ms_since(t: std::time::Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Orders read per page by the mining job: memory stays bounded by a page, whatever the number
@@ -81,15 +89,22 @@ pub async fn mine_and_store(
     store: &dyn ItemStore,
     min_support_count: u64,
 ) -> Result<MiningReport, StoreError> {
+    let started = std::time::Instant::now();
     let baskets = order_baskets(store).await?;
+    let read_ms = ms_since(started);
+    let started = std::time::Instant::now();
     let params = AssociationParams {
         min_support_count,
         ..AssociationParams::default()
     };
     let rule_set = association::mine_rules(&baskets, &params);
+    let mine_ms = ms_since(started);
+    let started = std::time::Instant::now();
     let computed_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut report = MiningReport {
         orders: baskets.len(),
+        read_ms,
+        mine_ms,
         ..MiningReport::default()
     };
 
@@ -143,6 +158,7 @@ pub async fn mine_and_store(
     for chunk in ops.chunks(25) {
         store.transact(chunk.to_vec()).await?;
     }
+    report.write_ms = ms_since(started);
     Ok(report)
 }
 
