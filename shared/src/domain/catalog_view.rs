@@ -884,33 +884,7 @@ mod tests {
         let store = memory_store();
         let store = &store;
         let e = LocalEmbedder::new(64);
-        let c = catalog::create_category(
-            store.as_ref(),
-            NewCategory {
-                name: "Phones".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let mut ids = Vec::new();
-        for i in 0..3 {
-            let p = catalog::create_product(
-                store.as_ref(),
-                &e,
-                NewProduct {
-                    name: format!("Phone {i}"),
-                    code: format!("P-{i}"),
-                    price: 10.0,
-                    category_id: c.id.clone(),
-                    is_active: true,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-            ids.push(p.id);
-        }
+        let ids = phone_catalog(store.as_ref(), &["Phone 0", "Phone 1", "Phone 2"]).await;
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
         let first = cache
             .get(store)
