@@ -138,6 +138,7 @@ contract!(
         check_sort_key_conditions,
         check_pagination,
         check_pagination_on_index,
+        check_projection,
         check_batch_get,
         check_segmented_scan,
         check_ttl,
@@ -1140,6 +1141,61 @@ async fn check_pagination(store: &dyn ItemStore) {
     )
     .await;
     assert_eq!(sks(&flatten(&ps)), expected[5..=16].to_vec());
+}
+
+/// A projected query returns the asked attributes plus the keys and the expiry time, pages like
+/// a whole-item query, and still skips expired items.
+async fn check_projection(store: &dyn ItemStore) {
+    for i in 0..9 {
+        let mut extra = json!({
+            "status": if i % 3 == 0 { "cancelled" } else { "paid" },
+            "items": [{"product_id": format!("p{i}"), "qty": i}, {"product_id": "x", "qty": 1}],
+            "address": {"street": "1 Main St", "lines": ["a", "b"], "geo": {"lat": 1.5}},
+            "note": "a long note that nobody asked for",
+            "big": i64::MAX - i,
+            "flag": true,
+            "nothing": null,
+            "GSI2PK": "ALLPROJ",
+            "GSI2SK": format!("o#{i}"),
+        });
+        if i == 4 {
+            extra["expires_at"] = json!(past());
+        }
+        store
+            .put(item("PROJ", &format!("o#{i}"), extra), None)
+            .await
+            .unwrap();
+    }
+    for query in [
+        Query::table("PROJ").project(&["status", "items"]),
+        Query::gsi2("ALLPROJ").project(&["status", "items"]),
+    ] {
+        let got = flatten(&pages(store, query.clone(), 4).await);
+        assert_eq!(got.len(), 8, "{query:?}: the expired one is skipped");
+        for it in &got {
+            let mut attrs: Vec<&str> = it.keys().map(String::as_str).collect();
+            attrs.sort_unstable();
+            assert_eq!(
+                attrs,
+                ["GSI2PK", "GSI2SK", "PK", "SK", "items", "status"],
+                "{query:?}"
+            );
+        }
+        let first = got.iter().find(|i| i["SK"] == "o#1").unwrap();
+        assert_eq!(first["status"], "paid");
+        assert_eq!(first["items"][0]["product_id"], "p1");
+        assert_eq!(first["items"][0]["qty"], 1);
+    }
+    // The whole item is still there for a plain read.
+    let whole = store.get(&key("PROJ", "o#1")).await.unwrap().unwrap();
+    assert_eq!(whole["address"]["geo"]["lat"], 1.5);
+    assert_eq!(whole["big"], json!(i64::MAX - 1));
+    // Asking for an attribute no item has returns the keys only.
+    let page = store
+        .query(Query::table("PROJ").project(&["absent"]).limit(2))
+        .await
+        .unwrap();
+    assert!(page.items.iter().all(|i| !i.contains_key("status")));
 }
 
 async fn check_pagination_on_index(store: &dyn ItemStore) {

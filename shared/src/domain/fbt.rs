@@ -54,11 +54,13 @@ fn ms_since(t: std::time::Instant) -> u64 {
 /// of orders.
 const ORDERS_PAGE: u32 = 500;
 
-/// The product ids of every non-cancelled order, read page by page. Only the two attributes the
-/// mining needs are taken from each stored order, not the whole record.
+/// The product ids of every non-cancelled order, read page by page, with only the two attributes
+/// the mining needs read from each stored order (a projection), not the whole record.
 async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreError> {
     let mut baskets = Vec::new();
-    let mut query = Query::gsi2(keys::ALL_ORDERS_PK).limit(ORDERS_PAGE);
+    let mut query = Query::gsi2(keys::ALL_ORDERS_PK)
+        .limit(ORDERS_PAGE)
+        .project(&["status", "items"]);
     loop {
         let page = store.query(query.clone()).await?;
         for order in &page.items {
@@ -127,11 +129,13 @@ pub async fn mine_and_store(
         });
     }
     // Rule sets of the last run for products that have none now: read in batches of 100.
-    let candidates: Vec<store::Key> = catalog::list_all_products(store)
-        .await?
+    let products =
+        store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK).project(&["id"])).await?;
+    let candidates: Vec<store::Key> = products
         .iter()
-        .filter(|p| !rule_set.contains_key(&p.id))
-        .map(|p| keys::fbt_rules(&p.id))
+        .filter_map(|p| p.get("id").and_then(Value::as_str))
+        .filter(|id| !rule_set.contains_key(*id))
+        .map(keys::fbt_rules)
         .collect();
     for chunk in candidates.chunks(100) {
         for stale in store.batch_get(chunk).await? {

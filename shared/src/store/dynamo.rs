@@ -948,6 +948,10 @@ impl ItemStore for DynamoStore {
             );
         }
         let key_cond = ex.emit(key_cond);
+        let projection = query.projected_attrs().map(|attrs| {
+            let names: Vec<String> = attrs.iter().map(|a| ex.name(a)).collect();
+            ex.emit(names.join(", "))
+        });
         let names = ex.names();
         let values = ex.values();
         let consistent = query.index == Index::Table;
@@ -961,6 +965,7 @@ impl ItemStore for DynamoStore {
                 .set_expression_attribute_names(names.clone())
                 .set_expression_attribute_values(values.clone())
                 .scan_index_forward(query.forward)
+                .set_projection_expression(projection.clone())
                 .consistent_read(consistent)
                 .set_limit(limit)
                 .set_exclusive_start_key(esk);

@@ -335,6 +335,33 @@ mod codec {
         }
     }
 
+    /// Decodes only the top-level attributes named in `keep`; the others are stepped over
+    /// without being built (no allocation for them).
+    pub(super) fn decode_projected(bytes: &[u8], keep: &[&str]) -> Option<Item> {
+        match bytes.split_first()? {
+            (&VERSION, rest) => {
+                let mut r = Reader { rest };
+                let n = r.len()?;
+                let mut entries = Vec::with_capacity(keep.len().min(n));
+                for _ in 0..n {
+                    let k = r.str()?;
+                    if keep.contains(&k) {
+                        entries.push((k.to_owned(), r.value(0)?));
+                    } else {
+                        r.skip(0)?;
+                    }
+                }
+                r.rest.is_empty().then(|| entries.into_iter().collect())
+            }
+            (b'{', _) => {
+                let mut item: Item = serde_json::from_slice(bytes).ok()?;
+                item.retain(|k, _| keep.contains(&k.as_str()));
+                Some(item)
+            }
+            _ => None,
+        }
+    }
+
     fn len(out: &mut Vec<u8>, n: usize) -> StoreResult<()> {
         let n = u32::try_from(n).map_err(|_| StoreError::Invalid("item too large".into()))?;
         out.extend_from_slice(&n.to_le_bytes());
@@ -429,8 +456,43 @@ mod codec {
         }
 
         fn string(&mut self) -> Option<String> {
+            self.str().map(str::to_owned)
+        }
+
+        fn str(&mut self) -> Option<&'a str> {
             let n = self.len()?;
-            std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
+            std::str::from_utf8(self.take(n)?).ok()
+        }
+
+        /// Steps over one value, checking its shape as [`Self::value`] would.
+        fn skip(&mut self, depth: usize) -> Option<()> {
+            if depth > MAX_DEPTH + 1 {
+                return None;
+            }
+            match self.u8()? {
+                0..=2 => {}
+                3..=5 => {
+                    self.take(8)?;
+                }
+                6 => {
+                    let n = self.len()?;
+                    self.take(n)?;
+                }
+                7 => {
+                    for _ in 0..self.len()? {
+                        self.skip(depth + 1)?;
+                    }
+                }
+                8 => {
+                    for _ in 0..self.len()? {
+                        let n = self.len()?;
+                        self.take(n)?;
+                        self.skip(depth + 1)?;
+                    }
+                }
+                _ => return None,
+            }
+            Some(())
         }
 
         fn map(&mut self, depth: usize) -> Option<Map<String, Value>> {
@@ -808,7 +870,11 @@ impl LocalStore {
     /// (request-sized reads), directly after that. Bulk reads (a job reading every order, a
     /// snapshot of the catalog) would only churn the cache: a copy into it for each item and a
     /// wholesale eviction every few thousand.
-    fn decode_read(&self, bytes: &[u8], nth: usize) -> StoreResult<Item> {
+    fn decode_read(&self, bytes: &[u8], nth: usize, keep: Option<&[&str]>) -> StoreResult<Item> {
+        if let Some(keep) = keep {
+            return codec::decode_projected(bytes, keep)
+                .ok_or_else(|| StoreError::Backend("corrupt stored item".into()));
+        }
         if nth <= CACHED_PER_READ {
             self.cache.decode(bytes)
         } else {
@@ -853,11 +919,12 @@ impl LocalStore {
         let range = table
             .range::<MainKey<'_>>((lower, upper))
             .map_err(backend_err)?;
+        let keep = q.projected_attrs();
         let mut read = 0;
         let entries = range.map(|e| {
             let (_, v) = e.map_err(backend_err)?;
             read += 1;
-            self.decode_read(v.value(), read).map(Some)
+            self.decode_read(v.value(), read, keep.as_deref()).map(Some)
         });
         if q.forward {
             collect(entries, q.limit, now, &[PK, SK])
@@ -912,13 +979,14 @@ impl LocalStore {
         let range = index
             .range::<IndexKey<'_>>((lower, upper))
             .map_err(backend_err)?;
+        let keep = q.projected_attrs();
         let mut read = 0;
         let entries = range.map(|e| {
             let (k, _) = e.map_err(backend_err)?;
             let (_, _, p, s) = k.value();
             read += 1;
             match main.get((p, s)).map_err(backend_err)? {
-                Some(v) => self.decode_read(v.value(), read).map(Some),
+                Some(v) => self.decode_read(v.value(), read, keep.as_deref()).map(Some),
                 None => Ok(None),
             }
         });

@@ -190,6 +190,9 @@ pub struct Query {
     pub cursor: Option<String>,
     /// Ascending sort-key order when true.
     pub forward: bool,
+    /// Only these attributes of each item (plus its table and index keys and `expires_at`);
+    /// `None` returns whole items. For bulk reads that need a few attributes of many items.
+    pub projection: Option<Vec<String>>,
 }
 
 impl Query {
@@ -201,6 +204,7 @@ impl Query {
             limit: None,
             cursor: None,
             forward: true,
+            projection: None,
         }
     }
     pub fn gsi1(pk: impl Into<String>) -> Self {
@@ -233,6 +237,23 @@ impl Query {
     pub fn reverse(mut self) -> Self {
         self.forward = false;
         self
+    }
+    /// Returns only `attrs` of each item (keys and `expires_at` always come along).
+    pub fn project(mut self, attrs: &[&str]) -> Self {
+        self.projection = Some(attrs.iter().map(|a| a.to_string()).collect());
+        self
+    }
+    /// The attributes a projected read returns: the requested ones, every key attribute (table
+    /// and indexes, so cursors can be made) and the expiry time (so expired items are skipped).
+    pub fn projected_attrs(&self) -> Option<Vec<&str>> {
+        let wanted = self.projection.as_ref()?;
+        let mut attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        for a in [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, EXPIRES_AT] {
+            if !attrs.contains(&a) {
+                attrs.push(a);
+            }
+        }
+        Some(attrs)
     }
 }
 
