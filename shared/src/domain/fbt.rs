@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    domain::{catalog, orders::ORDERS_COUNTER},
+    domain::{
+        catalog,
+        orders::{self, ORDERS_COUNTER},
+    },
     reco::association::{self, AssociationParams, Rule},
     store::{self, ItemStore, PK, Query, SK, StoreError, TxOp, keys},
 };
@@ -54,35 +57,56 @@ fn ms_since(t: std::time::Instant) -> u64 {
 /// of orders.
 const ORDERS_PAGE: u32 = 500;
 
-/// The product ids of every non-cancelled order, read page by page, with only the two attributes
-/// the mining needs read from each stored order (a projection), not the whole record.
+/// The product ids of every non-cancelled order, read page by page and projected to the status
+/// and the order's product ids (see [`orders::PRODUCT_IDS`]) rather than decoded whole. Orders
+/// stored before that attribute existed are read whole, in batches.
 async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreError> {
+    let ids_of = |list: &Value, field: Option<&str>| -> Vec<String> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| match field {
+                Some(f) => v.get(f)?.as_str().map(str::to_string),
+                None => v.as_str().map(str::to_string),
+            })
+            .collect()
+    };
+    let cancelled =
+        |order: &store::Item| order.get("status").and_then(Value::as_str) == Some("cancelled");
     let mut baskets = Vec::new();
+    let mut legacy = Vec::new();
     let mut query = Query::gsi2(keys::ALL_ORDERS_PK)
         .limit(ORDERS_PAGE)
-        .project(&["status", "items"]);
+        .project(&["status", orders::PRODUCT_IDS]);
     loop {
         let page = store.query(query.clone()).await?;
-        for order in &page.items {
-            if order.get("status").and_then(Value::as_str) == Some("cancelled") {
-                continue;
-            }
-            let basket: Vec<String> = order
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|line| line.get("product_id")?.as_str().map(str::to_string))
-                .collect();
-            if !basket.is_empty() {
-                baskets.push(basket);
+        for order in page.items.iter().filter(|o| !cancelled(o)) {
+            match order.get(orders::PRODUCT_IDS) {
+                Some(ids) => baskets.push(ids_of(ids, None)),
+                None => {
+                    if let Some(key) = store::Key::of(order) {
+                        legacy.push(key);
+                    }
+                }
             }
         }
         match page.cursor {
             Some(cursor) => query.cursor = Some(cursor),
-            None => return Ok(baskets),
+            None => break,
         }
     }
+    for chunk in legacy.chunks(100) {
+        for order in store.batch_get(chunk).await? {
+            if !cancelled(&order) {
+                baskets.push(ids_of(
+                    order.get("items").unwrap_or(&Value::Null),
+                    Some("product_id"),
+                ));
+            }
+        }
+    }
+    baskets.retain(|b| !b.is_empty());
+    Ok(baskets)
 }
 
 /// Mines rules from every non-cancelled order and stores each product's rule list (replacing the
@@ -311,5 +335,37 @@ mod tests {
         );
         let third = mine_and_store(&store, 2).await.unwrap();
         assert_eq!(third.stale_rule_sets_removed, 0, "nothing left to remove");
+    }
+
+    #[tokio::test]
+    async fn orders_stored_before_the_product_ids_attribute_are_still_mined() {
+        let store = LocalStore::in_memory().unwrap();
+        let p = products(&store, 2).await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(order(&store, "u1", &[&p[0], &p[1]]).await);
+        }
+        // Two of them look like orders written by an older version.
+        for id in &ids[..2] {
+            store
+                .update(
+                    &keys::order(id),
+                    store::Update::new().remove(orders::PRODUCT_IDS),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        let baskets = order_baskets(&store).await.unwrap();
+        assert_eq!(baskets.len(), 3);
+        for b in &baskets {
+            let mut b = b.clone();
+            b.sort();
+            let mut want = vec![p[0].clone(), p[1].clone()];
+            want.sort();
+            assert_eq!(b, want);
+        }
+        let report = mine_and_store(&store, 3).await.unwrap();
+        assert_eq!((report.orders, report.products_with_rules), (3, 2));
     }
 }

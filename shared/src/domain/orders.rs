@@ -192,8 +192,18 @@ fn order_item(o: &OrderRecord) -> Result<Item, StoreError> {
     item.insert(GSI1SK.into(), sk.clone().into());
     item.insert(GSI2PK.into(), keys::ALL_ORDERS_PK.into());
     item.insert(GSI2SK.into(), sk.into());
+    let ids: Vec<Value> = o
+        .items
+        .iter()
+        .map(|i| Value::from(i.product_id.as_str()))
+        .collect();
+    item.insert(PRODUCT_IDS.into(), Value::Array(ids));
     Ok(item)
 }
+
+/// Attribute of a stored order with just the product ids of its lines, so that jobs reading
+/// every order (basket mining) can project to it instead of decoding the whole lines.
+pub const PRODUCT_IDS: &str = "product_ids";
 
 fn marker(key: Key, order_id: &str, expires_at: Option<i64>) -> Item {
     let mut item = Item::new();
