@@ -42,11 +42,40 @@ fn bench(c: &mut Criterion) {
         result.inertia
     );
 
+    // The same pipeline with other settings, one run each, for comparison.
+    for (restarts, tolerance) in [(8, 1e-4), (4, 1e-4), (4, 1e-6)] {
+        let p = ClusterParams {
+            restarts,
+            tolerance,
+            ..params
+        };
+        let started = Instant::now();
+        let r = cluster(&rows, FEATURES.len(), K, &p).unwrap();
+        println!(
+            "  restarts {restarts}, tolerance {tolerance:e}: {:.1} ms, counts {:?}, inertia {:.3}",
+            started.elapsed().as_secs_f64() * 1e3,
+            r.counts,
+            r.inertia
+        );
+    }
+
+    // One classification with the starter model (in process: features + two linear heads).
+    let model = classroom::classifier::train(
+        &classroom::model_store::starter_examples(),
+        &classroom::classifier::TrainParams::default(),
+    )
+    .unwrap();
+    let index = model.index();
+    let doc = "# Différencier en mathématiques\n\nProposer trois niveaux de difficulté pour les problèmes de fractions et accompagner les élèves en difficulté avec des schémas.";
+
     let mut group = c.benchmark_group("clustering");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(15));
     group.bench_function("kmeans_50k_users_8_features", |b| {
         b.iter(|| black_box(cluster(black_box(&rows), FEATURES.len(), K, &params).unwrap()))
+    });
+    group.bench_function("classify_one_document", |b| {
+        b.iter(|| black_box(model.predict_with(black_box(doc), &index)))
     });
     group.finish();
 }
