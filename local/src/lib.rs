@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod demo_catalog;
+pub mod demo_classroom;
 pub mod demo_orders;
 
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(cart_fn::routes())
         .merge(orders_fn::routes())
         .merge(search_fn::routes())
+        .merge(classroom_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.
@@ -145,6 +147,10 @@ pub fn banner(addr: SocketAddr, demo: bool) -> String {
             demo::ADMIN_PASSWORD,
             demo::ADMIN_EMAIL,
             demo::ADMIN_PASSWORD
+        ));
+        s.push_str(&format!(
+            "  Education ML API (spec 003): curl http://{addr}/clusters ; curl http://{addr}/user/1/profile
+"
         ));
     }
     s

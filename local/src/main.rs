@@ -48,6 +48,10 @@ enum Command {
         /// Number of demo orders with --demo (then the fbt-rules job runs once).
         #[arg(long, default_value_t = 2000)]
         demo_orders: usize,
+        /// Number of demo teachers (education ML API) with --demo (then the user-clusters job
+        /// runs once).
+        #[arg(long, default_value_t = 3000)]
+        demo_teachers: usize,
     },
     /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
     /// never from the command line. Works against DynamoDB when STORE=dynamodb.
@@ -60,7 +64,8 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`).
+    /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`,
+    /// `user-clusters`).
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
@@ -71,6 +76,9 @@ enum Command {
         /// fbt-rules: minimum number of orders a pair must share (default 3).
         #[arg(long)]
         min_support_count: Option<u64>,
+        /// user-clusters: k-means seed (default 42).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Print the merged OpenAPI document.
     Openapi,
@@ -90,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             demo_products,
             demo_customers,
             demo_orders,
+            demo_teachers,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -115,14 +124,10 @@ async fn main() -> anyhow::Result<()> {
                 let orders =
                     local::demo_orders::seed_orders(&running.state, demo_orders, demo_customers)
                         .await?;
-                let fbt = jobs_fn::run(
-                    &running.state,
-                    &jobs_fn::JobEvent {
-                        job: "fbt-rules".into(),
-                        min_support_count: None,
-                    },
-                )
-                .await?;
+                let fbt =
+                    jobs_fn::run(&running.state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
+                let classroom =
+                    local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
                 tracing::info!(
                     created = seeded.created,
                     existing = seeded.existing,
@@ -133,6 +138,10 @@ async fn main() -> anyhow::Result<()> {
                     existing_orders = orders.existing,
                     skipped_orders = orders.skipped,
                     fbt_rules = %fbt["report"]["rules"],
+                    teachers = classroom.teachers,
+                    existing_teachers = classroom.existing,
+                    clusters = %classroom.distribution,
+                    classifier = %classroom.classifier_version,
                     "demo data seeded"
                 );
             }
@@ -176,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
             name,
             data_dir,
             min_support_count,
+            seed,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -185,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
             let event = jobs_fn::JobEvent {
                 job: name,
                 min_support_count,
+                seed,
             };
             let report = jobs_fn::run(&state, &event).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -149,6 +149,7 @@ async fn every_event_replays_through_its_router() {
             "cart" => cart_fn::router,
             "orders" => orders_fn::router,
             "search" => search_fn::router,
+            "classroom" => classroom_fn::router,
             other => panic!("{file}: unknown function {other}"),
         };
         // A fresh app per event: events are independent, like invocations of a cold function.

@@ -15,6 +15,12 @@ fn event(file: &str) -> JobEvent {
 async fn every_job_event_file_runs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    shared::domain::teachers::put_teachers(
+        state.store.as_ref(),
+        &shared::domain::teachers::synthetic_population(200, 1, 5),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     for job in crate::JOBS {
         let ev = event(&format!("{job}.json"));
         assert_eq!(ev.job, job);
@@ -22,25 +28,37 @@ async fn every_job_event_file_runs() {
             .await
             .unwrap_or_else(|e| panic!("{job}: {e}"));
         assert_eq!(report["job"], job);
-        assert_eq!(report["report"]["orders"], json!(0));
+        match job {
+            "fbt-rules" => assert_eq!(report["report"]["orders"], json!(0)),
+            _ => assert_eq!(report["report"]["total_users_processed"], json!(200)),
+        }
     }
+}
+
+#[tokio::test]
+async fn user_clusters_needs_at_least_four_distinct_users() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        run(&state, &JobEvent::named("user-clusters")).await,
+        Err(JobError::Recompute(
+            shared::domain::teachers::RecomputeError::TooFewUsers { users: 0, .. }
+        ))
+    ));
 }
 
 #[tokio::test]
 async fn unknown_jobs_and_bad_parameters_are_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
-    let unknown = JobEvent {
-        job: "nope".into(),
-        min_support_count: None,
-    };
+    let unknown = JobEvent::named("nope");
     assert!(matches!(
         run(&state, &unknown).await,
         Err(JobError::UnknownJob(_))
     ));
     let zero = JobEvent {
-        job: "fbt-rules".into(),
         min_support_count: Some(0),
+        ..JobEvent::named("fbt-rules")
     };
     assert!(matches!(
         run(&state, &zero).await,

@@ -7,5 +7,6 @@ pub mod fbt;
 pub mod orders;
 pub mod search;
 pub mod stats;
+pub mod teachers;
 pub mod users;
 pub mod viewed;

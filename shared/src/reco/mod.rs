@@ -8,9 +8,12 @@
 //!   products" from embeddings).
 //! - [`association`]: single-item association rules (support, confidence, lift) for "frequently
 //!   bought together", mined from orders or ranked from stored co-purchase counters.
+//! - [`clusters`]: behavioural user clusters (log-scale, standardise, k-means with
+//!   linfa-clustering) and the rules that name them (spec 003).
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
 
 pub mod association;
+pub mod clusters;
 pub mod similarity;
 pub mod synthetic;

@@ -24,6 +24,12 @@
 //! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
 //! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency, clicks; `expires_at` 90 days |
 //! | popular query | `POPULARQUERIES` | `<normalised query>` | - | - | `count`; prefix queries give suggestions |
+//! | teacher (spec 003) | `TEACHER#<user id>` | `PROFILE` | `TEACHERS` / `<user id, 20 digits>` | - | profile + activity counts (`ADD`) |
+//! | cluster assignment | `TEACHER#<user id>` | `CLUSTER#<version>` | `CLUSTERASSIGN#<version>` / `<user id, 20 digits>` | - | `cluster_id` of one clustering version |
+//! | clustering in force | `CLUSTERS` | `CURRENT` | - | - | version, names, counts, profiles, scaler, centroids |
+//! | clustering version | `CLUSTERS` | `VERSION#<version>` | - | - | `status` writing / ready; cleanup of old versions |
+//! | labelled example | `CLASSIFY#EXAMPLES` | `<created_at>#<id>` | - | - | content, theme, defi (classifier training set) |
+//! | classifier in force | `CLASSIFY#MODEL` | `CURRENT` | - | - | version, blob key of the model artifact |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 
 pub fn user(id: &str) -> super::Key {
@@ -178,4 +184,44 @@ pub const POPULAR_QUERIES_PK: &str = "POPULARQUERIES";
 
 pub fn popular_query(normalised: &str) -> super::Key {
     super::Key::new(POPULAR_QUERIES_PK, normalised)
+}
+
+pub fn teacher(user_id: u64) -> super::Key {
+    super::Key::new(format!("TEACHER#{user_id}"), "PROFILE")
+}
+
+pub const TEACHERS_INDEX_PK: &str = "TEACHERS";
+
+/// Zero-padded so that the index sorts numerically.
+pub fn user_id_sk(user_id: u64) -> String {
+    format!("{user_id:020}")
+}
+
+pub fn cluster_assignment(user_id: u64, version: &str) -> super::Key {
+    super::Key::new(format!("TEACHER#{user_id}"), format!("CLUSTER#{version}"))
+}
+
+pub fn cluster_assignments_pk(version: &str) -> String {
+    format!("CLUSTERASSIGN#{version}")
+}
+
+pub fn clusters_current() -> super::Key {
+    super::Key::new("CLUSTERS", "CURRENT")
+}
+
+pub const CLUSTERS_PK: &str = "CLUSTERS";
+pub const CLUSTER_VERSION_PREFIX: &str = "VERSION#";
+
+pub fn cluster_version(version: &str) -> super::Key {
+    super::Key::new(CLUSTERS_PK, format!("{CLUSTER_VERSION_PREFIX}{version}"))
+}
+
+pub const CLASSIFY_EXAMPLES_PK: &str = "CLASSIFY#EXAMPLES";
+
+pub fn classify_example(created_at: &str, id: &str) -> super::Key {
+    super::Key::new(CLASSIFY_EXAMPLES_PK, format!("{created_at}#{id}"))
+}
+
+pub fn classify_model_current() -> super::Key {
+    super::Key::new("CLASSIFY#MODEL", "CURRENT")
 }
