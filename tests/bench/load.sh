@@ -15,6 +15,8 @@
 #   4. list: GET /api/v1/products with two filters and a sort, over DEMO_PRODUCTS products (10,000)
 #   5. similar: GET /api/v1/products/{id}/similar over the same catalog
 #   6. search: GET /api/v1/search?q=<two words> over the same catalog
+#   7. classify: POST /classify (education ML API, starter model) with the body of
+#      events/classroom-classify.json
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
 set -euo pipefail
 
@@ -27,7 +29,7 @@ CONNS="${CONNS:-16}"
 LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
 TIMEOUT="${TIMEOUT:-10s}"
 DEMO_PRODUCTS="${DEMO_PRODUCTS:-10000}"
-SCENARIOS="${SCENARIOS:-login profile personalize list similar search}"
+SCENARIOS="${SCENARIOS:-login profile personalize list similar search classify}"
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
@@ -128,7 +130,7 @@ code="$(curl -s -o "$WORK/warm.json" -w '%{http_code}' -H 'Content-Type: applica
 curl -s -H 'Content-Type: application/json' --data-binary "@$WORK/personalize.json" \
   "$BASE/api/personalization/personalize" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("cached") is True else 1)' \
   || { echo "a repeated personalize request did not come from the cache" >&2; exit 1; }
-BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/personalize.lua" \
+BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/post_json.lua" \
   "$BASE/api/personalization/personalize"
 fi
 
@@ -146,6 +148,14 @@ first() { # name path
 wanted list && first list "$LIST_PATH" && run_wrk list "$CONNS" "$BASE$LIST_PATH"
 wanted similar && first similar "$SIMILAR_PATH" && run_wrk similar "$CONNS" "$BASE$SIMILAR_PATH"
 wanted search && first search "$SEARCH_PATH" && run_wrk search "$CONNS" "$BASE$SEARCH_PATH"
+if wanted classify; then
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body"], end="")' \
+    "$ROOT/events/classroom-classify.json" >"$WORK/classify.json"
+  code="$(curl -s -o "$WORK/classified.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$WORK/classify.json" "$BASE/classify")"
+  [[ "$code" == 200 ]] || { echo "classify warm-up answered $code: $(cat "$WORK/classified.json")" >&2; exit 1; }
+  BENCH_BODY="$WORK/classify.json" run_wrk classify "$CONNS" -s "$BENCH/post_json.lua" "$BASE/classify"
+fi
 
 echo
 echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
@@ -156,6 +166,7 @@ wanted personalize && summary personalize "POST personalize (cached)"
 wanted list && summary list "GET products (2 filters+sort)"
 wanted similar && summary similar "GET products/{id}/similar"
 wanted search && summary search "GET search (two words)"
+wanted classify && summary classify "POST classify"
 if [[ -s "$WORK/first.txt" ]]; then
   echo "first request of each kind on this instance (builds its part of the snapshot):"
   sed 's/^/  /' "$WORK/first.txt"
