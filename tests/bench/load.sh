@@ -120,18 +120,25 @@ summary() { # name label -> "label req/s p50 p99 non2xx errors"
 wanted login && run_wrk login "$LOGIN_CONNS" -s "$BENCH/login.lua" "$BASE/api/v1/auth/login"
 wanted profile && run_wrk profile "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/profile"
 
-# The personalize body from the event file; one warm-up request fills the adaptation cache.
+# warm_post NAME EVENT PATH: writes the body of events/EVENT to $WORK/NAME.json and posts it once
+# to PATH (which must answer 200); the wrk scenario then posts the same body.
+warm_post() {
+  local name="$1" event="$2" path="$3" code
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body"], end="")' \
+    "$ROOT/events/$event" >"$WORK/$name.json"
+  code="$(curl -s -o "$WORK/$name.warm" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$WORK/$name.json" "$BASE$path")"
+  [[ "$code" == 200 ]] || { echo "$name warm-up answered $code: $(cat "$WORK/$name.warm")" >&2; exit 1; }
+}
+
+# Personalize: the warm-up fills the adaptation cache, and a repeat must come from it.
 if wanted personalize; then
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body"], end="")' \
-  "$ROOT/events/textbook-personalize.json" >"$WORK/personalize.json"
-code="$(curl -s -o "$WORK/warm.json" -w '%{http_code}' -H 'Content-Type: application/json' \
-  --data-binary "@$WORK/personalize.json" "$BASE/api/personalization/personalize")"
-[[ "$code" == 200 ]] || { echo "personalize warm-up answered $code: $(cat "$WORK/warm.json")" >&2; exit 1; }
-curl -s -H 'Content-Type: application/json' --data-binary "@$WORK/personalize.json" \
-  "$BASE/api/personalization/personalize" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("cached") is True else 1)' \
-  || { echo "a repeated personalize request did not come from the cache" >&2; exit 1; }
-BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/post_json.lua" \
-  "$BASE/api/personalization/personalize"
+  warm_post personalize textbook-personalize.json /api/personalization/personalize
+  curl -s -H 'Content-Type: application/json' --data-binary "@$WORK/personalize.json" \
+    "$BASE/api/personalization/personalize" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin).get("cached") is True else 1)' \
+    || { echo "a repeated personalize request did not come from the cache" >&2; exit 1; }
+  BENCH_BODY="$WORK/personalize.json" run_wrk personalize "$CONNS" -s "$BENCH/post_json.lua" \
+    "$BASE/api/personalization/personalize"
 fi
 
 total="$(curl -s "$BASE/api/v1/products?size=1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("total",0))')"
@@ -149,11 +156,7 @@ wanted list && first list "$LIST_PATH" && run_wrk list "$CONNS" "$BASE$LIST_PATH
 wanted similar && first similar "$SIMILAR_PATH" && run_wrk similar "$CONNS" "$BASE$SIMILAR_PATH"
 wanted search && first search "$SEARCH_PATH" && run_wrk search "$CONNS" "$BASE$SEARCH_PATH"
 if wanted classify; then
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body"], end="")' \
-    "$ROOT/events/classroom-classify.json" >"$WORK/classify.json"
-  code="$(curl -s -o "$WORK/classified.json" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary "@$WORK/classify.json" "$BASE/classify")"
-  [[ "$code" == 200 ]] || { echo "classify warm-up answered $code: $(cat "$WORK/classified.json")" >&2; exit 1; }
+  warm_post classify classroom-classify.json /classify
   BENCH_BODY="$WORK/classify.json" run_wrk classify "$CONNS" -s "$BENCH/post_json.lua" "$BASE/classify"
 fi
 

@@ -4,7 +4,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
 };
 use serde_json::Value;
 use shared::{
@@ -337,17 +337,7 @@ pub async fn profile(
 }
 
 fn import_format(headers: &HeaderMap) -> ApiResult<Format> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let ct = shared::http::extract::media_type(headers).unwrap_or_default();
     match ct.as_str() {
         "text/csv" => Ok(Format::Csv),
         "application/x-ndjson"

@@ -886,13 +886,11 @@ mod tests {
         let e = LocalEmbedder::new(64);
         let ids = phone_catalog(store.as_ref(), &["Phone 0", "Phone 1", "Phone 2"]).await;
         let cache = Arc::new(SnapshotCache::new(Duration::from_secs(3600)));
-        let first = cache
-            .get(store)
-            .await
-            .unwrap()
-            .vectors(store.as_ref())
-            .await
-            .unwrap();
+        let vectors = || async {
+            let snapshot = cache.get(store).await.unwrap();
+            snapshot.vectors(store.as_ref()).await.unwrap()
+        };
+        let first = vectors().await;
         assert_eq!(first.len(), 3);
         let first = first.by_id();
 
@@ -903,13 +901,7 @@ mod tests {
         catalog::update_product(store.as_ref(), &e, &ids[0], &patch)
             .await
             .unwrap();
-        let second = cache
-            .get(store)
-            .await
-            .unwrap()
-            .vectors(store.as_ref())
-            .await
-            .unwrap();
+        let second = vectors().await;
         assert_eq!(second.len(), 3);
         let second = second.by_id();
         assert_ne!(

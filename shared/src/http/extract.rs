@@ -26,7 +26,13 @@ pub struct JsonOrForm<T>(pub T);
 pub struct ValidQuery<T>(pub T);
 
 fn content_type(req: &Request) -> Option<String> {
-    req.headers()
+    media_type(req.headers())
+}
+
+/// The media type of a `Content-Type` header, lower-case, without its parameters
+/// (`text/csv; charset=utf-8` -> `text/csv`).
+pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
