@@ -103,6 +103,15 @@ impl TestApp {
         (user, token)
     }
 
+    /// The stored stock of a product (panics when it does not exist).
+    pub async fn stock(&self, product_id: &str) -> i64 {
+        crate::domain::catalog::get_product(self.state.store.as_ref(), product_id)
+            .await
+            .unwrap_or_else(|e| panic!("get product: {e}"))
+            .unwrap_or_else(|| panic!("no product {product_id}"))
+            .stock_quantity
+    }
+
     pub fn token_for(&self, user: &UserRecord) -> String {
         self.state
             .jwt

@@ -1,10 +1,7 @@
 use serde_json::json;
 use shared::{
     auth::Role,
-    domain::{
-        cart::{self, CartOwner},
-        catalog,
-    },
+    domain::cart::{self, CartOwner},
     fixtures,
     testkit::TestApp,
 };
@@ -24,14 +21,6 @@ async fn placed_order(app: &TestApp, user_id: &str, stock: i64, qty: i64) -> (St
     (p.id, order.id)
 }
 
-async fn stock(app: &TestApp, id: &str) -> i64 {
-    catalog::get_product(app.state.store.as_ref(), id)
-        .await
-        .unwrap()
-        .unwrap()
-        .stock_quantity
-}
-
 #[tokio::test]
 async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
     let app = TestApp::new(router);
@@ -39,7 +28,7 @@ async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
     let (_, manager) = app.user_with_roles("mona", &[Role::Manager]).await;
     let (buyer, customer) = app.user_with_roles("bob", &[Role::Customer]).await;
     let (product, order) = placed_order(&app, &buyer.id, 10, 3).await;
-    assert_eq!(stock(&app, &product).await, 7);
+    assert_eq!(app.stock(&product).await, 7);
 
     let list = app
         .call(
@@ -97,22 +86,18 @@ async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.json["status"], "confirmed");
     assert_eq!(ok.json["admin_notes"], "Shipped via FedEx");
-    assert_eq!(stock(&app, &product).await, 7);
+    assert_eq!(app.stock(&product).await, 7);
 
     let cancelled = set("cancelled", admin.clone()).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
-    assert_eq!(
-        stock(&app, &product).await,
-        10,
-        "cancel puts the stock back"
-    );
+    assert_eq!(app.stock(&product).await, 10, "cancel puts the stock back");
     assert_eq!(set("pending", admin.clone()).await.status, 409);
     assert_eq!(
         set("cancelled", admin.clone()).await.status,
         409,
         "only once"
     );
-    assert_eq!(stock(&app, &product).await, 10);
+    assert_eq!(app.stock(&product).await, 10);
 
     assert_eq!(set("confirmed", customer.clone()).await.status, 403);
     let r = app
@@ -169,5 +154,5 @@ async fn delivered_orders_cannot_be_cancelled() {
         )
         .await;
     assert_eq!(r.status, 409);
-    assert_eq!(stock(&app, &product).await, 4);
+    assert_eq!(app.stock(&product).await, 4);
 }

@@ -3,10 +3,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use shared::{
     auth::Role,
-    domain::{
-        cart::{self, CartOwner},
-        catalog,
-    },
+    domain::cart::{self, CartOwner},
     fixtures,
     testkit::{TestApp, request},
 };
@@ -29,14 +26,6 @@ async fn product(app: &TestApp, code: &str, price: f64, stock: i64) -> String {
 fn address() -> Value {
     json!({"name": "John Doe", "street": "123 Main St", "city": "New York", "state": "NY",
            "zip_code": "10001", "country": "US"})
-}
-
-async fn stock(app: &TestApp, id: &str) -> i64 {
-    catalog::get_product(app.state.store.as_ref(), id)
-        .await
-        .unwrap()
-        .unwrap()
-        .stock_quantity
 }
 
 #[tokio::test]
@@ -71,7 +60,7 @@ async fn an_order_takes_stock_and_empties_the_cart_in_the_spec_shape() {
     assert_eq!(o["items"][0]["product_name"], "Product P1");
     assert_eq!(o["items"][0]["total_price"], 1999.98);
     assert!(o["order_number"].as_str().unwrap().starts_with("ORD-"));
-    assert_eq!(stock(&app, &phone).await, 3);
+    assert_eq!(app.stock(&phone).await, 3);
     assert!(cart::lines(store, &me).await.unwrap().is_empty());
     let id = o["id"].as_str().unwrap().to_string();
 
@@ -205,7 +194,7 @@ async fn the_same_idempotency_key_gives_the_same_order() {
     let retry = app.send(send()).await;
     assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(retry.json["id"], first.json["id"]);
-    assert_eq!(stock(&app, &p).await, 8, "stock taken once");
+    assert_eq!(app.stock(&p).await, 8, "stock taken once");
     let list = app.call("GET", "/api/v1/orders", Some(&token), None).await;
     assert_eq!(list.json.as_array().unwrap().len(), 1);
     let mut bad = send();
@@ -253,5 +242,5 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten() {
         }
     }
     assert_eq!(created, 10);
-    assert_eq!(stock(&app, &p).await, 0);
+    assert_eq!(app.stock(&p).await, 0);
 }
