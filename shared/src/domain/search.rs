@@ -159,8 +159,16 @@ impl SearchIndex {
             }
             let Ok(index) = u32::try_from(i) else { break };
             let category = snapshot.category_name(&p.category_id).unwrap_or("");
+            let name_words = words(&p.name);
+            // Word starts of the name, in the name as it is joined below (single spaces).
+            let mut offset = 0;
+            for w in &name_words {
+                name_starts.push((index, offset as u32));
+                offset += w.len() + 1;
+            }
+            names[i] = name_words.join(" ");
             let fields = [
-                words(&p.name),
+                name_words,
                 words(p.brand.as_deref().unwrap_or("")),
                 words(category),
                 p.tags.iter().flat_map(|t| words(t)).collect(),
@@ -172,12 +180,6 @@ impl SearchIndex {
                 for w in ws {
                     by_word.entry(w).or_default().push(index << 3 | field);
                 }
-            }
-            names[i] = words(&p.name).join(" ");
-            let mut offset = 0;
-            for w in names[i].split(' ').filter(|w| !w.is_empty()) {
-                name_starts.push((index, offset as u32));
-                offset += w.len() + 1;
             }
         }
         let mut entries: Vec<(String, Vec<u32>)> = by_word.into_iter().collect();
