@@ -468,15 +468,13 @@ pub async fn get_embeddings(
 ) -> Result<Vec<(String, StoredEmbedding)>, StoreError> {
     let keys: Vec<Key> = ids.iter().map(|id| keys::product_embedding(id)).collect();
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            let id = item
-                .get(PK)
-                .and_then(Value::as_str)
-                .and_then(keys::product_id_of);
-            if let (Some(id), Some(e)) = (id, parse_embedding(&item)) {
-                out.push((id.to_string(), e));
-            }
+    for item in store.batch_get(&keys).await? {
+        let id = item
+            .get(PK)
+            .and_then(Value::as_str)
+            .and_then(keys::product_id_of);
+        if let (Some(id), Some(e)) = (id, parse_embedding(&item)) {
+            out.push((id.to_string(), e));
         }
     }
     Ok(out)
@@ -581,13 +579,12 @@ pub async fn get_products(
     ids: &[String],
 ) -> Result<Vec<ProductRecord>, StoreError> {
     let keys: Vec<Key> = ids.iter().map(|id| keys::product(id)).collect();
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            out.push(store::from_item(item)?);
-        }
-    }
-    Ok(out)
+    store
+        .batch_get(&keys)
+        .await?
+        .into_iter()
+        .map(store::from_item)
+        .collect()
 }
 
 /// Every product, newest first (the `PRODUCTS` partition of GSI1). For snapshots and jobs.

@@ -95,14 +95,12 @@ async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreE
             None => break,
         }
     }
-    for chunk in legacy.chunks(100) {
-        for order in store.batch_get(chunk).await? {
-            if !cancelled(&order) {
-                baskets.push(ids_of(
-                    order.get("items").unwrap_or(&Value::Null),
-                    Some("product_id"),
-                ));
-            }
+    for order in store.batch_get(&legacy).await? {
+        if !cancelled(&order) {
+            baskets.push(ids_of(
+                order.get("items").unwrap_or(&Value::Null),
+                Some("product_id"),
+            ));
         }
     }
     baskets.retain(|b| !b.is_empty());
@@ -152,7 +150,7 @@ pub async fn mine_and_store(
             condition: None,
         });
     }
-    // Rule sets of the last run for products that have none now: read in batches of 100.
+    // Rule sets of the last run for products that have none now.
     let products =
         store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK).project(&["id"])).await?;
     let candidates: Vec<store::Key> = products
@@ -161,26 +159,17 @@ pub async fn mine_and_store(
         .filter(|id| !rule_set.contains_key(*id))
         .map(keys::fbt_rules)
         .collect();
-    for chunk in candidates.chunks(100) {
-        for stale in store.batch_get(chunk).await? {
-            let key = store::Key {
-                pk: stale
-                    .get(PK)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                sk: stale
-                    .get(SK)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            };
-            report.stale_rule_sets_removed += 1;
-            ops.push(TxOp::Delete {
-                key,
-                condition: None,
-            });
-        }
+    for key in store
+        .batch_get(&candidates)
+        .await?
+        .iter()
+        .filter_map(store::Key::of)
+    {
+        report.stale_rule_sets_removed += 1;
+        ops.push(TxOp::Delete {
+            key,
+            condition: None,
+        });
     }
     // Idempotent writes in groups of 25 (each put stands alone; a failed run is simply re-run).
     for chunk in ops.chunks(25) {

@@ -310,20 +310,16 @@ pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<UserRecord>, 
     }
 }
 
-/// The users with these ids (unknown ids left out), by id: one batch read per 100 ids.
+/// The users with these ids (unknown ids left out), by id, in one batch read.
 pub async fn get_many(
     store: &dyn ItemStore,
     ids: &[&str],
 ) -> Result<std::collections::HashMap<String, UserRecord>, StoreError> {
-    let mut keys: Vec<Key> = ids.iter().map(|id| keys::user(id)).collect();
-    keys.sort_by(|a, b| a.pk.cmp(&b.pk));
-    keys.dedup_by(|a, b| a.pk == b.pk);
+    let keys: Vec<Key> = ids.iter().map(|id| keys::user(id)).collect();
     let mut out = std::collections::HashMap::with_capacity(keys.len());
-    for chunk in keys.chunks(100) {
-        for item in store.batch_get(chunk).await? {
-            let user: UserRecord = store::from_item(item)?;
-            out.insert(user.id.clone(), user);
-        }
+    for item in store.batch_get(&keys).await? {
+        let user: UserRecord = store::from_item(item)?;
+        out.insert(user.id.clone(), user);
     }
     Ok(out)
 }
