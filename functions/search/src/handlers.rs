@@ -136,7 +136,7 @@ pub async fn search(
         user_id: auth.map(|a| a.user_id),
         result_count: total as u64,
         latency_ms,
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: shared::store::now_rfc3339(),
         clicks: 0,
     };
     search::log_search(store, &entry).await?;

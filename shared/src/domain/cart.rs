@@ -76,10 +76,6 @@ pub enum CartError {
     Store(#[from] StoreError),
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn line_item(owner: &CartOwner, line: &CartLine) -> Result<Item, StoreError> {
     let mut item = store::to_item(line)?;
     let key = Key::new(owner.pk(), keys::cart_line_sk(&line.product_id));
@@ -168,7 +164,7 @@ pub async fn add(
         }
         let total = current.as_ref().map_or(0, |l| l.quantity) + quantity;
         check_quantity(total, &product)?;
-        let now = now_rfc3339();
+        let now = store::now_rfc3339();
         let new = CartLine {
             id: current
                 .as_ref()
@@ -209,7 +205,7 @@ pub async fn set_quantity(
         let new = CartLine {
             quantity,
             unit_price: product.price,
-            updated_at: now_rfc3339(),
+            updated_at: store::now_rfc3339(),
             ..current.clone()
         };
         match store
@@ -288,7 +284,7 @@ pub async fn merge_guest(
             if total < 1 {
                 continue;
             }
-            let now = now_rfc3339();
+            let now = store::now_rfc3339();
             let new = CartLine {
                 id: existing.map_or_else(|| g.id.clone(), |l| l.id.clone()),
                 product_id: g.product_id.clone(),

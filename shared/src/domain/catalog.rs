@@ -187,10 +187,6 @@ pub enum CatalogError {
 
 const MAX_RETRIES: usize = 5;
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Lower-case ASCII letters and digits joined by single dashes: `"Home & Garden"` -> `home-garden`.
 pub fn slugify(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -267,7 +263,7 @@ pub async fn create_category(
         slug,
         description: new.description,
         parent_id: new.parent_id,
-        created_at: now_rfc3339(),
+        created_at: store::now_rfc3339(),
     };
     let mut ops = vec![
         TxOp::Put {
@@ -504,7 +500,7 @@ pub async fn create_product(
     let category = get_category(store, &new.category_id)
         .await?
         .ok_or(CatalogError::CategoryNotFound)?;
-    let now = now_rfc3339();
+    let now = store::now_rfc3339();
     let product = ProductRecord {
         id: uuid::Uuid::new_v4().to_string(),
         name: new.name.trim().to_string(),
@@ -663,7 +659,7 @@ pub async fn update_product(
         let mut new = old.clone();
         apply_patch(&mut new, patch);
         new.version = old.version + 1;
-        new.updated_at = now_rfc3339();
+        new.updated_at = store::now_rfc3339();
         let category = get_category(store, &new.category_id)
             .await?
             .ok_or(CatalogError::CategoryNotFound)?;

@@ -504,7 +504,7 @@ pub async fn update_status(
         if admin_notes.is_some() {
             new.admin_notes = admin_notes.clone();
         }
-        new.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        new.updated_at = store::now_rfc3339();
         let mut ops = vec![TxOp::Put {
             item: order_item(&new)?,
             condition: Some(Condition::eq("status", old.status.as_str())),

@@ -213,10 +213,6 @@ pub enum UserError {
 
 const MAX_RETRIES: usize = 5;
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn user_item(u: &UserRecord) -> Result<Item, StoreError> {
     let mut item = store::to_item(u)?;
     let key = keys::user(&u.id);
@@ -241,7 +237,7 @@ fn marker_item(key: &Key, user_id: &str) -> Item {
 
 /// Creates a user with its uniqueness markers and counters in one transaction.
 pub async fn create(store: &dyn ItemStore, new: NewUser) -> Result<UserRecord, UserError> {
-    let now = now_rfc3339();
+    let now = store::now_rfc3339();
     let user = UserRecord {
         id: uuid::Uuid::now_v7().to_string(),
         email: new.email.trim().to_string(),
@@ -376,7 +372,7 @@ where
         new.id = old.id.clone();
         new.created_at = old.created_at.clone();
         new.version = old.version + 1;
-        new.updated_at = now_rfc3339();
+        new.updated_at = store::now_rfc3339();
         match save(store, &old, &new).await {
             Ok(()) => return Ok(new),
             Err(SaveError::Stale) => continue,
@@ -456,7 +452,7 @@ async fn save(store: &dyn ItemStore, old: &UserRecord, new: &UserRecord) -> Resu
 
 /// Records a successful login (count and time).
 pub async fn record_login(store: &dyn ItemStore, id: &str) -> Result<UserRecord, UserError> {
-    let at = now_rfc3339();
+    let at = store::now_rfc3339();
     update(store, id, |u| {
         u.login_count += 1;
         u.last_login = Some(at.clone());
@@ -630,7 +626,7 @@ pub async fn set_preferences(
     let key = keys::user_preferences(user_id);
     item.insert(PK.into(), key.pk.into());
     item.insert(SK.into(), key.sk.into());
-    item.insert("updated_at".into(), now_rfc3339().into());
+    item.insert("updated_at".into(), store::now_rfc3339().into());
     store
         .transact(vec![
             TxOp::Check {

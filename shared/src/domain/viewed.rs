@@ -43,7 +43,7 @@ pub async fn list(store: &dyn ItemStore, user_id: &str) -> Result<Vec<ViewedEntr
 /// Puts `product_id` at the front of the user's history (moving it if it was there already) and
 /// drops the oldest entries beyond [`MAX_VIEWED`].
 pub async fn add(store: &dyn ItemStore, user_id: &str, product_id: &str) -> Result<(), StoreError> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = crate::store::now_rfc3339();
     for _ in 0..MAX_RETRIES {
         let old = read(store, user_id).await?;
         let mut entries = Vec::with_capacity(MAX_VIEWED);

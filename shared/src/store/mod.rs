@@ -394,6 +394,12 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
         .map_err(|e| StoreError::Backend(format!("stored item does not match its type: {e}")))
 }
 
+/// Current time as RFC 3339 UTC with milliseconds (`2026-11-26T05:10:00.123Z`): the form of
+/// every record's `created_at` / `updated_at`, which sorts as text in time order.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Current time in epoch seconds.
 pub fn now_epoch() -> i64 {
     chrono::Utc::now().timestamp()
