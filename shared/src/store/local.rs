@@ -324,38 +324,27 @@ mod codec {
     }
 
     pub(super) fn decode(bytes: &[u8]) -> Option<Item> {
-        match bytes.split_first()? {
-            (&VERSION, rest) => {
-                let mut r = Reader { rest };
-                let item = r.map(0)?;
-                r.rest.is_empty().then_some(item)
-            }
-            (b'{', _) => serde_json::from_slice(bytes).ok(),
-            _ => None,
-        }
+        decode_keeping(bytes, None)
     }
 
     /// Decodes only the top-level attributes named in `keep`; the others are stepped over
     /// without being built (no allocation for them).
     pub(super) fn decode_projected(bytes: &[u8], keep: &[&str]) -> Option<Item> {
+        decode_keeping(bytes, Some(keep))
+    }
+
+    fn decode_keeping(bytes: &[u8], keep: Option<&[&str]>) -> Option<Item> {
         match bytes.split_first()? {
             (&VERSION, rest) => {
                 let mut r = Reader { rest };
-                let n = r.len()?;
-                let mut entries = Vec::with_capacity(keep.len().min(n));
-                for _ in 0..n {
-                    let k = r.str()?;
-                    if keep.contains(&k) {
-                        entries.push((k.to_owned(), r.value(0)?));
-                    } else {
-                        r.skip(0)?;
-                    }
-                }
-                r.rest.is_empty().then(|| entries.into_iter().collect())
+                let item = r.map(0, keep)?;
+                r.rest.is_empty().then_some(item)
             }
             (b'{', _) => {
                 let mut item: Item = serde_json::from_slice(bytes).ok()?;
-                item.retain(|k, _| keep.contains(&k.as_str()));
+                if let Some(keep) = keep {
+                    item.retain(|k, _| keep.contains(&k.as_str()));
+                }
                 Some(item)
             }
             _ => None,
@@ -495,13 +484,17 @@ mod codec {
             Some(())
         }
 
-        fn map(&mut self, depth: usize) -> Option<Map<String, Value>> {
+        /// A map; with `keep`, only those keys (the other values are skipped, not built).
+        fn map(&mut self, depth: usize, keep: Option<&[&str]>) -> Option<Map<String, Value>> {
             let n = self.len()?;
-            let mut entries = Vec::with_capacity(n);
+            let mut entries = Vec::with_capacity(keep.map_or(n, |k| k.len().min(n)));
             for _ in 0..n {
-                let k = self.string()?;
-                let v = self.value(depth)?;
-                entries.push((k, v));
+                let k = self.str()?;
+                if keep.is_none_or(|keep| keep.contains(&k)) {
+                    entries.push((k.to_owned(), self.value(depth)?));
+                } else {
+                    self.skip(depth)?;
+                }
             }
             // Keys were written in order: collecting builds the map in bulk.
             Some(entries.into_iter().collect())
@@ -527,7 +520,7 @@ mod codec {
                     }
                     Value::Array(a)
                 }
-                8 => Value::Object(self.map(depth + 1)?),
+                8 => Value::Object(self.map(depth + 1, None)?),
                 _ => return None,
             })
         }
