@@ -9,12 +9,16 @@ pub mod demo_catalog;
 pub mod demo_classroom;
 pub mod demo_orders;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{Json, Router, response::Html, routing::get};
 use shared::{
     AppState,
-    blobs::fs::{self, FsBlobs},
+    blobs::{
+        BlobMeta,
+        fs::{self, FsBlobs},
+    },
+    domain::videos::verify,
     config::{BlobBackend, Config},
 };
 use tokio::net::TcpListener;
@@ -33,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(orders_fn::routes())
         .merge(search_fn::routes())
         .merge(classroom_fn::routes())
+        .merge(videos_fn::routes())
 }
 
 /// The merged OpenAPI document of every function.
@@ -59,7 +64,8 @@ pub fn app(state: AppState) -> anyhow::Result<Router> {
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         );
     if state.config.blobs == BlobBackend::Local {
-        router = router.nest("/blobs", fs::router(local_blobs(&state.config)?));
+        let blobs = local_blobs(&state.config)?.on_upload(verify_videos_on_upload(state.clone()));
+        router = router.nest("/blobs", fs::router(blobs));
     }
     Ok(router)
 }
@@ -71,6 +77,23 @@ fn local_blobs(config: &Config) -> anyhow::Result<FsBlobs> {
         format!("{}/blobs", config.public_base_url),
         config.blob_signing_secret.expose().as_bytes(),
     )?)
+}
+
+/// The local counterpart of the S3 object-created event that verifies uploaded videos in the
+/// cloud (`functions/jobs`): the same check, run when a signed upload completes.
+fn verify_videos_on_upload(state: AppState) -> fs::UploadHook {
+    Arc::new(move |meta: BlobMeta| {
+        let state = state.clone();
+        Box::pin(async move {
+            match verify::verify_upload(state.store.as_ref(), state.blobs.as_ref(), &meta.key)
+                .await
+            {
+                Ok(verify::Outcome::Ignored) => {}
+                Ok(outcome) => tracing::info!(?outcome, key = %meta.key, "upload verified"),
+                Err(e) => tracing::warn!(error = %e, key = %meta.key, "upload verification failed"),
+            }
+        })
+    })
 }
 
 /// A running server (tests use it to know the address).

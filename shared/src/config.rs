@@ -22,6 +22,8 @@
 //! | `DEMO_MODE` | `false` | seeds the demo admin (`admin@ecommerce.com` / `admin123`); never set in the cloud |
 //! | `LOGIN_MAX_FAILURES` | `5` | failed logins per account within the window before 429 |
 //! | `LOGIN_WINDOW_SECONDS` | `900` | the failed-login window |
+//! | `MAX_BODY_BYTES` | `1048576` | largest request body (the video multipart upload allows 6 MB) |
+//! | `MEDIA_PUBLIC_BASE_URL` | unset | CDN in front of the media bucket: video URLs become `{base}/{key}` instead of signed URLs |
 
 use std::{env, path::PathBuf, str::FromStr, time::Duration};
 
@@ -96,6 +98,9 @@ pub struct Config {
     pub login_window: Duration,
     /// Largest request body accepted (bytes).
     pub max_body_bytes: usize,
+    /// Public base URL of the media bucket (a CDN); when set, video URLs are
+    /// `{base}/{blob key}` instead of signed blob-store URLs.
+    pub media_public_base_url: Option<String>,
 }
 
 pub const APP_NAME: &str = "E-commerce Backend";
@@ -189,6 +194,8 @@ impl Config {
             login_max_failures: parse_num(get("LOGIN_MAX_FAILURES"), 5)?,
             login_window: Duration::from_secs(parse_num(get("LOGIN_WINDOW_SECONDS"), 900)?),
             max_body_bytes: parse_num(get("MAX_BODY_BYTES"), 1024 * 1024)?,
+            media_public_base_url: get("MEDIA_PUBLIC_BASE_URL")
+                .map(|u| u.trim_end_matches('/').to_string()),
         })
     }
 

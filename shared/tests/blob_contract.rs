@@ -133,6 +133,7 @@ macro_rules! contract {
             contract!(@checks $fixture, [$(#[$attr])*],
                 check_round_trip,
                 check_get_missing,
+                check_read_prefix,
                 check_delete_missing,
                 check_list_prefix_in_order,
                 check_list_key_and_folder_with_same_name,
@@ -218,6 +219,35 @@ async fn check_get_missing(store: &dyn BlobStore) {
             .is_none()
     );
     assert!(store.list("missing/").await.expect("list").is_empty());
+}
+
+async fn check_read_prefix(store: &dyn BlobStore) {
+    let key = "prefix/clip.mp4";
+    store
+        .put(key, Bytes::from_static(b"0123456789"), "video/mp4")
+        .await
+        .expect("put");
+    assert_eq!(store.read_prefix(key, 4).await.expect("prefix"), &b"0123"[..]);
+    assert_eq!(
+        store.read_prefix(key, 100).await.expect("longer than the blob"),
+        &b"0123456789"[..]
+    );
+    assert!(store.read_prefix(key, 0).await.expect("zero").is_empty());
+    store
+        .put("prefix/empty", Bytes::new(), "video/mp4")
+        .await
+        .expect("put empty");
+    assert!(
+        store
+            .read_prefix("prefix/empty", 8)
+            .await
+            .expect("empty blob")
+            .is_empty()
+    );
+    assert!(matches!(
+        store.read_prefix("prefix/missing", 8).await,
+        Err(BlobError::NotFound)
+    ));
 }
 
 async fn check_delete_missing(store: &dyn BlobStore) {

@@ -1,5 +1,5 @@
 //! Lambda entry point of the `jobs` function: state from the environment once, then each
-//! EventBridge event runs one job.
+//! EventBridge event runs one job or verifies one uploaded video.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -11,10 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = AppState::from_config(Config::from_env()?).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let state = state.clone();
-        async move {
-            let job: jobs::JobEvent = serde_json::from_value(event.payload)?;
-            Ok::<Value, lambda_runtime::Error>(jobs::run(&state, &job).await?)
-        }
+        async move { Ok::<Value, lambda_runtime::Error>(jobs::handle(&state, event.payload).await?) }
     }))
     .await
 }

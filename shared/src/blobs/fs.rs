@@ -57,6 +57,14 @@ const TMP_DIR: &str = "~tmp";
 /// Longest encoded segment: it must fit in a 255-byte file name with [`BLOB_SUFFIX`].
 const MAX_ENCODED_SEGMENT: usize = 250;
 
+/// Called with the metadata of each blob stored through a signed upload URL; the upload's
+/// response waits for the returned future.
+pub type UploadHook = std::sync::Arc<
+    dyn Fn(BlobMeta) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Blobs stored as files under a root folder; see the module docs.
 #[derive(Clone)]
 pub struct FsBlobs {
@@ -64,6 +72,8 @@ pub struct FsBlobs {
     base_url: String,
     /// Keyed with the signing secret; cloned per signature.
     mac: HmacSha256,
+    /// The local counterpart of S3's object-created notifications (see [`FsBlobs::on_upload`]).
+    on_upload: Option<UploadHook>,
 }
 
 impl std::fmt::Debug for FsBlobs {
@@ -97,7 +107,16 @@ impl FsBlobs {
             root,
             base_url,
             mac,
+            on_upload: None,
         })
+    }
+
+    /// Calls `hook` after each successful upload through a signed PUT URL served by [`router`],
+    /// as S3 sends an object-created event (the local server verifies uploaded videos with it).
+    /// The upload's response is sent once the hook's future has finished.
+    pub fn on_upload(mut self, hook: UploadHook) -> Self {
+        self.on_upload = Some(hook);
+        self
     }
 
     /// The folder blobs are stored under.
@@ -420,6 +439,27 @@ impl BlobStore for FsBlobs {
         }))
     }
 
+    async fn read_prefix(&self, key: &str, len: u64) -> BlobResult<Bytes> {
+        let path = self.blob_path(key)?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| not_found_or("open blob", e))?;
+        let mut reader = tokio::io::BufReader::new(file);
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| backend("read blob", e))?;
+        let header = parse_header(&line)?;
+        let mut body = Vec::new();
+        reader
+            .take(len.min(header.size))
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| backend("read blob", e))?;
+        Ok(Bytes::from(body))
+    }
+
     async fn delete(&self, key: &str) -> BlobResult<()> {
         let path = self.blob_path(key)?;
         // Empty folders are left in place: removing them would race with concurrent puts.
@@ -641,7 +681,17 @@ async fn put_blob(
             });
         }
     };
+    let size = bytes.len() as u64;
     blobs.put(&key, bytes, &ct).await.map_err(blob_error)?;
+    if let Some(hook) = &blobs.on_upload {
+        hook(BlobMeta {
+            key,
+            size,
+            content_type: ct,
+            last_modified: Some(rfc3339(SystemTime::now())),
+        })
+        .await;
+    }
     Ok(StatusCode::OK.into_response())
 }
 

@@ -86,6 +86,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> BlobResult<Blob>;
     /// Metadata, or `None` when absent.
     async fn head(&self, key: &str) -> BlobResult<Option<BlobMeta>>;
+    /// The first `len` bytes of a blob (all of it when shorter); [`BlobError::NotFound`] when
+    /// absent. For sniffing a file type without reading a 50 MB video.
+    async fn read_prefix(&self, key: &str, len: u64) -> BlobResult<Bytes>;
     /// Deletes a blob; deleting an absent blob succeeds.
     async fn delete(&self, key: &str) -> BlobResult<()>;
     /// Every blob whose key starts with `prefix`, in key order.

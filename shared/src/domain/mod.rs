@@ -9,4 +9,5 @@ pub mod search;
 pub mod stats;
 pub mod teachers;
 pub mod users;
+pub mod videos;
 pub mod viewed;

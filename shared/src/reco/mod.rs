@@ -10,10 +10,12 @@
 //!   bought together", mined from orders or ranked from stored co-purchase counters.
 //! - [`clusters`]: behavioural user clusters (log-scale, standardise, k-means with
 //!   linfa-clustering) and the rules that name them (spec 003).
+//! - [`feed`]: the shoppable-video feed's profile, score formula and ranking (spec 004).
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
 
 pub mod association;
 pub mod clusters;
+pub mod feed;
 pub mod similarity;
 pub mod synthetic;

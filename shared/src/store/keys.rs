@@ -31,6 +31,12 @@
 //! | labelled example | `CLASSIFY#EXAMPLES` | `<created_at>#<id>` | - | - | content, theme, defi (classifier training set) |
 //! | classifier in force | `CLASSIFY#MODEL` | `CURRENT` | - | - | version, blob key of the model artifact |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
+//! | shoppable video | `VIDEO#<id>` | `VIDEO` | `VIDEOS#READY` / `<created_at>#<id>` | `VIDEOCAT#<category id>` / `<created_at>#<id>` | index keys only while `ready`; counters by `ADD` |
+//! | video like | `USER#<id>` | `VLIKE#<video id>` | - | - | with the video's category and tags; written with the count |
+//! | video save | `USER#<id>` | `VSAVE#<video id>` | - | - | same, for saves |
+//! | video watched | `USER#<id>` | `VWATCH#<video id>` | - | - | `count` of completed views (`ADD`) |
+//! | video activity | `VIDEOACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<video id>` | - | - | hourly views/likes/saves/shares (`ADD`); `expires_at` after 8 days |
+//! | trending videos | `VIDEOS` | `TRENDING` | - | - | top ids by `trend_score`, written by the trend job |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -120,8 +126,10 @@ pub fn product_code_marker(code: &str) -> super::Key {
     )
 }
 
+pub const VIEWED_SK: &str = "VIEWED";
+
 pub fn viewed_products(user_id: &str) -> super::Key {
-    super::Key::new(format!("USER#{user_id}"), "VIEWED")
+    super::Key::new(format!("USER#{user_id}"), VIEWED_SK)
 }
 
 pub fn user_cart_pk(user_id: &str) -> String {
@@ -224,4 +232,54 @@ pub fn classify_example(created_at: &str, id: &str) -> super::Key {
 
 pub fn classify_model_current() -> super::Key {
     super::Key::new("CLASSIFY#MODEL", "CURRENT")
+}
+
+pub fn video(id: &str) -> super::Key {
+    super::Key::new(format!("VIDEO#{id}"), "VIDEO")
+}
+
+/// GSI1 partition of ready videos, newest first by `<created_at>#<id>`.
+pub const READY_VIDEOS_PK: &str = "VIDEOS#READY";
+
+pub fn videos_index_sk(created_at: &str, id: &str) -> String {
+    format!("{created_at}#{id}")
+}
+
+/// GSI2 partition of the ready videos of one category.
+pub fn category_videos_pk(category_id: &str) -> String {
+    format!("VIDEOCAT#{category_id}")
+}
+
+/// Prefix of every per-user video interaction (and of the viewed-products item): one query on
+/// the user's partition with it reads the whole feed profile.
+pub const USER_VIDEO_PREFIX: &str = "V";
+pub const VIDEO_LIKE_PREFIX: &str = "VLIKE#";
+pub const VIDEO_SAVE_PREFIX: &str = "VSAVE#";
+pub const VIDEO_WATCH_PREFIX: &str = "VWATCH#";
+
+pub fn video_like(user_id: &str, video_id: &str) -> super::Key {
+    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_LIKE_PREFIX}{video_id}"))
+}
+
+pub fn video_save(user_id: &str, video_id: &str) -> super::Key {
+    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_SAVE_PREFIX}{video_id}"))
+}
+
+pub fn video_watch(user_id: &str, video_id: &str) -> super::Key {
+    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_WATCH_PREFIX}{video_id}"))
+}
+
+pub fn user_pk(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// Shards of an hour's video activity, so that one hot hour is not one hot partition.
+pub const VIDEO_ACTIVITY_SHARDS: u32 = 8;
+
+pub fn video_activity_pk(hour: &str, shard: u32) -> String {
+    format!("VIDEOACT#{hour}#{shard}")
+}
+
+pub fn trending_videos() -> super::Key {
+    super::Key::new("VIDEOS", "TRENDING")
 }

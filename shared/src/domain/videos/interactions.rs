@@ -1,0 +1,297 @@
+//! Likes, saves, shares and views of ready videos.
+//!
+//! Invariants:
+//! - a like (save) toggle writes the user's record and the video's counter in ONE transaction,
+//!   conditioned on the record's previous state, so `likes_count` always equals the number of
+//!   like records, whatever the races (a lost race retries on the new state);
+//! - shares and views are atomic `ADD`s on the video;
+//! - every interaction also adds to the video's hourly activity bucket, which the trend job reads
+//!   ([`super::trends`]).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::store::{
+    self, Condition, EXPIRES_AT, Item, ItemStore, Key, PK, SK, StoreError, TxOp, Update, keys,
+};
+
+use super::{VideoError, VideoRecord, VideoStatus, get_ready};
+
+/// How long hourly activity buckets are kept (the trend window is shorter).
+const ACTIVITY_RETENTION_SECS: i64 = 8 * 24 * 3600;
+/// Retries of a toggle that lost a race; each retry means another toggle of the same user
+/// succeeded.
+const MAX_RETRIES: u32 = 32;
+
+/// The two per-user toggles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toggle {
+    Like,
+    Save,
+}
+
+impl Toggle {
+    fn key(self, user_id: &str, video_id: &str) -> Key {
+        match self {
+            Toggle::Like => keys::video_like(user_id, video_id),
+            Toggle::Save => keys::video_save(user_id, video_id),
+        }
+    }
+    /// The counter on the video.
+    pub fn counter(self) -> &'static str {
+        match self {
+            Toggle::Like => "likes_count",
+            Toggle::Save => "saves_count",
+        }
+    }
+    /// The attribute of the hourly activity bucket.
+    fn activity(self) -> Activity {
+        match self {
+            Toggle::Like => Activity::Likes,
+            Toggle::Save => Activity::Saves,
+        }
+    }
+    fn entity(self) -> &'static str {
+        match self {
+            Toggle::Like => "video_like",
+            Toggle::Save => "video_save",
+        }
+    }
+}
+
+/// Kinds of hourly activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Views,
+    Likes,
+    Saves,
+    Shares,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 4] = [
+        Activity::Views,
+        Activity::Likes,
+        Activity::Saves,
+        Activity::Shares,
+    ];
+    pub fn attr(self) -> &'static str {
+        match self {
+            Activity::Views => "views",
+            Activity::Likes => "likes",
+            Activity::Saves => "saves",
+            Activity::Shares => "shares",
+        }
+    }
+}
+
+/// The hour bucket label (`2026-11-26T05`).
+pub fn hour_label(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// The shard of a video's activity buckets.
+pub fn activity_shard(video_id: &str) -> u32 {
+    crate::reco::feed::fingerprint(video_id) % keys::VIDEO_ACTIVITY_SHARDS
+}
+
+/// Adds `by` to this hour's `activity` of the video.
+fn activity_op(video_id: &str, activity: Activity, by: i64) -> TxOp {
+    let now = Utc::now();
+    TxOp::Update {
+        key: Key::new(
+            keys::video_activity_pk(&hour_label(now), activity_shard(video_id)),
+            video_id,
+        ),
+        update: Update::new()
+            .add(activity.attr(), by)
+            .set("video_id", video_id)
+            .set(EXPIRES_AT, now.timestamp() + ACTIVITY_RETENTION_SECS),
+        condition: None,
+    }
+}
+
+/// Best effort: activity feeds the trend score only, so a failure is logged, not returned.
+async fn record_activity(store: &dyn ItemStore, video_id: &str, activity: Activity) {
+    if let TxOp::Update { key, update, .. } = activity_op(video_id, activity, 1)
+        && let Err(e) = store.update(&key, update, None).await
+    {
+        tracing::warn!(error = %e, video_id, "could not count video activity");
+    }
+}
+
+fn ready() -> Condition {
+    Condition::eq("status", VideoStatus::Ready.as_str())
+}
+
+/// The result of a toggle: the new state and the video's counter after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Toggled {
+    pub active: bool,
+    pub count: u64,
+}
+
+/// Flips the user's like (save) of a ready video; see the module invariants.
+pub async fn toggle(
+    store: &dyn ItemStore,
+    kind: Toggle,
+    user_id: &str,
+    video_id: &str,
+) -> Result<Toggled, VideoError> {
+    let key = kind.key(user_id, video_id);
+    let video_key = keys::video(video_id);
+    for attempt in 0..MAX_RETRIES {
+        let video = get_ready(store, video_id).await?;
+        let existing = store.get(&key).await?;
+        let now_active = existing.is_none();
+        let ops = if now_active {
+            vec![
+                TxOp::Put {
+                    item: interaction_item(kind, &key, &video)?,
+                    condition: Some(Condition::ItemNotExists),
+                },
+                TxOp::Update {
+                    key: video_key.clone(),
+                    update: Update::new().add(kind.counter(), 1),
+                    condition: Some(ready()),
+                },
+                activity_op(video_id, kind.activity(), 1),
+            ]
+        } else {
+            vec![
+                TxOp::Delete {
+                    key: key.clone(),
+                    condition: Some(Condition::ItemExists),
+                },
+                TxOp::Update {
+                    key: video_key.clone(),
+                    update: Update::new().add(kind.counter(), -1),
+                    // The record exists, so the counter is at least 1; checked all the same.
+                    condition: Some(Condition::And(vec![
+                        ready(),
+                        Condition::ge(kind.counter(), 1),
+                    ])),
+                },
+                activity_op(video_id, kind.activity(), -1),
+            ]
+        };
+        match store.transact(ops).await {
+            Ok(()) => {
+                let video = get_ready(store, video_id).await?;
+                let count = match kind {
+                    Toggle::Like => video.likes_count,
+                    Toggle::Save => video.saves_count,
+                };
+                return Ok(Toggled {
+                    active: now_active,
+                    count,
+                });
+            }
+            // The record changed under us (another toggle won): retry on the new state.
+            Err(StoreError::TransactionCanceled { failed }) if failed == [0] => {}
+            // The video stopped being ready (deleted): the next read says 404.
+            Err(StoreError::TransactionCanceled { .. }) => {}
+            Err(StoreError::TransactionConflict) => {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::TransactionConflict.into())
+}
+
+/// A few milliseconds, growing, with jitter from the clock (no RNG needed for this).
+fn backoff(attempt: u32) -> Duration {
+    let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 1000);
+    Duration::from_micros(500 * u64::from(attempt.min(8) + 1) + jitter)
+}
+
+/// A like/save record: which video, when, and the video's category and tags at that time (the
+/// feed profile reads them without fetching the videos).
+fn interaction_item(kind: Toggle, key: &Key, video: &VideoRecord) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.clone().into());
+    item.insert(SK.into(), key.sk.clone().into());
+    item.insert("entity".into(), kind.entity().into());
+    item.insert("video_id".into(), video.id.clone().into());
+    item.insert("category_id".into(), video.category_id.clone().into());
+    item.insert("tags".into(), Value::from(video.tags.clone()));
+    item.insert("created_at".into(), store::now_rfc3339().into());
+    Ok(item)
+}
+
+/// Whether the user likes / has saved the video.
+pub async fn state(
+    store: &dyn ItemStore,
+    user_id: &str,
+    video_id: &str,
+) -> Result<(bool, bool), StoreError> {
+    let found = store
+        .batch_get(&[
+            keys::video_like(user_id, video_id),
+            keys::video_save(user_id, video_id),
+        ])
+        .await?;
+    let has = |prefix: &str| {
+        found.iter().any(|i| {
+            i.get(SK)
+                .and_then(Value::as_str)
+                .is_some_and(|sk| sk.starts_with(prefix))
+        })
+    };
+    Ok((has(keys::VIDEO_LIKE_PREFIX), has(keys::VIDEO_SAVE_PREFIX)))
+}
+
+/// Adds one share; returns the new `shares_count`.
+pub async fn share(store: &dyn ItemStore, video_id: &str) -> Result<u64, VideoError> {
+    let count = add_to_counter(store, video_id, "shares_count").await?;
+    record_activity(store, video_id, Activity::Shares).await;
+    Ok(count)
+}
+
+/// Adds one view; returns the new `views_count`. A signed-in viewer's view is also remembered
+/// as "watched to completion" (the client calls this when a video loops or was watched long
+/// enough), which ranks the video lower in that user's later feed pages.
+pub async fn view(
+    store: &dyn ItemStore,
+    video_id: &str,
+    user_id: Option<&str>,
+) -> Result<u64, VideoError> {
+    let count = add_to_counter(store, video_id, "views_count").await?;
+    record_activity(store, video_id, Activity::Views).await;
+    if let Some(user_id) = user_id {
+        let update = Update::new()
+            .add("count", 1)
+            .set("video_id", video_id)
+            .set("entity", "video_watch")
+            .set("watched_at", store::now_rfc3339());
+        if let Err(e) = store
+            .update(&keys::video_watch(user_id, video_id), update, None)
+            .await
+        {
+            tracing::warn!(error = %e, video_id, "could not remember a watched video");
+        }
+    }
+    Ok(count)
+}
+
+async fn add_to_counter(
+    store: &dyn ItemStore,
+    video_id: &str,
+    counter: &str,
+) -> Result<u64, VideoError> {
+    let item = store
+        .update(
+            &keys::video(video_id),
+            Update::new().add(counter, 1),
+            Some(ready()),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed => VideoError::NotFound,
+            e => e.into(),
+        })?;
+    Ok(item.get(counter).and_then(Value::as_u64).unwrap_or(0))
+}
