@@ -7,7 +7,9 @@
 pub mod demo;
 pub mod demo_catalog;
 pub mod demo_classroom;
+pub mod demo_mp4;
 pub mod demo_orders;
+pub mod demo_videos;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -173,6 +175,10 @@ pub fn banner(addr: SocketAddr, demo: bool) -> String {
         ));
         s.push_str(&format!(
             "  Education ML API (spec 003): curl http://{addr}/clusters ; curl http://{addr}/user/1/profile
+"
+        ));
+        s.push_str(&format!(
+            "  Shoppable videos (spec 004): curl http://{addr}/api/v1/shoppable-videos/?seed=1
 "
         ));
     }

@@ -52,6 +52,10 @@ enum Command {
         /// runs once).
         #[arg(long, default_value_t = 3000)]
         demo_teachers: usize,
+        /// Number of demo shoppable videos with --demo, with likes, saves and views by demo
+        /// customers (then the video-trends job runs once).
+        #[arg(long, default_value_t = 36)]
+        demo_videos: usize,
     },
     /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
     /// never from the command line. Works against DynamoDB when STORE=dynamodb.
@@ -65,7 +69,7 @@ enum Command {
         password_stdin: bool,
     },
     /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`,
-    /// `user-clusters`).
+    /// `user-clusters`, `video-trends`).
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
@@ -99,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             demo_customers,
             demo_orders,
             demo_teachers,
+            demo_videos,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -128,6 +133,12 @@ async fn main() -> anyhow::Result<()> {
                     jobs_fn::run(&running.state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
                 let classroom =
                     local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
+                let videos = local::demo_videos::seed_videos(
+                    &running.state,
+                    demo_videos,
+                    demo_customers,
+                )
+                .await?;
                 tracing::info!(
                     created = seeded.created,
                     existing = seeded.existing,
@@ -142,6 +153,11 @@ async fn main() -> anyhow::Result<()> {
                     existing_teachers = classroom.existing,
                     clusters = %classroom.distribution,
                     classifier = %classroom.classifier_version,
+                    videos = videos.videos,
+                    existing_videos = videos.existing,
+                    video_likes = videos.likes,
+                    video_saves = videos.saves,
+                    trending_videos = videos.trending,
                     "demo data seeded"
                 );
             }

@@ -65,6 +65,7 @@ fn cors(config: &Config) -> CorsLayer {
         .expose_headers([
             X_REQUEST_ID.clone(),
             HeaderName::from_static("x-total-count"),
+            HeaderName::from_static("x-next-cursor"),
         ])
         .max_age(std::time::Duration::from_secs(600));
     if origins.is_empty() || origins.iter().any(|o| o == "*") {
