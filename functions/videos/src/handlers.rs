@@ -15,8 +15,7 @@ use shared::{
     domain::{
         catalog::{self, ProductRecord},
         videos::{
-            self, NewVideo, VIDEO_CONTENT_TYPE, VideoError, VideoPatch,
-            VideoRecord, VideoStatus,
+            self, NewVideo, VIDEO_CONTENT_TYPE, VideoError, VideoPatch, VideoRecord, VideoStatus,
             feed::{self, FeedCursor},
             interactions::{self, Toggle},
             verify,
@@ -425,7 +424,9 @@ pub async fn update_video(
         .await?
         .ok_or_else(video_not_found)?;
     if !may_manage(&user, &video) {
-        return Err(ApiError::forbidden("Only the uploader or an admin may change a video"));
+        return Err(ApiError::forbidden(
+            "Only the uploader or an admin may change a video",
+        ));
     }
     let mut fields = Fields::default();
     let mut patch = VideoPatch::default();
@@ -478,7 +479,9 @@ pub async fn delete_video(
         .await?
         .ok_or_else(video_not_found)?;
     if !may_manage(&user, &video) {
-        return Err(ApiError::forbidden("Only the uploader or an admin may delete a video"));
+        return Err(ApiError::forbidden(
+            "Only the uploader or an admin may delete a video",
+        ));
     }
     videos::delete(state.store.as_ref(), state.blobs.as_ref(), id)
         .await

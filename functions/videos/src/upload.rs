@@ -7,7 +7,9 @@ use bytes::Bytes;
 use serde_json::Value;
 use shared::{
     ApiError,
-    domain::videos::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS, MAX_VIDEO_BYTES, VIDEO_CONTENT_TYPE},
+    domain::videos::{
+        MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS, MAX_VIDEO_BYTES, VIDEO_CONTENT_TYPE,
+    },
     error::FieldError,
 };
 
@@ -72,7 +74,10 @@ pub fn tags(value: Option<&Value>, fields: &mut Fields) -> Option<Vec<String>> {
                 &parsed
             }
             _ => {
-                fields.err("tags", "must be a JSON list of strings, e.g. [\"tech\", \"gadgets\"]");
+                fields.err(
+                    "tags",
+                    "must be a JSON list of strings, e.g. [\"tech\", \"gadgets\"]",
+                );
                 return None;
             }
         },
@@ -91,7 +96,10 @@ pub fn tags(value: Option<&Value>, fields: &mut Fields) -> Option<Vec<String>> {
         match item {
             Value::String(s) if s.trim().chars().count() <= MAX_TAG_CHARS => out.push(s.clone()),
             Value::String(_) => {
-                fields.err(&format!("tags[{i}]"), format!("at most {MAX_TAG_CHARS} characters"));
+                fields.err(
+                    &format!("tags[{i}]"),
+                    format!("at most {MAX_TAG_CHARS} characters"),
+                );
                 return None;
             }
             _ => {
