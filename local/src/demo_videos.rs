@@ -17,11 +17,12 @@ use shared::{
     AppState,
     domain::{
         catalog::{self, ProductRecord},
-        users, viewed,
+        users,
         videos::{
             self, NewVideo, VIDEO_CONTENT_TYPE, VideoRecord, VideoStatus,
             interactions::{self, Toggle},
         },
+        viewed,
     },
 };
 
@@ -36,7 +37,14 @@ pub const POWER_USER_INTERACTIONS: usize = 200;
 /// Customers who interact (the others only browse).
 const ACTIVE_CUSTOMERS: usize = 60;
 
-const STYLES: [&str; 6] = ["review", "unboxing", "how-to", "haul", "setup", "first-look"];
+const STYLES: [&str; 6] = [
+    "review",
+    "unboxing",
+    "how-to",
+    "haul",
+    "setup",
+    "first-look",
+];
 
 /// What was seeded.
 #[derive(Debug, Default)]
@@ -173,7 +181,11 @@ async fn seed_interactions(
             });
         for (j, v) in picks.iter().enumerate() {
             // Three likes for each save.
-            let kind = if j % 4 == 3 { Toggle::Save } else { Toggle::Like };
+            let kind = if j % 4 == 3 {
+                Toggle::Save
+            } else {
+                Toggle::Like
+            };
             interactions::toggle(store, kind, &user.id, &v.id).await?;
             match kind {
                 Toggle::Like => out.likes += 1,
@@ -210,7 +222,10 @@ mod tests {
         assert!(first.likes > 0 && first.saves > 0 && first.trending > 0);
 
         let store = state.store.as_ref();
-        let v = videos::get(store, &demo_video_id(0)).await.unwrap().unwrap();
+        let v = videos::get(store, &demo_video_id(0))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(v.status, VideoStatus::Ready);
         let clip = state.blobs.get(&v.blob_key).await.unwrap();
         assert!(verify::check_file(&clip.body).is_ok());

@@ -20,8 +20,8 @@ use shared::{
         BlobMeta,
         fs::{self, FsBlobs},
     },
-    domain::videos::verify,
     config::{BlobBackend, Config},
+    domain::videos::verify,
 };
 use tokio::net::TcpListener;
 use utoipa::openapi::OpenApi;
@@ -87,8 +87,7 @@ fn verify_videos_on_upload(state: AppState) -> fs::UploadHook {
     Arc::new(move |meta: BlobMeta| {
         let state = state.clone();
         Box::pin(async move {
-            match verify::verify_upload(state.store.as_ref(), state.blobs.as_ref(), &meta.key)
-                .await
+            match verify::verify_upload(state.store.as_ref(), state.blobs.as_ref(), &meta.key).await
             {
                 Ok(verify::Outcome::Ignored) => {}
                 Ok(outcome) => tracing::info!(?outcome, key = %meta.key, "upload verified"),

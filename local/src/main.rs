@@ -133,12 +133,9 @@ async fn main() -> anyhow::Result<()> {
                     jobs_fn::run(&running.state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
                 let classroom =
                     local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
-                let videos = local::demo_videos::seed_videos(
-                    &running.state,
-                    demo_videos,
-                    demo_customers,
-                )
-                .await?;
+                let videos =
+                    local::demo_videos::seed_videos(&running.state, demo_videos, demo_customers)
+                        .await?;
                 tracing::info!(
                     created = seeded.created,
                     existing = seeded.existing,

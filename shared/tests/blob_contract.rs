@@ -227,9 +227,15 @@ async fn check_read_prefix(store: &dyn BlobStore) {
         .put(key, Bytes::from_static(b"0123456789"), "video/mp4")
         .await
         .expect("put");
-    assert_eq!(store.read_prefix(key, 4).await.expect("prefix"), &b"0123"[..]);
     assert_eq!(
-        store.read_prefix(key, 100).await.expect("longer than the blob"),
+        store.read_prefix(key, 4).await.expect("prefix"),
+        &b"0123"[..]
+    );
+    assert_eq!(
+        store
+            .read_prefix(key, 100)
+            .await
+            .expect("longer than the blob"),
         &b"0123456789"[..]
     );
     assert!(store.read_prefix(key, 0).await.expect("zero").is_empty());

@@ -182,7 +182,11 @@ impl BlobStore for S3Blobs {
     async fn read_prefix(&self, key: &str, len: u64) -> BlobResult<Bytes> {
         validate_key(key)?;
         if len == 0 {
-            return self.head(key).await?.map(|_| Bytes::new()).ok_or(BlobError::NotFound);
+            return self
+                .head(key)
+                .await?
+                .map(|_| Bytes::new())
+                .ok_or(BlobError::NotFound);
         }
         let out = match self
             .client
@@ -195,7 +199,11 @@ impl BlobStore for S3Blobs {
         {
             Ok(out) => out,
             Err(e) if e.code() == Some("InvalidRange") => {
-                return self.head(key).await?.map(|_| Bytes::new()).ok_or(BlobError::NotFound);
+                return self
+                    .head(key)
+                    .await?
+                    .map(|_| Bytes::new())
+                    .ok_or(BlobError::NotFound);
             }
             Err(e) => return Err(map_err(e)),
         };

@@ -258,15 +258,24 @@ pub const VIDEO_SAVE_PREFIX: &str = "VSAVE#";
 pub const VIDEO_WATCH_PREFIX: &str = "VWATCH#";
 
 pub fn video_like(user_id: &str, video_id: &str) -> super::Key {
-    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_LIKE_PREFIX}{video_id}"))
+    super::Key::new(
+        format!("USER#{user_id}"),
+        format!("{VIDEO_LIKE_PREFIX}{video_id}"),
+    )
 }
 
 pub fn video_save(user_id: &str, video_id: &str) -> super::Key {
-    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_SAVE_PREFIX}{video_id}"))
+    super::Key::new(
+        format!("USER#{user_id}"),
+        format!("{VIDEO_SAVE_PREFIX}{video_id}"),
+    )
 }
 
 pub fn video_watch(user_id: &str, video_id: &str) -> super::Key {
-    super::Key::new(format!("USER#{user_id}"), format!("{VIDEO_WATCH_PREFIX}{video_id}"))
+    super::Key::new(
+        format!("USER#{user_id}"),
+        format!("{VIDEO_WATCH_PREFIX}{video_id}"),
+    )
 }
 
 pub fn user_pk(user_id: &str) -> String {

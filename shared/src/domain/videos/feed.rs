@@ -165,10 +165,8 @@ pub fn user_state_from_items(items: &[Item], catalog: &CatalogSnapshot) -> UserS
         }
     }
     // Product tags are free text: normalised like video tags before they are compared.
-    let product_tags: Vec<Vec<String>> = viewed
-        .iter()
-        .map(|p| super::clean_tags(&p.tags))
-        .collect();
+    let product_tags: Vec<Vec<String>> =
+        viewed.iter().map(|p| super::clean_tags(&p.tags)).collect();
     let signals = rows
         .iter()
         .map(|(r, w)| Signal {

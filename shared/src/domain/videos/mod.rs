@@ -279,7 +279,10 @@ pub async fn update(
             }
         }
         let condition = Condition::eq("status", current.status.as_str());
-        match store.update(&keys::video(id), update, Some(condition)).await {
+        match store
+            .update(&keys::video(id), update, Some(condition))
+            .await
+        {
             Ok(item) => return Ok(store::from_item(item)?),
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),

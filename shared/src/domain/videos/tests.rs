@@ -180,7 +180,9 @@ fn ids(entries: &[feed::FeedEntry]) -> Vec<String> {
 fn the_mp4_check_wants_an_ftyp_box_first() {
     assert!(verify::is_mp4(&tiny_mp4()));
     assert!(verify::check_file(&tiny_mp4()).is_ok());
-    assert!(!verify::is_mp4(b"hello, I am a text file renamed to clip.mp4"));
+    assert!(!verify::is_mp4(
+        b"hello, I am a text file renamed to clip.mp4"
+    ));
     assert!(!verify::is_mp4(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10"));
     assert!(!verify::is_mp4(&tiny_mp4()[..12]), "truncated");
     let mut bad_size = tiny_mp4().to_vec();
@@ -242,7 +244,10 @@ async fn verification_makes_videos_ready_or_failed_and_removes_refused_files() {
     let outcome = verify::verify_upload(f.s(), f.blobs.as_ref(), &text.blob_key)
         .await
         .unwrap();
-    assert_eq!(outcome, Outcome::Rejected(text.id.clone(), Rejection::NotMp4));
+    assert_eq!(
+        outcome,
+        Outcome::Rejected(text.id.clone(), Rejection::NotMp4)
+    );
     let v = get(f.s(), &text.id).await.unwrap().unwrap();
     assert_eq!(v.status, VideoStatus::Failed);
     assert!(v.failure_reason.unwrap().contains("not an MP4"));
@@ -305,9 +310,9 @@ async fn twenty_concurrent_toggles_leave_the_count_equal_to_the_records() {
             .map(|_| {
                 let store = f.store.clone();
                 let id = v.id.clone();
-                tokio::spawn(
-                    async move { interactions::toggle(store.as_ref(), kind, "racer", &id).await },
-                )
+                tokio::spawn(async move {
+                    interactions::toggle(store.as_ref(), kind, "racer", &id).await
+                })
             })
             .collect();
         let mut on = 0;
@@ -346,7 +351,10 @@ async fn shares_and_views_count_only_ready_videos() {
     assert_eq!(interactions::share(f.s(), &v.id).await.unwrap(), 1);
     assert_eq!(interactions::share(f.s(), &v.id).await.unwrap(), 2);
     assert_eq!(interactions::view(f.s(), &v.id, None).await.unwrap(), 1);
-    assert_eq!(interactions::view(f.s(), &v.id, Some("u")).await.unwrap(), 2);
+    assert_eq!(
+        interactions::view(f.s(), &v.id, Some("u")).await.unwrap(),
+        2
+    );
     let watched = f.s().get(&keys::video_watch("u", &v.id)).await.unwrap();
     assert!(watched.is_some(), "a signed-in view is remembered");
     let pending = f.pending(0).await;
@@ -449,7 +457,10 @@ async fn trend_scores_are_in_the_unit_range_and_decay_with_age() {
     assert_eq!(a, 1.0, "the most active video scores 1");
     assert!(b > 0.0 && b < a, "two half-lives old counts less: {b}");
     assert_eq!(c, 0.0);
-    assert!(get(f.s(), &gone.id).await.unwrap().is_none(), "not recreated");
+    assert!(
+        get(f.s(), &gone.id).await.unwrap().is_none(),
+        "not recreated"
+    );
     assert_eq!(
         feed::trending_ids(f.s()).await.unwrap(),
         [fresh.id.clone(), older.id.clone()]
@@ -562,7 +573,12 @@ async fn the_feed_ranks_by_the_spec_score_and_marks_likes_and_saves() {
     assert!(anonymous.entries.iter().all(|e| e.score.category == 0.0));
     // Product 5 is inactive: its videos are never shown.
     let inactive = f.video(5, &["outdoor"], 0).await;
-    let all: Vec<String> = all_pages(&f, None, 4, 1).await.concat().iter().map(|e| e.video.id.clone()).collect();
+    let all: Vec<String> = all_pages(&f, None, 4, 1)
+        .await
+        .concat()
+        .iter()
+        .map(|e| e.video.id.clone())
+        .collect();
     assert_eq!(all.len(), 7);
     assert!(!all.contains(&inactive.id));
 }

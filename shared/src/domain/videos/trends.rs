@@ -19,9 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::store::{
-    self, Condition, Item, ItemStore, PK, Query, SK, StoreError, Update, keys,
-};
+use crate::store::{self, Condition, Item, ItemStore, PK, Query, SK, StoreError, Update, keys};
 
 use super::{
     VideoStatus,
@@ -151,7 +149,10 @@ pub async fn recompute(
         let Some(id) = pk.strip_prefix("VIDEO#") else {
             continue;
         };
-        let old = item.get("trend_score").and_then(Value::as_f64).unwrap_or(0.0);
+        let old = item
+            .get("trend_score")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         let new = scores.get(id).copied().unwrap_or(0.0);
         if (new - old).abs() > 1e-9 {
             changes.push((id.to_string(), new));
