@@ -17,6 +17,9 @@
 #   6. search: GET /api/v1/search?q=<two words> over the same catalog
 #   7. classify: POST /classify (education ML API, starter model) with the body of
 #      events/classroom-classify.json
+#   8. feed: GET /api/v1/shoppable-videos/?limit=10 as customer000 (the demo's power user: 200
+#      likes and saves) over DEMO_VIDEOS ready videos (10,000); each request starts a new feed
+#      session (random seed), as a fresh app open does
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
 set -euo pipefail
 
@@ -29,8 +32,10 @@ CONNS="${CONNS:-16}"
 LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
 TIMEOUT="${TIMEOUT:-10s}"
 DEMO_PRODUCTS="${DEMO_PRODUCTS:-10000}"
-SCENARIOS="${SCENARIOS:-login profile personalize list similar search classify}"
+SCENARIOS="${SCENARIOS:-login profile personalize list similar search classify feed}"
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+# 10,000 videos only when the feed is measured: seeding them takes about half a minute.
+if wanted feed; then DEMO_VIDEOS="${DEMO_VIDEOS:-10000}"; else DEMO_VIDEOS="${DEMO_VIDEOS:-36}"; fi
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get update && apt-get install -y wrk" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is missing" >&2; exit 1; }
@@ -63,7 +68,7 @@ BASE="http://127.0.0.1:$PORT"
 echo "== starting $BIN serve --memory --demo on $BASE"
 LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}" DATA_DIR="$WORK/data" \
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --memory --demo --data-dir "$WORK/data" \
-    --demo-products "$DEMO_PRODUCTS" \
+    --demo-products "$DEMO_PRODUCTS" --demo-videos "$DEMO_VIDEOS" \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
@@ -159,6 +164,13 @@ if wanted classify; then
   warm_post classify classroom-classify.json /classify
   BENCH_BODY="$WORK/classify.json" run_wrk classify "$CONNS" -s "$BENCH/post_json.lua" "$BASE/classify"
 fi
+if wanted feed; then
+  FEED_PATH="/api/v1/shoppable-videos/?limit=10"
+  count="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$FEED_PATH" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+  [[ "$count" == 10 ]] || { echo "the feed answered $count videos, not 10" >&2; exit 1; }
+  echo "== feed: $DEMO_VIDEOS demo videos; customer000's page has $count"
+  run_wrk feed "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE$FEED_PATH"
+fi
 
 echo
 echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
@@ -170,6 +182,7 @@ wanted list && summary list "GET products (2 filters+sort)"
 wanted similar && summary similar "GET products/{id}/similar"
 wanted search && summary search "GET search (two words)"
 wanted classify && summary classify "POST classify"
+wanted feed && summary feed "GET shoppable-videos (feed)"
 if [[ -s "$WORK/first.txt" ]]; then
   echo "first request of each kind on this instance (builds its part of the snapshot):"
   sed 's/^/  /' "$WORK/first.txt"

@@ -150,6 +150,7 @@ async fn every_event_replays_through_its_router() {
             "orders" => orders_fn::router,
             "search" => search_fn::router,
             "classroom" => classroom_fn::router,
+            "videos" => videos_fn::router,
             other => panic!("{file}: unknown function {other}"),
         };
         // A fresh app per event: events are independent, like invocations of a cold function.
@@ -158,12 +159,14 @@ async fn every_event_replays_through_its_router() {
             .await
             .unwrap_or_else(|e| panic!("seed: {e}"));
         let mut raw = std::fs::read_to_string(repo().join("events").join(file)).unwrap_or_default();
+        let mut caller = None;
         if let Some(role) = entry["auth"].as_str() {
             let role = Role::parse(role).unwrap_or_else(|| panic!("{file}: unknown role {role}"));
-            let (_, token) = app
+            let (user, token) = app
                 .user_with_roles(&format!("replay_{}", role.name()), &[role])
                 .await;
             raw = raw.replace("REPLACE_WITH_TOKEN", &token);
+            caller = Some(user.id);
         }
         if raw.contains("REPLACE_WITH_USER_ID") {
             let (target, _) = app
@@ -171,8 +174,29 @@ async fn every_event_replays_through_its_router() {
                 .await;
             raw = raw.replace("REPLACE_WITH_USER_ID", &target.id);
         }
-        if raw.contains("REPLACE_WITH_PRODUCT_ID") || raw.contains("REPLACE_WITH_CATEGORY_ID") {
+        if [
+            "REPLACE_WITH_PRODUCT_ID",
+            "REPLACE_WITH_CATEGORY_ID",
+            "REPLACE_WITH_VIDEO_ID",
+        ]
+        .iter()
+        .any(|p| raw.contains(p))
+        {
             let (category_id, product_id) = seed_catalog(&app).await;
+            if raw.contains("REPLACE_WITH_VIDEO_ID") {
+                // Uploaded by the caller (if any), so its events may change or delete it.
+                let uploader = match caller {
+                    Some(id) => id,
+                    None => {
+                        app.user_with_roles("replay_uploader", &[Role::Customer])
+                            .await
+                            .0
+                            .id
+                    }
+                };
+                let video_id = seed_video(&app, &category_id, &product_id, &uploader).await;
+                raw = raw.replace("REPLACE_WITH_VIDEO_ID", &video_id);
+            }
             raw = raw
                 .replace("REPLACE_WITH_PRODUCT_ID", &product_id)
                 .replace("REPLACE_WITH_CATEGORY_ID", &category_id);
@@ -223,4 +247,37 @@ async fn seed_catalog(app: &TestApp) -> (String, String) {
     .await
     .unwrap_or_else(|e| panic!("seed product: {e}"));
     (category.id, product.id)
+}
+
+/// A ready shoppable video of `product_id` uploaded by `uploader_id` (events that name a video);
+/// returns its id. Its file is stored first, as for a real upload.
+async fn seed_video(
+    app: &TestApp,
+    category_id: &str,
+    product_id: &str,
+    uploader_id: &str,
+) -> String {
+    use shared::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE, VideoRecord, VideoStatus};
+    // A bare `ftyp` box stands in for the MP4: nothing on these routes reads the file.
+    let file = axum::body::Bytes::from_static(b"\0\0\0\x18ftypisom\0\0\x02\0isommp41");
+    let video = VideoRecord {
+        status: VideoStatus::Ready,
+        size: Some(file.len() as u64),
+        ..videos::pending_record(NewVideo {
+            product_id: product_id.into(),
+            category_id: category_id.into(),
+            uploader_id: uploader_id.into(),
+            title: "iPhone 15 Pro unboxing".into(),
+            tags: vec!["tech".into(), "smartphones".into()],
+        })
+    };
+    app.state
+        .blobs
+        .put(&video.blob_key, file, VIDEO_CONTENT_TYPE)
+        .await
+        .unwrap_or_else(|e| panic!("seed video file: {e}"));
+    videos::insert(app.state.store.as_ref(), &video)
+        .await
+        .unwrap_or_else(|e| panic!("seed video: {e}"));
+    video.id
 }

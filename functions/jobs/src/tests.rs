@@ -30,6 +30,7 @@ async fn every_job_event_file_runs() {
         assert_eq!(report["job"], job);
         match job {
             "fbt-rules" => assert_eq!(report["report"]["orders"], json!(0)),
+            "video-trends" => assert_eq!(report["report"]["ready_videos"], json!(0)),
             _ => assert_eq!(report["report"]["total_users_processed"], json!(200)),
         }
     }
@@ -64,4 +65,91 @@ async fn unknown_jobs_and_bad_parameters_are_errors() {
         run(&state, &zero).await,
         Err(JobError::InvalidParameter)
     ));
+}
+
+fn raw_event(file: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events/jobs")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The S3 "Object Created" event file (EventBridge) verifies the upload it names.
+#[tokio::test]
+async fn an_s3_object_created_event_verifies_the_uploaded_video() {
+    use shared::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE, VideoStatus};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let event = raw_event("video-upload-verification.json");
+    let key = event["detail"]["object"]["key"]
+        .as_str()
+        .unwrap_or_default();
+    let id = videos::video_id_of_blob_key(key).unwrap_or_else(|| panic!("not a video key: {key}"));
+    let pending = videos::VideoRecord {
+        id: id.to_string(),
+        blob_key: key.to_string(),
+        ..videos::pending_record(NewVideo {
+            product_id: "p".into(),
+            category_id: "c".into(),
+            uploader_id: "u".into(),
+            title: "t".into(),
+            tags: vec![],
+        })
+    };
+    videos::insert(state.store.as_ref(), &pending)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut mp4 = vec![0, 0, 0, 16];
+    mp4.extend_from_slice(b"ftypmp42\0\0\0\0moov");
+    state
+        .blobs
+        .put(key, mp4.into(), VIDEO_CONTENT_TYPE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report = crate::handle(&state, event.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["verified"], key);
+    let video = videos::get(state.store.as_ref(), id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("video gone"));
+    assert_eq!(video.status, VideoStatus::Ready);
+    // A second delivery of the same event changes nothing.
+    let again = crate::handle(&state, event)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        again["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("AlreadyDone")
+    );
+
+    // Job events still run through the same entry point; garbage is an error.
+    let trends = crate::handle(&state, json!({"job": "video-trends"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(trends["report"]["ready_videos"], json!(1));
+    assert!(matches!(
+        crate::handle(&state, json!({"hello": 1})).await,
+        Err(JobError::BadEvent(_))
+    ));
+    assert!(matches!(
+        crate::handle(&state, json!({"source": "aws.s3", "detail": {}})).await,
+        Err(JobError::BadEvent(_))
+    ));
+}
+
+#[test]
+fn s3_event_keys_are_url_decoded() {
+    assert_eq!(
+        crate::decode_s3_key("videos/a+b/c%2Bd.mp4"),
+        "videos/a b/c+d.mp4"
+    );
+    assert_eq!(
+        crate::decode_s3_key("videos/x/video.mp4"),
+        "videos/x/video.mp4"
+    );
 }

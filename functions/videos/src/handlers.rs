@@ -345,28 +345,39 @@ async fn upload_form(
     }
     let product = active_product(state, &product_id).await?;
     let size = file.len() as u64;
-    let video = VideoRecord {
-        status: VideoStatus::Ready,
-        size: Some(size),
-        ..videos::pending_record(NewVideo {
+    // The record first, pending: in the cloud, storing the file sends an S3 event whose
+    // verification must find the record (a file without one is removed as an orphan).
+    let pending = videos::create_pending(
+        state.store.as_ref(),
+        NewVideo {
             product_id: product.id.clone(),
             category_id: product.category_id.clone(),
             uploader_id: user.user_id.clone(),
             title,
             tags,
-        })
-    };
-    // The file first: a ready record must always have its file.
-    state
+        },
+    )
+    .await
+    .map_err(video_error)?;
+    if let Err(e) = state
         .blobs
-        .put(&video.blob_key, file, VIDEO_CONTENT_TYPE)
-        .await?;
-    if let Err(e) = videos::insert(state.store.as_ref(), &video).await {
-        if let Err(cleanup) = state.blobs.delete(&video.blob_key).await {
-            tracing::warn!(error = %cleanup, key = %video.blob_key, "orphan video blob");
+        .put(&pending.blob_key, file, VIDEO_CONTENT_TYPE)
+        .await
+    {
+        if let Err(cleanup) =
+            videos::delete(state.store.as_ref(), state.blobs.as_ref(), &pending.id).await
+        {
+            tracing::warn!(error = %cleanup, video_id = %pending.id, "pending video left behind");
         }
-        return Err(video_error(e));
+        return Err(e.into());
     }
+    // Checked above; the S3 event's verification may have got there first, which is the same.
+    verify::accept_upload(state.store.as_ref(), &pending, size)
+        .await
+        .map_err(video_error)?;
+    let video = videos::get(state.store.as_ref(), &pending.id)
+        .await?
+        .ok_or_else(video_not_found)?;
     let detail = detail(state, video, Some(&product), None, None).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }

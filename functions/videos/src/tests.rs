@@ -78,7 +78,10 @@ async fn setup() -> Setup {
     }
 }
 
-fn multipart(token: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Request<Body> {
+/// A form field: name, file name (for files) and bytes.
+type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+fn multipart(token: &str, parts: &[Part<'_>]) -> Request<Body> {
     let boundary = "XyZBoundary42";
     let mut body = Vec::new();
     for (name, file_name, data) in parts {
@@ -366,7 +369,7 @@ async fn bad_uploads_get_the_error_shape_and_write_nothing() {
     // Multipart: a renamed text file, a missing title, tags that are not a JSON list.
     let file = mp4();
     let pid = s.product.id.as_bytes();
-    let forms: Vec<(Vec<(&str, Option<&str>, &[u8])>, StatusCode, &str, &str)> = vec![
+    let forms: Vec<(Vec<Part<'_>>, StatusCode, &str, &str)> = vec![
         (
             vec![
                 ("file", Some("notes.mp4"), b"these are my notes\n"),

@@ -38,8 +38,10 @@ pub const POOL_SIZE: usize = 100;
 const INTEREST_SHARE: usize = 50;
 const TRENDING_SHARE: usize = 25;
 const RECENT_SHARE: usize = 25;
-/// Videos read per source on the first page; later pages read this plus the videos served.
-const SOURCE_DEPTH: usize = 40;
+/// Videos read per source on the first page (per preferred category; the newest uploads; the
+/// trending list); later pages read these plus the videos served so far.
+const CATEGORY_DEPTH: usize = 20;
+const SOURCE_DEPTH: usize = 30;
 /// Longest feed session: the cursor remembers at most this many served videos.
 pub const MAX_SESSION_VIDEOS: usize = 500;
 pub const DEFAULT_LIMIT: usize = 10;
@@ -96,14 +98,30 @@ pub struct UserState {
     pub watched: HashSet<String>,
 }
 
-#[derive(Deserialize)]
+/// What a like or save record holds for the profile.
 struct InteractionRow {
-    #[serde(default)]
     video_id: String,
-    #[serde(default)]
     category_id: Option<String>,
-    #[serde(default)]
     tags: Vec<String>,
+}
+
+impl InteractionRow {
+    fn of(item: &Item) -> Self {
+        let text = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_string);
+        Self {
+            video_id: text("video_id").unwrap_or_default(),
+            category_id: text("category_id"),
+            tags: item
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,7 +137,9 @@ pub async fn load_user_state(
 ) -> Result<UserState, StoreError> {
     let items = store::query_all(
         store,
-        Query::table(keys::user_pk(user_id)).begins_with(keys::USER_VIDEO_PREFIX),
+        Query::table(keys::user_pk(user_id))
+            .begins_with(keys::USER_VIDEO_PREFIX)
+            .project(&["video_id", "category_id", "tags", "entries"]),
     )
     .await?;
     Ok(user_state_from_items(&items, catalog))
@@ -142,9 +162,7 @@ pub fn user_state_from_items(items: &[Item], catalog: &CatalogSnapshot) -> UserS
             None
         };
         if let Some(weight) = weight {
-            let Ok(row) = store::from_item::<InteractionRow>(item.clone()) else {
-                continue;
-            };
+            let row = InteractionRow::of(item);
             if weight == LIKE_SIGNAL {
                 state.liked.insert(row.video_id.clone());
             } else {
@@ -198,16 +216,18 @@ pub async fn gather_candidates(
     served: &HashSet<u32>,
 ) -> Result<Candidates, StoreError> {
     let depth = SOURCE_DEPTH + served.len();
-    let limit = u32::try_from(depth).unwrap_or(u32::MAX);
-    let newest = |q: Query| q.reverse().limit(limit);
+    let newest =
+        |q: Query, depth: usize| q.reverse().limit(u32::try_from(depth).unwrap_or(u32::MAX));
 
-    let category_queries = profile
-        .categories
-        .iter()
-        .map(|c| store.query(newest(Query::gsi2(keys::category_videos_pk(c)))));
+    let category_queries = profile.categories.iter().map(|c| {
+        store.query(newest(
+            Query::gsi2(keys::category_videos_pk(c)),
+            CATEGORY_DEPTH + served.len(),
+        ))
+    });
     let (by_category, recent, trending) = futures::join!(
         futures::future::try_join_all(category_queries),
-        store.query(newest(Query::gsi1(keys::READY_VIDEOS_PK))),
+        store.query(newest(Query::gsi1(keys::READY_VIDEOS_PK), depth)),
         trending_ids(store),
     );
     let (by_category, recent, trending) = (by_category?, recent?, trending?);

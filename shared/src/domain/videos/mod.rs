@@ -178,25 +178,6 @@ pub async fn create_pending(
     Ok(record)
 }
 
-/// Writes a video that is already verified (the multipart upload, demo data): the blob must be
-/// stored first, so that a ready record always has its file.
-pub async fn create_ready(
-    store: &dyn ItemStore,
-    new: NewVideo,
-    size: u64,
-) -> Result<VideoRecord, VideoError> {
-    let mut record = VideoRecord {
-        status: VideoStatus::Ready,
-        size: Some(size),
-        ..pending_record(new)
-    };
-    record.updated_at = record.created_at.clone();
-    store
-        .put(record_item(&record)?, Some(Condition::ItemNotExists))
-        .await?;
-    Ok(record)
-}
-
 /// A pending record with a fresh id (not written).
 pub fn pending_record(new: NewVideo) -> VideoRecord {
     let id = uuid::Uuid::new_v4().to_string();

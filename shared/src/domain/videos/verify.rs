@@ -45,8 +45,7 @@ pub fn is_mp4(prefix: &[u8]) -> bool {
     let brand = &header[8..12];
     &header[4..8] == b"ftyp"
         // header (8) + major brand (4) + minor version (4) + whole compatible brands (4 each)
-        && size >= 16
-        && size <= 1024
+        && (16..=1024).contains(&size)
         && (size - 16) % 4 == 0
         && brand.iter().all(|b| b.is_ascii_alphanumeric() || *b == b' ')
 }
@@ -113,7 +112,7 @@ pub async fn verify_upload(
         }
     };
     match verdict {
-        Ok(()) => mark_ready(store, &video, meta.size).await,
+        Ok(()) => accept_upload(store, &video, meta.size).await,
         Err(rejection) => {
             let outcome = mark_failed(store, &video, rejection).await?;
             // Also when the record moved on meanwhile: a pending video's blob that failed the
@@ -124,7 +123,10 @@ pub async fn verify_upload(
     }
 }
 
-async fn mark_ready(
+/// Marks a pending video whose file was checked as ready (with its index keys), unless it moved
+/// on meanwhile: [`Outcome::Ready`], or [`Outcome::AlreadyDone`] when another verification (the
+/// S3 event of the same file) or a delete won.
+pub async fn accept_upload(
     store: &dyn ItemStore,
     video: &VideoRecord,
     size: u64,
