@@ -612,29 +612,14 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten(b: Backend) {
     let s = TestServer::spawn(b).await;
     s.seed_demo().await;
     let admin = s.token("admin@ecommerce.com", "admin123").await;
-    let cat = s
-        .json(
-            "POST",
-            "/api/v1/admin/categories",
-            Some(&admin),
-            Some(json!({"name": "Consoles"})),
-        )
-        .await;
-    assert_eq!(cat.status, 201, "{}", cat.text);
-    let product = s
-        .json(
-            "POST",
-            "/api/v1/admin/products/",
-            Some(&admin),
-            Some(
-                json!({"name": "Game Console", "code": "GC-1", "price": 499.0,
-                        "category_id": cat.json["id"], "stock_quantity": 10,
-                        "description": "A home video game console", "tags": ["gaming"]}),
-            ),
-        )
-        .await;
-    assert_eq!(product.status, 201, "{}", product.text);
-    let product_id = product.json["id"].as_str().unwrap().to_string();
+    let product_id = admin_product(
+        &s,
+        &admin,
+        "Consoles",
+        json!({"name": "Game Console", "code": "GC-1", "price": 499.0, "stock_quantity": 10,
+               "description": "A home video game console", "tags": ["gaming"]}),
+    )
+    .await;
 
     let hash = hash_password("password123").await.unwrap();
     let mut tokens = Vec::new();
@@ -1165,6 +1150,36 @@ async fn classroom_import_recompute_classify_and_profile(b: Backend) {
     .assert_error(413, "CONTENT_TOO_LARGE");
 }
 
+/// Creates a category named `category` and, through the admin API, a product in it from
+/// `product` (its `category_id` is filled in); returns the product id.
+async fn admin_product(
+    s: &TestServer,
+    admin: &str,
+    category: &str,
+    mut product: serde_json::Value,
+) -> String {
+    let cat = s
+        .json(
+            "POST",
+            "/api/v1/admin/categories",
+            Some(admin),
+            Some(json!({"name": category})),
+        )
+        .await;
+    assert_eq!(cat.status, 201, "{}", cat.text);
+    product["category_id"] = cat.json["id"].clone();
+    let r = s
+        .json(
+            "POST",
+            "/api/v1/admin/products/",
+            Some(admin),
+            Some(product),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json["id"].as_str().unwrap().to_string()
+}
+
 /// Uploads `body` through a signed upload returned by `POST /api/v1/shoppable-videos`, then
 /// lets verification run: on the memory backend the local blob server's upload hook runs it; on
 /// the emulator (moto S3 sends no events) the test delivers the S3 "Object Created" event to the
@@ -1206,26 +1221,14 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
     let s = TestServer::spawn(b).await;
     s.seed_demo().await;
     let admin = s.token("admin@ecommerce.com", "admin123").await;
-    let cat = s
-        .json(
-            "POST",
-            "/api/v1/admin/categories",
-            Some(&admin),
-            Some(json!({"name": "Wearables"})),
-        )
-        .await;
-    let product = s
-        .json(
-            "POST",
-            "/api/v1/admin/products/",
-            Some(&admin),
-            Some(
-                json!({"name": "Smart Watch", "code": "SW-1", "price": 199.99,
-                        "category_id": cat.json["id"], "stock_quantity": 10, "tags": ["tech"]}),
-            ),
-        )
-        .await;
-    assert_eq!(product.status, 201, "{}", product.text);
+    let product_id = admin_product(
+        &s,
+        &admin,
+        "Wearables",
+        json!({"name": "Smart Watch", "code": "SW-1", "price": 199.99, "stock_quantity": 10,
+               "tags": ["tech"]}),
+    )
+    .await;
     let creator = s.token("customer000", "password123").await;
     let viewer = s.token("customer001", "password123").await;
     let base = "/api/v1/shoppable-videos";
@@ -1238,7 +1241,7 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
             &format!("{base}/"),
             Some(&creator),
             Some(
-                json!({"product_id": product.json["id"], "title": "Amazing Gadget Review",
+                json!({"product_id": product_id, "title": "Amazing Gadget Review",
                         "tags": ["tech", "gadgets"], "size": clip.len()}),
             ),
         )
@@ -1273,7 +1276,7 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
             "POST",
             base,
             Some(&creator),
-            Some(json!({"product_id": product.json["id"], "title": "Notes", "size": notes.len()})),
+            Some(json!({"product_id": product_id, "title": "Notes", "size": notes.len()})),
         )
         .await;
     assert_eq!(bad.status, 201, "{}", bad.text);
@@ -1298,7 +1301,7 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
                 "POST",
                 base,
                 Some(&creator),
-                Some(json!({"product_id": product.json["id"], "title": "Big", "size": 100})),
+                Some(json!({"product_id": product_id, "title": "Big", "size": 100})),
             )
             .await;
         assert_eq!(

@@ -4,11 +4,7 @@ use shared::AppState;
 use crate::{JobError, JobEvent, run};
 
 fn event(file: &str) -> JobEvent {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events/jobs")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+    serde_json::from_value(raw_event(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 #[tokio::test]

@@ -100,6 +100,14 @@ where
     }
 }
 
+async fn read_body(body: ByteStream, key: &str) -> BlobResult<Bytes> {
+    Ok(body
+        .collect()
+        .await
+        .map_err(|e| BlobError::Backend(format!("s3: read body of {key}: {e}")))?
+        .into_bytes())
+}
+
 fn fmt_time(t: Option<&DateTime>) -> Option<String> {
     t.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
 }
@@ -160,12 +168,7 @@ impl BlobStore for S3Blobs {
             .unwrap_or(DEFAULT_CONTENT_TYPE)
             .to_string();
         let last_modified = fmt_time(out.last_modified());
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| BlobError::Backend(format!("s3: read body of {key}: {e}")))?
-            .into_bytes();
+        let body = read_body(out.body, key).await?;
         Ok(Blob {
             meta: BlobMeta {
                 key: key.to_string(),
@@ -207,12 +210,7 @@ impl BlobStore for S3Blobs {
             }
             Err(e) => return Err(map_err(e)),
         };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| BlobError::Backend(format!("s3: read body of {key}: {e}")))?
-            .into_bytes();
+        let body = read_body(out.body, key).await?;
         // A server that ignores the range sends the whole object.
         Ok(body.slice(..body.len().min(usize::try_from(len).unwrap_or(usize::MAX))))
     }
