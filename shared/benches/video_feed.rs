@@ -198,6 +198,16 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The three stages in a row, as `page` runs them (the stages alone each repeat one read).
+    group.bench_function("stages_in_sequence", |b| {
+        b.to_async(&rt).iter(|| async {
+            let user = feed::load_user_state(s, &w.catalog, USER).await.unwrap();
+            let pool = feed::gather_candidates(s, &user.profile, &HashSet::new())
+                .await
+                .unwrap();
+            black_box(feed::score_candidates(pool.videos, &user, 42))
+        })
+    });
     group.bench_function("page", |b| {
         b.to_async(&rt).iter(|| async {
             black_box(

@@ -1361,7 +1361,15 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
         .await;
     assert_eq!(r.json["likes_count"], 2);
 
-    // The uploader deletes it: the record and the file go.
+    // The trend job scores it from its activity (two net likes and a view this hour).
+    let trends = jobs_fn::run(&s.state, &jobs_fn::JobEvent::named("video-trends"))
+        .await
+        .unwrap();
+    assert_eq!(trends["report"]["ready_videos"], 1, "{trends}");
+    let scored = s.json("GET", &format!("{base}/{id}"), None, None).await;
+    assert_eq!(scored.json["trend_score"], 1.0, "{}", scored.text);
+
+    // The uploader deletes it: the record, the file and the users' likes go.
     assert_eq!(
         s.json("DELETE", &format!("{base}/{id}"), Some(&creator), None)
             .await
@@ -1382,4 +1390,11 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
             .unwrap()
             .is_none()
     );
+    let marks = shared::store::query_all(
+        s.state.store.as_ref(),
+        shared::store::Query::gsi1(shared::store::keys::video_refs_pk(&id)),
+    )
+    .await
+    .unwrap();
+    assert!(marks.is_empty(), "{marks:?}");
 }

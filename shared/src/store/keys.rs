@@ -32,9 +32,9 @@
 //! | classifier in force | `CLASSIFY#MODEL` | `CURRENT` | - | - | version, blob key of the model artifact |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
 //! | shoppable video | `VIDEO#<id>` | `VIDEO` | `VIDEOS#READY` / `<created_at>#<id>` | `VIDEOCAT#<category id>` / `<created_at>#<id>` | index keys only while `ready`; counters by `ADD` |
-//! | video like | `USER#<id>` | `VLIKE#<video id>` | - | - | with the video's category and tags; written with the count |
-//! | video save | `USER#<id>` | `VSAVE#<video id>` | - | - | same, for saves |
-//! | video watched | `USER#<id>` | `VWATCH#<video id>` | - | - | `count` of completed views (`ADD`) |
+//! | video like | `USER#<id>` | `VLIKE#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | with the video's category and tags; written with the count |
+//! | video save | `USER#<id>` | `VSAVE#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | same, for saves |
+//! | video watched | `USER#<id>` | `VWATCH#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | `count` of completed views (`ADD`) |
 //! | video activity | `VIDEOACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<video id>` | - | - | hourly views/likes/saves/shares (`ADD`); `expires_at` after 8 days |
 //! | trending videos | `VIDEOS` | `TRENDING` | - | - | top ids by `trend_score`, written by the trend job |
 
@@ -276,6 +276,16 @@ pub fn video_watch(user_id: &str, video_id: &str) -> super::Key {
         format!("USER#{user_id}"),
         format!("{VIDEO_WATCH_PREFIX}{video_id}"),
     )
+}
+
+/// GSI1 partition of every per-user record about one video (deleted with the video).
+pub fn video_refs_pk(video_id: &str) -> String {
+    format!("VIDEOREFS#{video_id}")
+}
+
+/// GSI1 keys of a per-user record about a video: found again by video when it is deleted.
+pub fn video_ref_index(video_id: &str, key: &super::Key) -> (String, String) {
+    (video_refs_pk(video_id), format!("{}#{}", key.pk, key.sk))
 }
 
 pub fn user_pk(user_id: &str) -> String {

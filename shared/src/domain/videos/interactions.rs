@@ -14,7 +14,8 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::store::{
-    self, Condition, EXPIRES_AT, Item, ItemStore, Key, PK, SK, StoreError, TxOp, Update, keys,
+    self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, Item, ItemStore, Key, PK, SK, StoreError, TxOp,
+    Update, keys,
 };
 
 use super::{VideoError, VideoRecord, VideoStatus, get_ready};
@@ -215,6 +216,9 @@ fn interaction_item(kind: Toggle, key: &Key, video: &VideoRecord) -> Result<Item
     item.insert(PK.into(), key.pk.clone().into());
     item.insert(SK.into(), key.sk.clone().into());
     item.insert("entity".into(), kind.entity().into());
+    let (gsi1pk, gsi1sk) = keys::video_ref_index(&video.id, key);
+    item.insert(GSI1PK.into(), gsi1pk.into());
+    item.insert(GSI1SK.into(), gsi1sk.into());
     item.insert("video_id".into(), video.id.clone().into());
     item.insert("category_id".into(), video.category_id.clone().into());
     item.insert("tags".into(), Value::from(video.tags.clone()));
@@ -262,15 +266,16 @@ pub async fn view(
     let count = add_to_counter(store, video_id, "views_count").await?;
     record_activity(store, video_id, Activity::Views).await;
     if let Some(user_id) = user_id {
+        let key = keys::video_watch(user_id, video_id);
+        let (gsi1pk, gsi1sk) = keys::video_ref_index(video_id, &key);
         let update = Update::new()
             .add("count", 1)
             .set("video_id", video_id)
             .set("entity", "video_watch")
+            .set(GSI1PK, gsi1pk)
+            .set(GSI1SK, gsi1sk)
             .set("watched_at", store::now_rfc3339());
-        if let Err(e) = store
-            .update(&keys::video_watch(user_id, video_id), update, None)
-            .await
-        {
+        if let Err(e) = store.update(&key, update, None).await {
             tracing::warn!(error = %e, video_id, "could not remember a watched video");
         }
     }

@@ -272,8 +272,11 @@ pub async fn update(
     Err(StoreError::TransactionConflict.into())
 }
 
-/// Deletes the record, then its blob. A blob that cannot be deleted is logged (an orphan file
-/// costs storage only; a record without its file would break feeds).
+/// Deletes the record, then its blob, then the users' likes, saves and watched marks of it.
+/// The record goes first: once it is gone no toggle can add a like (toggles are conditioned on
+/// the video being ready). A blob or mark that cannot be deleted is logged (an orphan file costs
+/// storage only, an orphan mark a little profile weight; a record without its file would break
+/// feeds).
 pub async fn delete(
     store: &dyn ItemStore,
     blobs: &dyn BlobStore,
@@ -291,7 +294,36 @@ pub async fn delete(
     if let Err(e) = blobs.delete(&record.blob_key).await {
         tracing::warn!(error = %e, key = %record.blob_key, "video deleted but not its blob");
     }
+    if let Err(e) = delete_refs(store, id).await {
+        tracing::warn!(error = %e, video_id = id, "video deleted but not all its likes and saves");
+    }
     Ok(record)
+}
+
+/// Deletes every per-user record about the video (GSI1 `VIDEOREFS#<id>`), page by page.
+async fn delete_refs(store: &dyn ItemStore, id: &str) -> Result<(), StoreError> {
+    let mut query = store::Query::gsi1(keys::video_refs_pk(id))
+        .limit(100)
+        .project(&[]);
+    loop {
+        let page = store.query(query.clone()).await?;
+        let deletes: Vec<store::TxOp> = page
+            .items
+            .iter()
+            .filter_map(store::Key::of)
+            .map(|key| store::TxOp::Delete {
+                key,
+                condition: None,
+            })
+            .collect();
+        for chunk in deletes.chunks(25) {
+            store.transact(chunk.to_vec()).await?;
+        }
+        match page.cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

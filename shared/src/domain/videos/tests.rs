@@ -400,8 +400,43 @@ async fn update_and_delete_keep_indexes_and_remove_the_file() {
         .await
         .unwrap();
     assert_eq!(in_new.items.len(), 1, "moved to the new category's index");
+    // Likes of 130 users (more than a page of the index), a save and a watched mark.
+    for u in 0..130 {
+        interactions::toggle(f.s(), Toggle::Like, &format!("fan{u}"), &v.id)
+            .await
+            .unwrap();
+    }
+    interactions::toggle(f.s(), Toggle::Save, "fan0", &v.id)
+        .await
+        .unwrap();
+    interactions::view(f.s(), &v.id, Some("fan0"))
+        .await
+        .unwrap();
+    viewed::add(f.s(), "fan0", &f.products[0].id).await.unwrap();
+    let other = f.video(1, &[], 0).await;
+    interactions::toggle(f.s(), Toggle::Like, "fan0", &other.id)
+        .await
+        .unwrap();
     let deleted = delete(f.s(), f.blobs.as_ref(), &v.id).await.unwrap();
     assert_eq!(deleted.id, v.id);
+    let refs = crate::store::query_all(f.s(), Query::gsi1(keys::video_refs_pk(&v.id)))
+        .await
+        .unwrap();
+    assert!(refs.is_empty(), "{} marks left", refs.len());
+    let left: Vec<String> = crate::store::query_all(
+        f.s(),
+        Query::table(keys::user_pk("fan0")).begins_with(keys::USER_VIDEO_PREFIX),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .filter_map(|i| i.get("SK").and_then(|s| s.as_str()).map(str::to_string))
+    .collect();
+    assert_eq!(
+        left,
+        [keys::VIEWED_SK.to_string(), format!("VLIKE#{}", other.id)],
+        "other videos' marks and viewed products stay"
+    );
     assert!(get(f.s(), &v.id).await.unwrap().is_none());
     assert!(f.blobs.head(&v.blob_key).await.unwrap().is_none());
     assert!(matches!(
