@@ -500,6 +500,19 @@ pub async fn delete_video(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Flips the caller's like or save of a ready video.
+async fn toggle(
+    state: &AppState,
+    kind: Toggle,
+    user: &AuthUser,
+    video_id: &str,
+) -> ApiResult<interactions::Toggled> {
+    let id = checked_id(video_id)?;
+    interactions::toggle(state.store.as_ref(), kind, &user.user_id, id)
+        .await
+        .map_err(video_error)
+}
+
 /// Toggles the caller's like.
 #[utoipa::path(
     post, path = "/api/v1/shoppable-videos/{video_id}/like", tag = "shoppable-videos",
@@ -516,10 +529,7 @@ pub async fn like(
     user: AuthUser,
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<LikeResponse>> {
-    let id = checked_id(&video_id)?;
-    let t = interactions::toggle(state.store.as_ref(), Toggle::Like, &user.user_id, id)
-        .await
-        .map_err(video_error)?;
+    let t = toggle(&state, Toggle::Like, &user, &video_id).await?;
     Ok(Json(LikeResponse {
         status: SUCCESS,
         liked: t.active,
@@ -543,10 +553,7 @@ pub async fn save_video(
     user: AuthUser,
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<SaveResponse>> {
-    let id = checked_id(&video_id)?;
-    let t = interactions::toggle(state.store.as_ref(), Toggle::Save, &user.user_id, id)
-        .await
-        .map_err(video_error)?;
+    let t = toggle(&state, Toggle::Save, &user, &video_id).await?;
     Ok(Json(SaveResponse {
         status: SUCCESS,
         saved: t.active,
