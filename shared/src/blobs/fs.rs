@@ -144,6 +144,27 @@ impl FsBlobs {
         Ok(path)
     }
 
+    /// Opens a blob file and reads its header line, leaving the reader at the body; `None` when
+    /// the blob is absent.
+    async fn open_blob(
+        &self,
+        key: &str,
+    ) -> BlobResult<Option<(tokio::io::BufReader<tokio::fs::File>, Header)>> {
+        let path = self.blob_path(key)?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(backend("open blob", e)),
+        };
+        let mut reader = tokio::io::BufReader::new(file);
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| backend("read blob", e))?;
+        Ok(Some((reader, parse_header(&line)?)))
+    }
+
     fn mac(&self, message: &str) -> HmacSha256 {
         let mut mac = self.mac.clone();
         mac.update(message.as_bytes());
@@ -413,24 +434,16 @@ impl BlobStore for FsBlobs {
     }
 
     async fn head(&self, key: &str) -> BlobResult<Option<BlobMeta>> {
-        let path = self.blob_path(key)?;
-        let file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(backend("open blob", e)),
+        let Some((reader, header)) = self.open_blob(key).await? else {
+            return Ok(None);
         };
-        let modified = file
+        let modified = reader
+            .get_ref()
             .metadata()
             .await
             .ok()
             .and_then(|m| m.modified().ok())
             .map(rfc3339);
-        let mut line = Vec::new();
-        tokio::io::BufReader::new(file)
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| backend("read blob", e))?;
-        let header = parse_header(&line)?;
         Ok(Some(BlobMeta {
             key: key.to_string(),
             size: header.size,
@@ -440,17 +453,7 @@ impl BlobStore for FsBlobs {
     }
 
     async fn read_prefix(&self, key: &str, len: u64) -> BlobResult<Bytes> {
-        let path = self.blob_path(key)?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| not_found_or("open blob", e))?;
-        let mut reader = tokio::io::BufReader::new(file);
-        let mut line = Vec::new();
-        reader
-            .read_until(b'\n', &mut line)
-            .await
-            .map_err(|e| backend("read blob", e))?;
-        let header = parse_header(&line)?;
+        let (reader, header) = self.open_blob(key).await?.ok_or(BlobError::NotFound)?;
         let mut body = Vec::new();
         reader
             .take(len.min(header.size))
