@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use axum::{
     Json,
-    body::Bytes,
     extract::{FromRequest, Path, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -22,10 +21,7 @@ use shared::{
         },
     },
     error::{ErrorBody, FieldError},
-    http::{
-        AuthUser, ValidQuery,
-        extract::{decode_json, media_type},
-    },
+    http::{AuthUser, ValidJson, ValidQuery, extract::media_type},
 };
 
 use crate::{
@@ -55,7 +51,6 @@ fn product_not_found() -> ApiError {
 fn video_error(e: VideoError) -> ApiError {
     match e {
         VideoError::NotFound => video_not_found(),
-        VideoError::ProductNotFound => product_not_found(),
         VideoError::BadCursor => ApiError::invalid_field("cursor", "not a cursor of this feed"),
         VideoError::Store(e) => e.into(),
         VideoError::Blob(e) => ApiError::internal(e),
@@ -91,6 +86,22 @@ async fn active_product(state: &AppState, id: &str) -> ApiResult<ProductRecord> 
         .await?
         .filter(|p| p.is_active)
         .ok_or_else(product_not_found)
+}
+
+/// A new video of `product` by `user`.
+fn new_video(
+    product: &ProductRecord,
+    user: &AuthUser,
+    title: String,
+    tags: Vec<String>,
+) -> NewVideo {
+    NewVideo {
+        product_id: product.id.clone(),
+        category_id: product.category_id.clone(),
+        uploader_id: user.user_id.clone(),
+        title,
+        tags,
+    }
 }
 
 fn may_manage(user: &AuthUser, video: &VideoRecord) -> bool {
@@ -182,7 +193,7 @@ pub async fn feed(
     for e in page.entries {
         items.push(FeedItem {
             video_file: video_url(&state, &e.video.blob_key).await?,
-            product: VideoProduct::from(&e.product),
+            product: VideoProduct::from(e.product),
             id: e.video.id,
             title: e.video.title,
             likes_count: e.video.likes_count,
@@ -245,21 +256,11 @@ pub async fn upload(
             let form = upload::read_form(&content_type, req.into_body()).await?;
             upload_form(&state, &user, form).await
         }
-        None | Some("application/json") => {
-            let bytes = Bytes::from_request(req, &state)
-                .await
-                .map_err(|r| match r.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
-                    _ => ApiError::malformed("Could not read the request body"),
-                })?;
-            let body: UploadRequest = decode_json(&bytes)?;
+        // JSON, or 415 for any other type.
+        _ => {
+            let ValidJson(body) = ValidJson::<UploadRequest>::from_request(req, &state).await?;
             upload_signed(&state, &user, body).await
         }
-        Some(_) => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "Send application/json (signed upload) or multipart/form-data",
-        )),
     }
 }
 
@@ -280,18 +281,10 @@ async fn upload_signed(
         return Err(ApiError::invalid_field("body", "incomplete"));
     };
     let product = active_product(state, &product_id).await?;
-    let video = videos::create_pending(
-        state.store.as_ref(),
-        NewVideo {
-            product_id: product.id.clone(),
-            category_id: product.category_id.clone(),
-            uploader_id: user.user_id.clone(),
-            title,
-            tags,
-        },
-    )
-    .await
-    .map_err(video_error)?;
+    let video =
+        videos::create_pending(state.store.as_ref(), new_video(&product, user, title, tags))
+            .await
+            .map_err(video_error)?;
     let signed = state
         .blobs
         .signed_put_url(&video.blob_key, VIDEO_CONTENT_TYPE, size, UPLOAD_URL_TTL)
@@ -317,13 +310,10 @@ async fn upload_form(
     let product_id = upload::product_id(text("product_id").as_ref(), &mut fields);
     let title = upload::title(text("title").as_ref(), &mut fields);
     let tags = upload::tags(text("tags").as_ref(), &mut fields);
-    let file = match &form.file {
-        None => {
-            fields.err("file", "Field required");
-            None
-        }
-        Some((_, bytes)) => Some(bytes.clone()),
-    };
+    let file = form.file;
+    if file.is_none() {
+        fields.err("file", "Field required");
+    }
     fields.finish()?;
     let (Some(product_id), Some(title), Some(tags), Some(file)) = (product_id, title, tags, file)
     else {
@@ -347,18 +337,10 @@ async fn upload_form(
     let size = file.len() as u64;
     // The record first, pending: in the cloud, storing the file sends an S3 event whose
     // verification must find the record (a file without one is removed as an orphan).
-    let pending = videos::create_pending(
-        state.store.as_ref(),
-        NewVideo {
-            product_id: product.id.clone(),
-            category_id: product.category_id.clone(),
-            uploader_id: user.user_id.clone(),
-            title,
-            tags,
-        },
-    )
-    .await
-    .map_err(video_error)?;
+    let pending =
+        videos::create_pending(state.store.as_ref(), new_video(&product, user, title, tags))
+            .await
+            .map_err(video_error)?;
     if let Err(e) = state
         .blobs
         .put(&pending.blob_key, file, VIDEO_CONTENT_TYPE)
@@ -427,10 +409,9 @@ pub async fn update_video(
     State(state): State<AppState>,
     user: AuthUser,
     Path(video_id): Path<String>,
-    body: Bytes,
+    ValidJson(body): ValidJson<UpdateRequest>,
 ) -> ApiResult<Json<VideoDetail>> {
     let id = checked_id(&video_id)?;
-    let body: UpdateRequest = decode_json(&body)?;
     let video = videos::get(state.store.as_ref(), id)
         .await?
         .ok_or_else(video_not_found)?;

@@ -56,8 +56,9 @@ pub struct FeedParams {
     pub seed: Option<u64>,
 }
 
-/// JSON body of `POST /`: creates the video and returns a signed upload URL.
-#[derive(Debug, Deserialize, ToSchema)]
+/// JSON body of `POST /`: creates the video and returns a signed upload URL. Fields are checked
+/// by hand (`upload.rs`), so that every problem is reported with its field.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UploadRequest {
     #[schema(value_type = String)]
     pub product_id: Option<Value>,
@@ -117,8 +118,8 @@ pub struct VideoDetail {
     pub upload: Option<UploadTarget>,
 }
 
-/// `PATCH /{id}`: fields to change.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `PATCH /{id}`: fields to change (checked like the upload's).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateRequest {
     #[schema(value_type = String)]
     pub title: Option<Value>,

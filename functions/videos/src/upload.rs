@@ -150,11 +150,11 @@ pub fn content_type(value: Option<&Value>, fields: &mut Fields) {
 #[derive(Debug, Default)]
 pub struct Form {
     pub text: BTreeMap<String, String>,
-    pub file: Option<(Option<String>, Bytes)>,
+    pub file: Option<Bytes>,
 }
 
 /// Reads a `multipart/form-data` body of at most [`MULTIPART_MAX_BYTES`]: text fields, and the
-/// `file` field's name and bytes.
+/// `file` field's bytes.
 pub async fn read_form(content_type: &str, body: Body) -> Result<Form, ApiError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| ApiError::malformed("multipart/form-data without a boundary"))?;
@@ -174,9 +174,7 @@ pub async fn read_form(content_type: &str, body: Body) -> Result<Form, ApiError>
         };
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
-            let file_name = field.file_name().map(str::to_string);
-            let bytes = field.bytes().await.map_err(multipart_error)?;
-            form.file = Some((file_name, bytes));
+            form.file = Some(field.bytes().await.map_err(multipart_error)?);
         } else {
             let text = field.text().await.map_err(multipart_error)?;
             form.text.insert(name, text);

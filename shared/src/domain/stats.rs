@@ -7,9 +7,10 @@ use serde_json::Value;
 use crate::store::{EXPIRES_AT, ItemStore, Key, StoreResult, TxOp, Update, keys};
 
 /// How long hourly buckets are kept.
-const HOURLY_RETENTION_SECS: i64 = 8 * 24 * 3600;
+pub const HOURLY_RETENTION_SECS: i64 = 8 * 24 * 3600;
 
-fn hour_label(t: chrono::DateTime<Utc>) -> String {
+/// The label of an hourly bucket (`2026-11-26T05`).
+pub fn hour_label(t: chrono::DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H").to_string()
 }
 

@@ -35,6 +35,16 @@ async fn read(store: &dyn ItemStore, user_id: &str) -> Result<ViewedList, StoreE
     }
 }
 
+/// The product ids of a viewed-products item read raw (e.g. by a query of the user's
+/// partition), most recent first.
+pub fn product_ids(item: &Item) -> impl Iterator<Item = &str> {
+    item.get("entries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("product_id").and_then(Value::as_str))
+}
+
 /// The user's viewed products, most recent first.
 pub async fn list(store: &dyn ItemStore, user_id: &str) -> Result<Vec<ViewedEntry>, StoreError> {
     Ok(read(store, user_id).await?.entries)

@@ -139,12 +139,13 @@ pub fn score(c: &Candidate<'_>, profile: &ProfileSets<'_>, random: f64) -> Score
     } else {
         0.0
     };
-    // Each distinct tag counts once, even if a video lists it twice.
-    let mut seen: HashSet<&str> = HashSet::new();
+    // Each distinct tag counts once, even if a video lists it twice (a video has a few tags:
+    // looking back is cheaper than a set per candidate).
     let matching = c
         .tags
         .iter()
-        .filter(|t| profile.tags.contains(t.as_str()) && seen.insert(t.as_str()))
+        .enumerate()
+        .filter(|(i, t)| profile.tags.contains(t.as_str()) && !c.tags[..*i].contains(t))
         .count();
     Score {
         category,

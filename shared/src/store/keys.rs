@@ -238,6 +238,11 @@ pub fn video(id: &str) -> super::Key {
     super::Key::new(format!("VIDEO#{id}"), "VIDEO")
 }
 
+/// The video id in a `VIDEO#<id>` partition key.
+pub fn video_id_of(pk: &str) -> Option<&str> {
+    pk.strip_prefix("VIDEO#")
+}
+
 /// GSI1 partition of ready videos, newest first by `<created_at>#<id>`.
 pub const READY_VIDEOS_PK: &str = "VIDEOS#READY";
 

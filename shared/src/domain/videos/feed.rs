@@ -18,11 +18,10 @@
 use std::collections::HashSet;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
-    domain::{catalog::ProductRecord, catalog_view::CatalogSnapshot},
+    domain::{catalog::ProductRecord, catalog_view::CatalogSnapshot, viewed},
     reco::feed::{
         self as scoring, InterestProfile, LIKE_SIGNAL, PRODUCT_VIEW_SIGNAL, PROFILE_CATEGORIES,
         PROFILE_TAGS, ProfileSets, Ranked, SAVE_SIGNAL, Score, Signal,
@@ -30,7 +29,7 @@ use crate::{
     store::{self, Item, ItemStore, Key, Query, SK, StoreError, keys},
 };
 
-use super::{VideoError, VideoRecord};
+use super::{VideoError, VideoRecord, VideoStatus};
 
 /// Largest candidate pool scored per page.
 pub const POOL_SIZE: usize = 100;
@@ -98,19 +97,18 @@ pub struct UserState {
     pub watched: HashSet<String>,
 }
 
-/// What a like or save record holds for the profile.
-struct InteractionRow {
-    video_id: String,
-    category_id: Option<String>,
+/// What a like or save record holds for the profile: the video's category and tags when it
+/// was liked or saved.
+struct InteractionRow<'a> {
+    category_id: Option<&'a str>,
     tags: Vec<String>,
+    weight: f64,
 }
 
-impl InteractionRow {
-    fn of(item: &Item) -> Self {
-        let text = |k: &str| item.get(k).and_then(Value::as_str).map(str::to_string);
+impl<'a> InteractionRow<'a> {
+    fn of(item: &'a Item, weight: f64) -> Self {
         Self {
-            video_id: text("video_id").unwrap_or_default(),
-            category_id: text("category_id"),
+            category_id: item.get("category_id").and_then(Value::as_str),
             tags: item
                 .get("tags")
                 .and_then(Value::as_array)
@@ -120,13 +118,9 @@ impl InteractionRow {
                         .collect()
                 })
                 .unwrap_or_default(),
+            weight,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct ViewedRow {
-    product_id: String,
 }
 
 /// Stage 1 for a signed-in user (anonymous callers have an empty [`UserState`]).
@@ -139,7 +133,7 @@ pub async fn load_user_state(
         store,
         Query::table(keys::user_pk(user_id))
             .begins_with(keys::USER_VIDEO_PREFIX)
-            .project(&["video_id", "category_id", "tags", "entries"]),
+            .project(&["category_id", "tags", "entries"]),
     )
     .await?;
     Ok(user_state_from_items(&items, catalog))
@@ -148,38 +142,22 @@ pub async fn load_user_state(
 /// The pure part of stage 1: the user's `V*` items to a profile and interaction sets.
 pub fn user_state_from_items(items: &[Item], catalog: &CatalogSnapshot) -> UserState {
     let mut state = UserState::default();
-    let mut rows: Vec<(InteractionRow, f64)> = Vec::new();
+    let mut rows: Vec<InteractionRow> = Vec::new();
     let mut viewed: Vec<&ProductRecord> = Vec::new();
     for item in items {
         let Some(sk) = item.get(SK).and_then(Value::as_str) else {
             continue;
         };
-        let weight = if sk.starts_with(keys::VIDEO_LIKE_PREFIX) {
-            Some(LIKE_SIGNAL)
-        } else if sk.starts_with(keys::VIDEO_SAVE_PREFIX) {
-            Some(SAVE_SIGNAL)
-        } else {
-            None
-        };
-        if let Some(weight) = weight {
-            let row = InteractionRow::of(item);
-            if weight == LIKE_SIGNAL {
-                state.liked.insert(row.video_id.clone());
-            } else {
-                state.saved.insert(row.video_id.clone());
-            }
-            rows.push((row, weight));
+        if let Some(id) = sk.strip_prefix(keys::VIDEO_LIKE_PREFIX) {
+            state.liked.insert(id.to_string());
+            rows.push(InteractionRow::of(item, LIKE_SIGNAL));
+        } else if let Some(id) = sk.strip_prefix(keys::VIDEO_SAVE_PREFIX) {
+            state.saved.insert(id.to_string());
+            rows.push(InteractionRow::of(item, SAVE_SIGNAL));
         } else if let Some(id) = sk.strip_prefix(keys::VIDEO_WATCH_PREFIX) {
             state.watched.insert(id.to_string());
         } else if sk == keys::VIEWED_SK {
-            let entries = item.get("entries").and_then(Value::as_array);
-            for e in entries.into_iter().flatten() {
-                if let Ok(row) = serde_json::from_value::<ViewedRow>(e.clone())
-                    && let Some(p) = catalog.product(&row.product_id)
-                {
-                    viewed.push(p);
-                }
-            }
+            viewed.extend(viewed::product_ids(item).filter_map(|id| catalog.product(id)));
         }
     }
     // Product tags are free text: normalised like video tags before they are compared.
@@ -187,10 +165,10 @@ pub fn user_state_from_items(items: &[Item], catalog: &CatalogSnapshot) -> UserS
         viewed.iter().map(|p| super::clean_tags(&p.tags)).collect();
     let signals = rows
         .iter()
-        .map(|(r, w)| Signal {
-            category_id: r.category_id.as_deref(),
+        .map(|r| Signal {
+            category_id: r.category_id,
             tags: &r.tags,
-            weight: *w,
+            weight: r.weight,
         })
         .chain(viewed.iter().zip(&product_tags).map(|(p, tags)| Signal {
             category_id: Some(p.category_id.as_str()),
@@ -234,40 +212,31 @@ pub async fn gather_candidates(
 
     let mut exhausted = recent.cursor.is_none() && trending.len() <= depth;
     let mut seen: HashSet<String> = HashSet::new();
-    let mut fresh = |items: Vec<Item>, out: &mut Vec<VideoRecord>| {
-        for item in items {
-            if let Ok(v) = store::from_item::<VideoRecord>(item)
-                && !served.contains(&scoring::fingerprint(&v.id))
-                && seen.insert(v.id.clone())
-            {
-                out.push(v);
-            }
-        }
-    };
     let mut interest = Vec::new();
     for page in by_category {
         exhausted &= page.cursor.is_none();
-        fresh(page.items, &mut interest);
+        interest.extend(fresh(page.items, served, &mut seen));
     }
-    let mut newest_videos = Vec::new();
-    fresh(recent.items, &mut newest_videos);
-    // Trending ids not seen yet, fetched in one batch.
+    let newest_videos = fresh(recent.items, served, &mut seen);
+    // The first `depth` unserved trending ids; those already read above are not read again.
     let wanted: Vec<Key> = trending
         .iter()
         .filter(|id| !served.contains(&scoring::fingerprint(id)))
         .take(depth)
+        .filter(|id| !seen.contains(id.as_str()))
         .map(|id| keys::video(id))
         .collect();
-    let mut trending_videos = Vec::new();
     let fetched = store.batch_get(&wanted).await?;
-    fresh(
+    let ready = Value::from(VideoStatus::Ready.as_str());
+    // The trend job lists ids by score: that order is kept (batch_get keeps key order).
+    let trending_videos = fresh(
         fetched
             .into_iter()
-            .filter(|i| i.get("status").and_then(Value::as_str) == Some("ready"))
+            .filter(|i| i.get("status") == Some(&ready))
             .collect(),
-        &mut trending_videos,
+        served,
+        &mut seen,
     );
-    // The trend job lists ids by score: keep that order (batch_get keeps key order).
 
     let mut pool = Vec::with_capacity(POOL_SIZE);
     let mut rest = Vec::new();
@@ -291,12 +260,21 @@ pub async fn gather_candidates(
     })
 }
 
+/// The videos among `items` not served in this session nor taken from an earlier source.
+fn fresh(items: Vec<Item>, served: &HashSet<u32>, seen: &mut HashSet<String>) -> Vec<VideoRecord> {
+    items
+        .into_iter()
+        .filter_map(|item| store::from_item::<VideoRecord>(item).ok())
+        .filter(|v| !served.contains(&scoring::fingerprint(&v.id)) && seen.insert(v.id.clone()))
+        .collect()
+}
+
 /// The trend job's list of video ids, highest `trend_score` first.
 pub async fn trending_ids(store: &dyn ItemStore) -> Result<Vec<String>, StoreError> {
     Ok(store
         .get(&keys::trending_videos())
         .await?
-        .and_then(|i| i.get("video_ids").cloned())
+        .and_then(|mut i| i.remove("video_ids"))
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default())
 }
@@ -335,11 +313,11 @@ pub fn score_candidates(
     ranked
 }
 
-/// One entry of a feed page.
+/// One entry of a feed page; the product is the catalog snapshot's.
 #[derive(Debug, Clone)]
-pub struct FeedEntry {
+pub struct FeedEntry<'a> {
     pub video: VideoRecord,
-    pub product: ProductRecord,
+    pub product: &'a ProductRecord,
     pub score: Score,
     pub is_liked: bool,
     pub is_saved: bool,
@@ -347,21 +325,21 @@ pub struct FeedEntry {
 
 /// A page and the cursor of the next one.
 #[derive(Debug, Clone)]
-pub struct FeedPage {
-    pub entries: Vec<FeedEntry>,
+pub struct FeedPage<'a> {
+    pub entries: Vec<FeedEntry<'a>>,
     pub next_cursor: Option<String>,
 }
 
 /// One page of the feed. `user` is `None` for anonymous callers (trending and recent videos);
 /// `cursor` continues a session, else `seed` (or a random one) starts one.
-pub async fn page(
+pub async fn page<'a>(
     store: &dyn ItemStore,
-    catalog: &CatalogSnapshot,
+    catalog: &'a CatalogSnapshot,
     user_id: Option<&str>,
     limit: usize,
     cursor: Option<FeedCursor>,
     seed: Option<u64>,
-) -> Result<FeedPage, VideoError> {
+) -> Result<FeedPage<'a>, VideoError> {
     let limit = limit.clamp(1, MAX_LIMIT);
     let cursor = cursor.unwrap_or_else(|| FeedCursor {
         seed: seed.unwrap_or_else(rand::random),
@@ -393,7 +371,7 @@ pub async fn page(
         .take(limit)
         .filter_map(|r| {
             let (video, score) = r.item;
-            let product = catalog.product(&video.product_id)?.clone();
+            let product = catalog.product(&video.product_id)?;
             Some(FeedEntry {
                 is_liked: user.liked.contains(&video.id),
                 is_saved: user.saved.contains(&video.id),

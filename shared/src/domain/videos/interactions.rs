@@ -18,10 +18,9 @@ use crate::store::{
     Update, keys,
 };
 
-use super::{VideoError, VideoRecord, VideoStatus, get_ready};
+use super::{VideoError, VideoRecord, VideoStatus, get_ready, status_is};
+use crate::domain::stats::{HOURLY_RETENTION_SECS, hour_label};
 
-/// How long hourly activity buckets are kept (the trend window is shorter).
-const ACTIVITY_RETENTION_SECS: i64 = 8 * 24 * 3600;
 /// Retries of a toggle that lost a race; each retry means another toggle of the same user
 /// succeeded.
 const MAX_RETRIES: u32 = 32;
@@ -88,43 +87,46 @@ impl Activity {
     }
 }
 
-/// The hour bucket label (`2026-11-26T05`).
-pub fn hour_label(t: chrono::DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H").to_string()
-}
-
 /// The shard of a video's activity buckets.
 pub fn activity_shard(video_id: &str) -> u32 {
     crate::reco::feed::fingerprint(video_id) % keys::VIDEO_ACTIVITY_SHARDS
 }
 
-/// Adds `by` to this hour's `activity` of the video.
-fn activity_op(video_id: &str, activity: Activity, by: i64) -> TxOp {
+/// The key and update adding `by` to this hour's `activity` of the video (kept as long as the
+/// platform's other hourly buckets; the trend window is shorter).
+fn activity_update(video_id: &str, activity: Activity, by: i64) -> (Key, Update) {
     let now = Utc::now();
+    let key = Key::new(
+        keys::video_activity_pk(&hour_label(now), activity_shard(video_id)),
+        video_id,
+    );
+    let update = Update::new()
+        .add(activity.attr(), by)
+        .set("video_id", video_id)
+        .set(EXPIRES_AT, now.timestamp() + HOURLY_RETENTION_SECS);
+    (key, update)
+}
+
+/// [`activity_update`] as a transaction operation.
+fn activity_op(video_id: &str, activity: Activity, by: i64) -> TxOp {
+    let (key, update) = activity_update(video_id, activity, by);
     TxOp::Update {
-        key: Key::new(
-            keys::video_activity_pk(&hour_label(now), activity_shard(video_id)),
-            video_id,
-        ),
-        update: Update::new()
-            .add(activity.attr(), by)
-            .set("video_id", video_id)
-            .set(EXPIRES_AT, now.timestamp() + ACTIVITY_RETENTION_SECS),
+        key,
+        update,
         condition: None,
     }
 }
 
 /// Best effort: activity feeds the trend score only, so a failure is logged, not returned.
 async fn record_activity(store: &dyn ItemStore, video_id: &str, activity: Activity) {
-    if let TxOp::Update { key, update, .. } = activity_op(video_id, activity, 1)
-        && let Err(e) = store.update(&key, update, None).await
-    {
+    let (key, update) = activity_update(video_id, activity, 1);
+    if let Err(e) = store.update(&key, update, None).await {
         tracing::warn!(error = %e, video_id, "could not count video activity");
     }
 }
 
 fn ready() -> Condition {
-    Condition::eq("status", VideoStatus::Ready.as_str())
+    status_is(VideoStatus::Ready)
 }
 
 /// The result of a toggle: the new state and the video's counter after it.
@@ -150,7 +152,7 @@ pub async fn toggle(
         let ops = if now_active {
             vec![
                 TxOp::Put {
-                    item: interaction_item(kind, &key, &video)?,
+                    item: interaction_item(kind, &key, &video),
                     condition: Some(Condition::ItemNotExists),
                 },
                 TxOp::Update {
@@ -211,7 +213,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// A like/save record: which video, when, and the video's category and tags at that time (the
 /// feed profile reads them without fetching the videos).
-fn interaction_item(kind: Toggle, key: &Key, video: &VideoRecord) -> Result<Item, StoreError> {
+fn interaction_item(kind: Toggle, key: &Key, video: &VideoRecord) -> Item {
     let mut item = Item::new();
     item.insert(PK.into(), key.pk.clone().into());
     item.insert(SK.into(), key.sk.clone().into());
@@ -223,7 +225,7 @@ fn interaction_item(kind: Toggle, key: &Key, video: &VideoRecord) -> Result<Item
     item.insert("category_id".into(), video.category_id.clone().into());
     item.insert("tags".into(), Value::from(video.tags.clone()));
     item.insert("created_at".into(), store::now_rfc3339().into());
-    Ok(item)
+    item
 }
 
 /// Whether the user likes / has saved the video.

@@ -98,14 +98,17 @@ pub struct VideoRecord {
 pub enum VideoError {
     #[error("video not found")]
     NotFound,
-    #[error("product not found")]
-    ProductNotFound,
     #[error("bad feed cursor")]
     BadCursor,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Blob(#[from] BlobError),
+}
+
+/// Condition: the video exists with `status` (a write racing a verification or a delete loses).
+pub fn status_is(status: VideoStatus) -> Condition {
+    Condition::eq("status", status.as_str())
 }
 
 /// Where a video's file lives.
@@ -172,9 +175,7 @@ pub async fn create_pending(
     new: NewVideo,
 ) -> Result<VideoRecord, VideoError> {
     let record = pending_record(new);
-    store
-        .put(record_item(&record)?, Some(Condition::ItemNotExists))
-        .await?;
+    insert(store, &record).await?;
     Ok(record)
 }
 
@@ -259,7 +260,7 @@ pub async fn update(
                 update = update.set(GSI2PK, keys::category_videos_pk(category_id));
             }
         }
-        let condition = Condition::eq("status", current.status.as_str());
+        let condition = status_is(current.status);
         match store
             .update(&keys::video(id), update, Some(condition))
             .await

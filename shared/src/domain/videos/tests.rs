@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 
 use super::{
     feed::{self, FeedCursor},
-    interactions::{self, Toggle, hour_label},
+    interactions::{self, Toggle},
     trends::{self, TrendParams},
     verify::{self, Outcome, Rejection},
     *,
@@ -150,12 +150,7 @@ impl Fixture {
     }
 }
 
-async fn all_pages(
-    f: &Fixture,
-    user: Option<&str>,
-    limit: usize,
-    seed: u64,
-) -> Vec<Vec<feed::FeedEntry>> {
+async fn all_pages(f: &Fixture, user: Option<&str>, limit: usize, seed: u64) -> Vec<Vec<String>> {
     let snap = f.snapshot();
     let mut pages = Vec::new();
     let mut cursor = None;
@@ -163,7 +158,7 @@ async fn all_pages(
         let page = feed::page(f.s(), &snap, user, limit, cursor, Some(seed))
             .await
             .unwrap();
-        pages.push(page.entries);
+        pages.push(ids(&page.entries));
         match page.next_cursor {
             Some(c) => cursor = Some(FeedCursor::decode(&c).unwrap()),
             None => return pages,
@@ -451,7 +446,7 @@ async fn update_and_delete_keep_indexes_and_remove_the_file() {
 
 /// Writes `n` of each activity for `video` into the bucket of the hour `hours_ago`.
 async fn activity(store: &dyn ItemStore, video: &str, hours_ago: i64, n: i64) {
-    let label = hour_label(Utc::now() - Duration::hours(hours_ago));
+    let label = crate::domain::stats::hour_label(Utc::now() - Duration::hours(hours_ago));
     let key = crate::store::Key::new(
         keys::video_activity_pk(&label, interactions::activity_shard(video)),
         video,
@@ -608,12 +603,7 @@ async fn the_feed_ranks_by_the_spec_score_and_marks_likes_and_saves() {
     assert!(anonymous.entries.iter().all(|e| e.score.category == 0.0));
     // Product 5 is inactive: its videos are never shown.
     let inactive = f.video(5, &["outdoor"], 0).await;
-    let all: Vec<String> = all_pages(&f, None, 4, 1)
-        .await
-        .concat()
-        .iter()
-        .map(|e| e.video.id.clone())
-        .collect();
+    let all: Vec<String> = all_pages(&f, None, 4, 1).await.concat();
     assert_eq!(all.len(), 7);
     assert!(!all.contains(&inactive.id));
 }
@@ -629,7 +619,7 @@ async fn a_feed_session_never_repeats_a_video_and_reaches_them_all() {
     let pending = f.pending(0).await;
     for (user, limit) in [(None, 7), (Some("u"), 50)] {
         let pages = all_pages(&f, user, limit, 3).await;
-        let served: Vec<String> = pages.iter().flat_map(|p| ids(p)).collect();
+        let served: Vec<String> = pages.concat();
         let unique: HashSet<String> = served.iter().cloned().collect();
         assert_eq!(unique.len(), served.len(), "a video was repeated");
         assert_eq!(unique, all, "every ready video is reached");
@@ -654,12 +644,13 @@ async fn watched_videos_rank_after_unwatched_ones() {
         interactions::view(f.s(), &v.id, Some("u")).await.unwrap();
     }
     let pages = all_pages(&f, Some("u"), 2, 9).await;
-    let order: Vec<String> = pages.concat().iter().map(|e| e.video.id.clone()).collect();
+    let order: Vec<String> = pages.concat();
     assert_eq!(order.len(), 6);
     let last_two: HashSet<&String> = order[4..].iter().collect();
     assert_eq!(last_two, HashSet::from([&vs[0].id, &vs[1].id]));
     // Someone else sees them first.
-    let other = feed::page(f.s(), &f.snapshot(), Some("x"), 2, None, Some(9))
+    let snap = f.snapshot();
+    let other = feed::page(f.s(), &snap, Some("x"), 2, None, Some(9))
         .await
         .unwrap();
     let first: HashSet<String> = ids(&other.entries).into_iter().collect();

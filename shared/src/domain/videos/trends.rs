@@ -19,12 +19,12 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::store::{self, Condition, Item, ItemStore, PK, Query, SK, StoreError, Update, keys};
-
-use super::{
-    VideoStatus,
-    interactions::{Activity, hour_label},
+use crate::{
+    domain::stats::hour_label,
+    store::{self, Item, ItemStore, PK, Query, SK, StoreError, Update, keys},
 };
+
+use super::{VideoStatus, interactions::Activity, status_is};
 
 /// Parameters of a run.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +134,7 @@ pub async fn recompute(
     let scores = trend_scores(&activity);
     let ready = store::query_all(
         store,
-        Query::gsi1(keys::READY_VIDEOS_PK).project(&["id", "trend_score"]),
+        Query::gsi1(keys::READY_VIDEOS_PK).project(&["trend_score"]),
     )
     .await?;
     let read_ms = started.elapsed().as_millis();
@@ -146,7 +146,7 @@ pub async fn recompute(
         let Some(pk) = item.get(PK).and_then(Value::as_str) else {
             continue;
         };
-        let Some(id) = pk.strip_prefix("VIDEO#") else {
+        let Some(id) = keys::video_id_of(pk) else {
             continue;
         };
         let old = item
@@ -167,7 +167,7 @@ pub async fn recompute(
                 .update(
                     &keys::video(&id),
                     Update::new().set("trend_score", score),
-                    Some(Condition::eq("status", VideoStatus::Ready.as_str())),
+                    Some(status_is(VideoStatus::Ready)),
                 )
                 .await;
             match result {

@@ -7,11 +7,11 @@
 
 use crate::{
     blobs::{BlobError, BlobStore},
-    store::{self, Condition, ItemStore, StoreError, Update, keys},
+    store::{self, ItemStore, StoreError, Update, keys},
 };
 
 use super::{
-    MAX_VIDEO_BYTES, VideoError, VideoRecord, VideoStatus, get, ready_index_keys,
+    MAX_VIDEO_BYTES, VideoError, VideoRecord, VideoStatus, get, ready_index_keys, status_is,
     video_id_of_blob_key,
 };
 
@@ -168,7 +168,7 @@ async fn finish(
     update: Update,
     outcome: Outcome,
 ) -> Result<Outcome, VideoError> {
-    let still_pending = Condition::eq("status", VideoStatus::PendingUpload.as_str());
+    let still_pending = status_is(VideoStatus::PendingUpload);
     match store
         .update(&keys::video(&video.id), update, Some(still_pending))
         .await
