@@ -1,5 +1,8 @@
 //! Helpers for router tests (`tower::ServiceExt::oneshot`, no server): requests, JSON bodies,
 //! seeded users and their tokens. Enabled by the `testkit` feature in dev-dependencies.
+//! [`iam`]: store and blob decorators that note the IAM action of each call.
+
+pub mod iam;
 
 use axum::{
     Router,

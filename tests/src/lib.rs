@@ -6,6 +6,8 @@
 //! per test). Emulator tests are `#[ignore]`d so that plain `cargo test` passes without it;
 //! `tests/run.sh` starts moto and runs them with `--include-ignored`.
 
+pub mod replay;
+
 use std::{collections::HashMap, sync::Arc};
 
 use reqwest::{Client, Response, StatusCode};
