@@ -4,12 +4,19 @@
 //! `events/jobs/*.json` through the jobs function's entry point, on recording store and blob
 //! decorators (`shared::testkit::iam`) that note the IAM action each call needs in AWS
 //! (`dynamodb:Query` on `table/.../index/GSI1`, `s3:PutObject` on `videos/<id>/video.mp4`, ...).
-//! Only the event's own invocation is recorded, not the seeding before it. Each action is then
-//! checked against that function's `Policies` statements in `template.yaml` (actions and
-//! resources with IAM wildcards, `!Sub`/`!GetAtt` resolved to the function's table and the bucket
-//! its `BUCKET_NAME` names): a missing grant fails the test, naming the function, action,
-//! resource and event file, since in AWS it would be an `AccessDenied`. Granted actions that no
-//! event used are printed (not failed): candidates for tightening the template.
+//! Before an event runs, what it names is created (through the functions' own routers where
+//! possible) so that it takes its success path, not a 404 with few calls: a cart line, an order
+//! for the fixed order id, a search, a textbook session, teachers and a clustering; events that
+//! still do not succeed are printed. Only the event's own invocation is recorded, not the
+//! seeding before it.
+//!
+//! Each action is then checked against that function's `Policies` statements in `template.yaml`
+//! (actions and resources with IAM wildcards, `!Sub`/`!GetAtt` resolved to the function's table
+//! and the bucket its `BUCKET_NAME` names): a missing grant fails the test, naming the function,
+//! action, resource and event file, since in AWS it would be an `AccessDenied`. Granted actions
+//! that no event used are printed (not failed): candidates for tightening the template.
+//! Statements with `Condition`, `NotAction` or `NotResource`, and SAM policy templates, are
+//! refused with a message (this test does not evaluate them). Bedrock calls are not recorded.
 //!
 //! A new function is covered once it has a `template.yaml` resource with a `Binary` and its
 //! events in `events/manifest.json`.
