@@ -180,6 +180,8 @@ pub async fn update_user(
         true
     })
     .await?;
+    // This instance sees the change at once; others when their copy expires (a few seconds).
+    state.auth_status.forget(&user.id);
     Ok(Json(user.into()))
 }
 
@@ -212,6 +214,7 @@ pub async fn assign_role(
         true
     })
     .await?;
+    state.auth_status.forget(&user.id);
     tracing::info!(user_id = %user.id, role = role.name(), by = %auth.user_id, "role assigned");
     Ok(Json(RoleChange {
         message: format!("Role '{}' assigned", role.name()),
@@ -255,6 +258,7 @@ pub async fn remove_role(
         u.roles.len() != before
     })
     .await?;
+    state.auth_status.forget(&user.id);
     tracing::info!(user_id = %user.id, role = role.name(), by = %auth.user_id, "role removed");
     Ok(Json(RoleChange {
         message: format!("Role '{}' removed", role.name()),
