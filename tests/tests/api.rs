@@ -273,8 +273,9 @@ async fn login_failures_look_the_same_and_are_throttled(b: Backend) {
             .await
             .assert_error(401, "INVALID_CREDENTIALS");
     }
-    // Five failures recorded: the next attempt is refused even with the right password.
-    let blocked = s.login("lock@example.com", "right-password").await;
+    // Five failures recorded for this login name from this address: the next attempt is refused
+    // even with the right password (counts are per login name as typed, see login_throttle).
+    let blocked = s.login("locky", "right-password").await;
     blocked.assert_error(429, "TOO_MANY_LOGIN_ATTEMPTS");
     assert!(blocked.headers.contains_key("retry-after"));
     // Once the window has passed, the right password works again.
