@@ -293,7 +293,10 @@ mod tests {
         let c = cfg(&[]).expect("config");
         assert_eq!(c.login_max_failures, 5);
         assert_eq!(c.login_max_failures_per_address, 20);
-        assert_eq!(c.trusted_client_ip_header, None, "no client header trusted by default");
+        assert_eq!(
+            c.trusted_client_ip_header, None,
+            "no client header trusted by default"
+        );
         assert_eq!(c.auth_status_cache, Duration::from_secs(5));
         let c = cfg(&[
             ("LOGIN_MAX_FAILURES_PER_ADDRESS", "7"),
@@ -302,7 +305,10 @@ mod tests {
         ])
         .expect("config");
         assert_eq!(c.login_max_failures_per_address, 7);
-        assert_eq!(c.trusted_client_ip_header.as_deref(), Some("x-forwarded-for"));
+        assert_eq!(
+            c.trusted_client_ip_header.as_deref(),
+            Some("x-forwarded-for")
+        );
         assert_eq!(c.auth_status_cache, Duration::ZERO);
         assert!(cfg(&[("AUTH_STATUS_CACHE_SECONDS", "soon")]).is_err());
     }

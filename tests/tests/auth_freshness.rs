@@ -66,18 +66,34 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
     let root = s.token("root", "root-password").await;
     let eve = s.token("eve", "eve-password").await;
     let mal = s.token("mal", "mal-password").await;
-    assert_eq!(s.register("cus@example.com", "cus", "cus-password").await.status, 201);
+    assert_eq!(
+        s.register("cus@example.com", "cus", "cus-password")
+            .await
+            .status,
+        201
+    );
     let cus = s.token("cus", "cus-password").await;
-    let cus_id = s.json("GET", "/api/v1/users/profile", Some(&cus), None).await.json["id"]
+    let cus_id = s
+        .json("GET", "/api/v1/users/profile", Some(&cus), None)
+        .await
+        .json["id"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(s.json("GET", USERS, Some(&eve), None).await.status, 200);
-    assert_eq!(s.json("GET", "/api/v1/cart", Some(&cus), None).await.status, 200);
+    assert_eq!(
+        s.json("GET", "/api/v1/cart", Some(&cus), None).await.status,
+        200
+    );
 
     // Deactivation: the admin's token can no longer list, create admins or re-activate itself.
     let off = s
-        .json("PUT", &format!("{USERS}/{eve_id}"), Some(&root), Some(json!({"is_active": false})))
+        .json(
+            "PUT",
+            &format!("{USERS}/{eve_id}"),
+            Some(&root),
+            Some(json!({"is_active": false})),
+        )
         .await;
     assert_eq!(off.status, 200, "{}", off.text);
     s.json("GET", USERS, Some(&eve), None)
@@ -88,9 +104,14 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
     s.json("POST", USERS, Some(&eve), Some(create))
         .await
         .assert_error(401, "ACCOUNT_DISABLED");
-    s.json("PUT", &format!("{USERS}/{eve_id}"), Some(&eve), Some(json!({"is_active": true})))
-        .await
-        .assert_error(401, "ACCOUNT_DISABLED");
+    s.json(
+        "PUT",
+        &format!("{USERS}/{eve_id}"),
+        Some(&eve),
+        Some(json!({"is_active": true})),
+    )
+    .await
+    .assert_error(401, "ACCOUNT_DISABLED");
     assert!(
         users::find_by_login(s.state.store.as_ref(), "evil@example.com")
             .await
@@ -100,7 +121,12 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
 
     // Role removal: the old token is refused; the next login carries the remaining roles.
     let removed = s
-        .json("DELETE", &format!("{USERS}/{mal_id}/roles/admin"), Some(&root), None)
+        .json(
+            "DELETE",
+            &format!("{USERS}/{mal_id}/roles/admin"),
+            Some(&root),
+            None,
+        )
         .await;
     assert_eq!(removed.status, 200, "{}", removed.text);
     s.json("GET", USERS, Some(&mal), None)
@@ -113,7 +139,12 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
 
     // Role assignment revokes too (the next login has the new role).
     let assigned = s
-        .json("POST", &format!("{USERS}/{cus_id}/roles/manager"), Some(&root), None)
+        .json(
+            "POST",
+            &format!("{USERS}/{cus_id}/roles/manager"),
+            Some(&root),
+            None,
+        )
         .await;
     assert_eq!(assigned.status, 200, "{}", assigned.text);
     s.json("GET", "/api/v1/users/profile", Some(&cus), None)
@@ -124,7 +155,12 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
 
     // A deactivated customer: required-auth and optional-auth routes both refuse the token.
     let off = s
-        .json("PUT", &format!("{USERS}/{cus_id}"), Some(&root), Some(json!({"is_active": false})))
+        .json(
+            "PUT",
+            &format!("{USERS}/{cus_id}"),
+            Some(&root),
+            Some(json!({"is_active": false})),
+        )
         .await;
     assert_eq!(off.status, 200, "{}", off.text);
     for path in ["/api/v1/users/profile", "/api/v1/cart"] {
@@ -137,7 +173,11 @@ async fn deactivation_and_role_changes_reach_tokens_already_issued(b: Backend) {
     let ghost = s
         .state
         .jwt
-        .issue(&uuid::Uuid::now_v7().to_string(), vec!["customer".into()], vec!["cart.manage".into()])
+        .issue(
+            &uuid::Uuid::now_v7().to_string(),
+            vec!["customer".into()],
+            vec!["cart.manage".into()],
+        )
         .unwrap();
     s.json(
         "POST",
@@ -158,7 +198,9 @@ async fn another_instance_refuses_within_its_cache_time(b: Backend) {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other = format!("http://{}", listener.local_addr().unwrap());
-    local::start_with_state(listener, other_state).await.unwrap();
+    local::start_with_state(listener, other_state)
+        .await
+        .unwrap();
 
     admin(&s, "root", "root-password").await;
     let eve_id = admin(&s, "eve", "eve-password").await;
@@ -175,9 +217,18 @@ async fn another_instance_refuses_within_its_cache_time(b: Backend) {
         )
         .await
     };
-    assert_eq!(on_other().await.status, 200, "the other instance caches eve as active");
+    assert_eq!(
+        on_other().await.status,
+        200,
+        "the other instance caches eve as active"
+    );
     let off = s
-        .json("PUT", &format!("{USERS}/{eve_id}"), Some(&root), Some(json!({"is_active": false})))
+        .json(
+            "PUT",
+            &format!("{USERS}/{eve_id}"),
+            Some(&root),
+            Some(json!({"is_active": false})),
+        )
         .await;
     assert_eq!(off.status, 200, "{}", off.text);
     let started = std::time::Instant::now();
@@ -217,11 +268,18 @@ async fn login_from(s: &TestServer, client: &reqwest::Client, name: &str, passwo
 async fn login_throttling_is_per_name_and_address(b: Backend) {
     let s = TestServer::spawn_with(b, &[("LOGIN_MAX_FAILURES_PER_ADDRESS", "8")]).await;
     admin(&s, "boss", "boss-password").await;
-    let (a, b2, c, d) = (client_from(1), client_from(2), client_from(3), client_from(4));
+    let (a, b2, c, d) = (
+        client_from(1),
+        client_from(2),
+        client_from(3),
+        client_from(4),
+    );
 
     // Five anonymous bad logins from one address do not lock the owner out elsewhere.
     for _ in 0..5 {
-        login_from(&s, &a, "boss", "guess").await.assert_error(401, "INVALID_CREDENTIALS");
+        login_from(&s, &a, "boss", "guess")
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
     }
     let blocked = login_from(&s, &a, "boss@example.com", "boss-password").await;
     let blocked_by_username = login_from(&s, &a, "boss", "boss-password").await;
@@ -237,7 +295,9 @@ async fn login_throttling_is_per_name_and_address(b: Backend) {
 
     // An unknown name is throttled after the same number of failures, with the same answer.
     for _ in 0..5 {
-        login_from(&s, &c, "nobody", "guess").await.assert_error(401, "INVALID_CREDENTIALS");
+        login_from(&s, &c, "nobody", "guess")
+            .await
+            .assert_error(401, "INVALID_CREDENTIALS");
     }
     let unknown = login_from(&s, &c, "nobody", "guess").await;
     unknown.assert_error(429, "TOO_MANY_LOGIN_ATTEMPTS");
@@ -252,5 +312,8 @@ async fn login_throttling_is_per_name_and_address(b: Backend) {
     login_from(&s, &d, "boss", "boss-password")
         .await
         .assert_error(429, "TOO_MANY_LOGIN_ATTEMPTS");
-    assert_eq!(login_from(&s, &b2, "boss", "boss-password").await.status, 200);
+    assert_eq!(
+        login_from(&s, &b2, "boss", "boss-password").await.status,
+        200
+    );
 }

@@ -16,7 +16,10 @@ async fn a_deactivated_admin_loses_its_power_at_once() {
     let app = TestApp::new(router);
     let (_, root) = app.user_with_roles("root", &[Role::Admin]).await;
     let (eve, eve_token) = app.user_with_roles("eve", &[Role::Admin]).await;
-    assert_eq!(app.call("GET", USERS, Some(&eve_token), None).await.status, 200);
+    assert_eq!(
+        app.call("GET", USERS, Some(&eve_token), None).await.status,
+        200
+    );
 
     let off = app
         .call(
@@ -36,8 +39,10 @@ async fn a_deactivated_admin_loses_its_power_at_once() {
             "POST",
             USERS,
             Some(&eve_token),
-            Some(json!({"email": "evil@example.com", "password": "password123",
-                        "first_name": "E", "last_name": "Vil", "roles": ["admin"]})),
+            Some(
+                json!({"email": "evil@example.com", "password": "password123",
+                        "first_name": "E", "last_name": "Vil", "roles": ["admin"]}),
+            ),
         )
         .await;
     assert_eq!(new_admin.status, 401, "{}", new_admin.text);
@@ -97,7 +102,10 @@ async fn role_removal_and_assignment_revoke_older_tokens() {
     assert_eq!(r.json["error_code"], "TOKEN_REVOKED");
 
     let (cus, cus_token) = app.user_with_roles("cus", &[Role::Customer]).await;
-    assert_eq!(app.call("GET", USERS, Some(&cus_token), None).await.status, 403);
+    assert_eq!(
+        app.call("GET", USERS, Some(&cus_token), None).await.status,
+        403
+    );
     let assigned = app
         .call(
             "POST",
@@ -107,7 +115,10 @@ async fn role_removal_and_assignment_revoke_older_tokens() {
         )
         .await;
     assert_eq!(assigned.status, 200, "{}", assigned.text);
-    assert_eq!(app.call("GET", USERS, Some(&cus_token), None).await.status, 401);
+    assert_eq!(
+        app.call("GET", USERS, Some(&cus_token), None).await.status,
+        401
+    );
     let cus = shared::domain::users::get(app.state.store.as_ref(), &cus.id)
         .await
         .unwrap()
@@ -163,7 +174,13 @@ async fn other_instances_see_a_deactivation_within_the_cache_time() {
         ..app.state.clone()
     };
     other.router = router(other.state.clone());
-    assert_eq!(other.call("GET", USERS, Some(&eve_token), None).await.status, 200);
+    assert_eq!(
+        other
+            .call("GET", USERS, Some(&eve_token), None)
+            .await
+            .status,
+        200
+    );
     let off = app
         .call(
             "PUT",
@@ -173,7 +190,10 @@ async fn other_instances_see_a_deactivation_within_the_cache_time() {
         )
         .await;
     assert_eq!(off.status, 200);
-    assert_eq!(app.call("GET", USERS, Some(&eve_token), None).await.status, 401);
+    assert_eq!(
+        app.call("GET", USERS, Some(&eve_token), None).await.status,
+        401
+    );
     tokio::time::sleep(std::time::Duration::from_millis(900)).await;
     let r = other.call("GET", USERS, Some(&eve_token), None).await;
     assert_eq!(r.status, 401, "{}", r.text);

@@ -125,7 +125,8 @@ pub async fn login(
     // Checked before the account is looked up: a throttled attempt costs and says the same for
     // every login name.
     let login_hash = login_throttle::login_hash(&req.username);
-    if let Some(retry_after) = login_throttle::throttled(store, &login_hash, &address, limits).await?
+    if let Some(retry_after) =
+        login_throttle::throttled(store, &login_hash, &address, limits).await?
     {
         return Err(ApiError::too_many_requests(
             "Too many failed login attempts; try again later",

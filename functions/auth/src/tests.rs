@@ -243,7 +243,10 @@ async fn unknown_names_are_throttled_like_real_ones() {
     let real = login_from(&app, A, "real", "wrong-password", None).await;
     let ghost = login_from(&app, A, "ghost", "wrong-password", None).await;
     assert_eq!(real.status, 429);
-    assert_eq!(ghost.status, 429, "unknown names get 429 after as many failures");
+    assert_eq!(
+        ghost.status, 429,
+        "unknown names get 429 after as many failures"
+    );
     assert_eq!(real.json, ghost.json, "429 says nothing about the account");
 }
 

@@ -202,10 +202,11 @@ async fn tokens_of_missing_or_deactivated_accounts_cannot_use_a_cart() {
     let ghost = app
         .state
         .jwt
-        .issue("0190c0de-0000-7000-8000-000000000000", vec!["customer".into()], vec![
-            "cart.manage".into(),
-            "cart.view".into(),
-        ])
+        .issue(
+            "0190c0de-0000-7000-8000-000000000000",
+            vec!["customer".into()],
+            vec!["cart.manage".into(), "cart.view".into()],
+        )
         .unwrap();
     let r = app
         .call("POST", "/api/v1/cart/add", Some(&ghost), Some(add.clone()))

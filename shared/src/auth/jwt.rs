@@ -144,9 +144,7 @@ mod tests {
         assert_eq!(c.roles, vec!["admin"]);
         assert_eq!(c.exp - c.iat, 1800);
         assert_eq!(c.auth_version, 0);
-        let t = k
-            .issue_at_version("u1", vec![], vec![], 7)
-            .expect("issue");
+        let t = k.issue_at_version("u1", vec![], vec![], 7).expect("issue");
         assert_eq!(k.verify(&t).expect("verify").auth_version, 7);
     }
 

@@ -8,5 +8,5 @@ pub mod roles;
 pub mod status;
 
 pub use jwt::{Claims, JwtError, JwtKeys};
-pub use roles::{Role, has_permission, permissions_for};
+pub use roles::{Permission, Role, has_permission, permissions_for};
 pub use status::{AccountStatus, StatusCache};

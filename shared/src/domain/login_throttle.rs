@@ -93,7 +93,11 @@ pub async fn record_failure(
 
 /// Forgets the failures of `login_hash` from `address` after a successful login (the
 /// per-address counter stays: a login to one's own account must not reset it).
-pub async fn clear(store: &dyn ItemStore, login_hash: &str, address: &str) -> Result<(), StoreError> {
+pub async fn clear(
+    store: &dyn ItemStore,
+    login_hash: &str,
+    address: &str,
+) -> Result<(), StoreError> {
     store
         .delete(&keys::login_failures(login_hash, address), None)
         .await
@@ -146,7 +150,10 @@ mod tests {
 
     #[test]
     fn login_hash_ignores_case_and_spaces() {
-        assert_eq!(login_hash(" Ann@Example.com "), login_hash("ann@example.com"));
+        assert_eq!(
+            login_hash(" Ann@Example.com "),
+            login_hash("ann@example.com")
+        );
         assert_ne!(login_hash("ann"), login_hash("ann@example.com"));
         assert_eq!(login_hash("x").len(), 32);
     }
@@ -156,20 +163,38 @@ mod tests {
         let store = LocalStore::in_memory().expect("store");
         let ann = login_hash("ann");
         for _ in 0..3 {
-            assert_eq!(throttled(&store, &ann, "1.1.1.1", LIMITS).await.expect("read"), None);
-            record_failure(&store, &ann, "1.1.1.1", 60).await.expect("count");
+            assert_eq!(
+                throttled(&store, &ann, "1.1.1.1", LIMITS)
+                    .await
+                    .expect("read"),
+                None
+            );
+            record_failure(&store, &ann, "1.1.1.1", 60)
+                .await
+                .expect("count");
         }
-        let wait = throttled(&store, &ann, "1.1.1.1", LIMITS).await.expect("read");
+        let wait = throttled(&store, &ann, "1.1.1.1", LIMITS)
+            .await
+            .expect("read");
         assert!(wait.is_some_and(|w| (1..=60).contains(&w)), "{wait:?}");
         assert_eq!(
-            throttled(&store, &ann, "2.2.2.2", LIMITS).await.expect("read"),
+            throttled(&store, &ann, "2.2.2.2", LIMITS)
+                .await
+                .expect("read"),
             None,
             "another address is not throttled"
         );
         // Two more failures from 1.1.1.1 on other names reach the per-address limit of 5.
         let bob = login_hash("bob");
-        assert_eq!(throttled(&store, &bob, "1.1.1.1", LIMITS).await.expect("read"), None);
-        record_failure(&store, &bob, "1.1.1.1", 60).await.expect("count");
+        assert_eq!(
+            throttled(&store, &bob, "1.1.1.1", LIMITS)
+                .await
+                .expect("read"),
+            None
+        );
+        record_failure(&store, &bob, "1.1.1.1", 60)
+            .await
+            .expect("count");
         record_failure(&store, &login_hash("carl"), "1.1.1.1", 60)
             .await
             .expect("count");
@@ -206,8 +231,15 @@ mod tests {
             .expect("counter");
         assert_eq!(item["count"], 8);
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        assert_eq!(throttled(&store, &h, "9.9.9.9", LIMITS).await.expect("read"), None);
-        record_failure(&store, &h, "9.9.9.9", 60).await.expect("count");
+        assert_eq!(
+            throttled(&store, &h, "9.9.9.9", LIMITS)
+                .await
+                .expect("read"),
+            None
+        );
+        record_failure(&store, &h, "9.9.9.9", 60)
+            .await
+            .expect("count");
         let item = store
             .get(&keys::login_failures(&h, "9.9.9.9"))
             .await

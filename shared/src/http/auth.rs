@@ -11,7 +11,7 @@ use axum::{
 
 use crate::{
     AppState,
-    auth::{AccountStatus, Claims, JwtError, has_permission, permissions_for},
+    auth::{AccountStatus, Claims, JwtError, Permission, has_permission, permissions_for},
     domain::users,
     error::ApiError,
 };
@@ -25,9 +25,9 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// 403 unless the token's permissions cover `permission`.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if has_permission(&self.permissions, permission) {
+    /// 403 unless the caller's roles cover `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.has(permission) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
@@ -36,8 +36,8 @@ impl AuthUser {
         }
     }
 
-    pub fn has(&self, permission: &str) -> bool {
-        has_permission(&self.permissions, permission)
+    pub fn has(&self, permission: Permission) -> bool {
+        has_permission(&self.permissions, permission.as_str())
     }
 }
 

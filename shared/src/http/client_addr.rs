@@ -128,10 +128,13 @@ mod tests {
             },
             "isBase64Encoded": false
         });
-        let req = lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let req =
+            lambda_http::request::from_str(&event.to_string()).unwrap_or_else(|e| panic!("{e}"));
         let (p, _) = req.into_parts();
         assert_eq!(client_addr(&p, None), "2001:db8:aa:bb::/64");
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let mapped: IpAddr = "::ffff:192.0.2.1"
+            .parse()
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert_eq!(throttle_key(mapped), "192.0.2.1");
     }
 }
