@@ -122,19 +122,20 @@ pub async fn login(
 ) -> ApiResult<Json<LoginResponse>> {
     let store = state.store.as_ref();
     let limits = login_throttle::Limits::from_config(&state.config);
-    // Checked before the account is looked up: a throttled attempt costs and says the same for
-    // every login name.
+    // The throttle is checked whatever the account lookup finds (both reads run together): a
+    // throttled attempt costs and says the same for every login name.
     let login_hash = login_throttle::login_hash(&req.username);
-    if let Some(retry_after) =
-        login_throttle::throttled(store, &login_hash, &address, limits).await?
-    {
+    let (throttled, user) = tokio::try_join!(
+        login_throttle::throttled(store, &login_hash, &address, limits),
+        users::find_by_login(store, &req.username),
+    )?;
+    if let Some(retry_after) = throttled {
         return Err(ApiError::too_many_requests(
             "Too many failed login attempts; try again later",
             retry_after,
         )
         .with_code("TOO_MANY_LOGIN_ATTEMPTS"));
     }
-    let user = users::find_by_login(store, &req.username).await?;
     let verified = match &user {
         Some(u) => password::verify_password(&u.password_hash, &req.password).await,
         None => {
