@@ -280,7 +280,11 @@ async fn login_failures_look_the_same_and_are_throttled(b: Backend) {
     assert!(blocked.headers.contains_key("retry-after"));
     // Once the window has passed, the right password works again.
     // (The window is 8 s so that the failures above fit in it on a loaded emulator.)
-    let retry_after: u64 = blocked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = blocked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(retry_after * 1000 + 1100)).await;
     assert_eq!(s.login("locky", "right-password").await.status, 200);
 }
