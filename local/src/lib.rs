@@ -127,7 +127,10 @@ pub async fn start_with_state(listener: TcpListener, state: AppState) -> anyhow:
     let service = shared::http::service(app(state.clone())?, &state.config);
     spawn_expiry_sweeper(state.clone());
     let handle = tokio::spawn(async move {
-        let make = axum::ServiceExt::<axum::extract::Request>::into_make_service(service);
+        // With the peer address (`ConnectInfo`): login throttling counts per client address.
+        let make = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(service);
         if let Err(e) = axum::serve(listener, make).await {
             tracing::error!(error = %e, "server stopped");
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     ai::{self, Embedder, ImageGenerator, TextGenerator},
-    auth::jwt::JwtKeys,
+    auth::{StatusCache, jwt::JwtKeys},
     blobs::{self, BlobStore},
     config::{AiBackend, BlobBackend, Config, StoreBackend},
     store::{self, ItemStore},
@@ -24,6 +24,8 @@ pub struct AppState {
     pub text: Arc<dyn TextGenerator>,
     pub images: Arc<dyn ImageGenerator>,
     pub jwt: Arc<JwtKeys>,
+    /// This instance's short-lived copy of account statuses, read by the `AuthUser` extractor.
+    pub auth_status: Arc<StatusCache>,
     /// This instance's snapshot of the catalog (products and categories), reloaded when the
     /// catalog changes; see [`crate::domain::catalog_view`].
     pub catalog: Arc<crate::domain::catalog_view::SnapshotCache>,
@@ -133,6 +135,7 @@ impl AppState {
             config.jwt_secret.expose().as_bytes(),
             config.jwt_ttl,
         ));
+        let auth_status = Arc::new(StatusCache::new(config.auth_status_cache));
         Self {
             config: Arc::new(config),
             store,
@@ -141,6 +144,7 @@ impl AppState {
             text,
             images,
             jwt,
+            auth_status,
             catalog: Arc::new(crate::domain::catalog_view::SnapshotCache::new(
                 CATALOG_SNAPSHOT_MAX_AGE,
             )),

@@ -20,8 +20,11 @@
 //! | `S3_FORCE_PATH_STYLE` | `false` | path-style S3 addressing (emulators) |
 //! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins, or `*` |
 //! | `DEMO_MODE` | `false` | seeds the demo admin (`admin@ecommerce.com` / `admin123`); never set in the cloud |
-//! | `LOGIN_MAX_FAILURES` | `5` | failed logins per account within the window before 429 |
-//! | `LOGIN_WINDOW_SECONDS` | `900` | the failed-login window |
+//! | `LOGIN_MAX_FAILURES` | `5` | failed logins per (login name, client address) within the window before 429 |
+//! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | `20` | failed logins per client address, across login names, within the window before 429 |
+//! | `LOGIN_WINDOW_SECONDS` | `900` | the failed-login window (starts at the first failure) |
+//! | `TRUSTED_CLIENT_IP_HEADER` | unset | header that carries the client address (e.g. `X-Forwarded-For`, last entry) when a trusted proxy sets it; unset: the API Gateway source IP, or the peer address locally |
+//! | `AUTH_STATUS_CACHE_SECONDS` | `5` | how long an instance trusts its copy of an account's status (active, roles, auth version); `0` reads it on every request |
 //! | `MAX_BODY_BYTES` | `1048576` | largest request body (the video multipart upload allows 6 MB) |
 //! | `MEDIA_PUBLIC_BASE_URL` | unset | CDN in front of the media bucket: video URLs become `{base}/{key}` instead of signed URLs |
 
@@ -94,8 +97,16 @@ pub struct Config {
     pub s3_force_path_style: bool,
     pub cors_allowed_origins: Vec<String>,
     pub demo_mode: bool,
+    /// Failed logins per (login name, client address) within the window before 429.
     pub login_max_failures: u32,
+    /// Failed logins per client address, across login names, within the window before 429.
+    pub login_max_failures_per_address: u32,
     pub login_window: Duration,
+    /// Header that carries the client address when a trusted proxy sets it; `None` (the default)
+    /// never reads a client-sent header.
+    pub trusted_client_ip_header: Option<String>,
+    /// How long an instance trusts its cached copy of an account's status.
+    pub auth_status_cache: Duration,
     /// Largest request body accepted (bytes).
     pub max_body_bytes: usize,
     /// Public base URL of the media bucket (a CDN); when set, video URLs are
@@ -192,7 +203,11 @@ impl Config {
                 .collect(),
             demo_mode,
             login_max_failures: parse_num(get("LOGIN_MAX_FAILURES"), 5)?,
+            login_max_failures_per_address: parse_num(get("LOGIN_MAX_FAILURES_PER_ADDRESS"), 20)?,
             login_window: Duration::from_secs(parse_num(get("LOGIN_WINDOW_SECONDS"), 900)?),
+            trusted_client_ip_header: get("TRUSTED_CLIENT_IP_HEADER")
+                .map(|h| h.trim().to_ascii_lowercase()),
+            auth_status_cache: Duration::from_secs(parse_num(get("AUTH_STATUS_CACHE_SECONDS"), 5)?),
             max_body_bytes: parse_num(get("MAX_BODY_BYTES"), 1024 * 1024)?,
             media_public_base_url: get("MEDIA_PUBLIC_BASE_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
@@ -271,6 +286,31 @@ mod tests {
         );
         assert!(cfg(&[("JWT_SECRET", "short")]).is_err());
         assert!(cfg(&[("STORE", "postgres")]).is_err());
+    }
+
+    #[test]
+    fn login_throttle_and_auth_cache_settings() {
+        let c = cfg(&[]).expect("config");
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_max_failures_per_address, 20);
+        assert_eq!(
+            c.trusted_client_ip_header, None,
+            "no client header trusted by default"
+        );
+        assert_eq!(c.auth_status_cache, Duration::from_secs(5));
+        let c = cfg(&[
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "7"),
+            ("TRUSTED_CLIENT_IP_HEADER", "X-Forwarded-For"),
+            ("AUTH_STATUS_CACHE_SECONDS", "0"),
+        ])
+        .expect("config");
+        assert_eq!(c.login_max_failures_per_address, 7);
+        assert_eq!(
+            c.trusted_client_ip_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+        assert_eq!(c.auth_status_cache, Duration::ZERO);
+        assert!(cfg(&[("AUTH_STATUS_CACHE_SECONDS", "soon")]).is_err());
     }
 
     #[test]

@@ -118,7 +118,12 @@ impl TestApp {
     pub fn token_for(&self, user: &UserRecord) -> String {
         self.state
             .jwt
-            .issue(&user.id, user.roles.clone(), permissions_for(&user.roles))
+            .issue_at_version(
+                &user.id,
+                user.roles.clone(),
+                permissions_for(&user.roles),
+                user.auth_version,
+            )
             .unwrap_or_else(|e| panic!("token: {e}"))
     }
 }

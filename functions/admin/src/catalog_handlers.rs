@@ -8,6 +8,7 @@ use axum::{
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
+    auth::Permission,
     domain::catalog::{self, Category, NewCategory, NewProduct, ProductPatch, ProductRecord},
     error::ErrorBody,
     http::{AuthUser, ValidJson},
@@ -45,7 +46,7 @@ pub async fn create_product(
     auth: AuthUser,
     ValidJson(req): ValidJson<CreateProductRequest>,
 ) -> ApiResult<(StatusCode, Json<ProductDetail>)> {
-    auth.require("products.create")?;
+    auth.require(Permission::ProductsCreate)?;
     if req.name.trim().is_empty() {
         return Err(ApiError::invalid_field("name", "must not be blank"));
     }
@@ -96,7 +97,7 @@ pub async fn update_product(
     Path(product_id): Path<String>,
     ValidJson(req): ValidJson<UpdateProductRequest>,
 ) -> ApiResult<Json<ProductDetail>> {
-    auth.require("products.update")?;
+    auth.require(Permission::ProductsUpdate)?;
     if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid_field("name", "must not be blank"));
     }
@@ -149,7 +150,7 @@ pub async fn create_category(
     auth: AuthUser,
     ValidJson(req): ValidJson<CreateCategoryRequest>,
 ) -> ApiResult<(StatusCode, Json<Category>)> {
-    auth.require("products.create")?;
+    auth.require(Permission::ProductsCreate)?;
     let slug = req.slug.as_deref().map(catalog::slugify);
     if req.name.trim().is_empty() || (catalog::slugify(&req.name).is_empty() && slug.is_none()) {
         return Err(ApiError::invalid_field(

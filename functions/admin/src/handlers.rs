@@ -7,7 +7,7 @@ use axum::{
 };
 use shared::{
     ApiError, ApiResult, AppState,
-    auth::{Role, password},
+    auth::{Permission, Role, password},
     config::{APP_NAME, APP_VERSION, AiBackend},
     domain::{
         stats,
@@ -45,7 +45,7 @@ pub async fn list_users(
     auth: AuthUser,
     ValidQuery(q): ValidQuery<ListUsersQuery>,
 ) -> ApiResult<(HeaderMap, Json<Vec<AdminUser>>)> {
-    auth.require("users.view")?;
+    auth.require(Permission::UsersView)?;
     let offset = (q.page as usize - 1) * q.page_size as usize;
     let (page, total) = users::list(
         state.store.as_ref(),
@@ -79,7 +79,7 @@ pub async fn create_user(
     auth: AuthUser,
     ValidJson(req): ValidJson<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<AdminUser>)> {
-    auth.require("users.create")?;
+    auth.require(Permission::UsersCreate)?;
     let roles = match &req.roles {
         None => vec![Role::Customer],
         Some(list) if list.is_empty() => vec![Role::Customer],
@@ -89,7 +89,7 @@ pub async fn create_user(
             .collect::<ApiResult<Vec<_>>>()?,
     };
     if roles.iter().any(|r| *r != Role::Customer) {
-        auth.require("assign_roles")?;
+        auth.require(Permission::AssignRoles)?;
     }
     let password_hash = password::hash_password(&req.password).await?;
     let user = users::create(
@@ -127,14 +127,15 @@ pub async fn get_user(
     auth: AuthUser,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<AdminUser>> {
-    auth.require("users.view")?;
+    auth.require(Permission::UsersView)?;
     let user = users::get(state.store.as_ref(), &user_id)
         .await?
         .ok_or_else(user_not_found)?;
     Ok(Json(user.into()))
 }
 
-/// Update names, username, phone or active flag.
+/// Update names, username, phone or active flag. Changing the active flag revokes the user's
+/// tokens (they answer 401 from then on; a re-activated user logs in again).
 #[utoipa::path(
     put, path = "/api/v1/admin/users/{user_id}", tag = "admin",
     security(("bearer" = [])),
@@ -154,7 +155,7 @@ pub async fn update_user(
     Path(user_id): Path<String>,
     ValidJson(req): ValidJson<UpdateUserRequest>,
 ) -> ApiResult<Json<AdminUser>> {
-    auth.require("users.update")?;
+    auth.require(Permission::UsersUpdate)?;
     if req.is_active == Some(false) && user_id == auth.user_id {
         return Err(ApiError::conflict(
             "SELF_LOCKOUT",
@@ -180,10 +181,13 @@ pub async fn update_user(
         true
     })
     .await?;
+    // This instance sees the change at once; others when their copy expires (a few seconds).
+    state.auth_status.forget(&user.id);
     Ok(Json(user.into()))
 }
 
-/// Give a user a role (by role id or name). Assigning a role the user has is a no-op.
+/// Give a user a role (by role id or name). Assigning a role the user has is a no-op; otherwise
+/// the user's tokens are revoked (401) and the next login carries the new role.
 #[utoipa::path(
     post, path = "/api/v1/admin/users/{user_id}/roles/{role_id}", tag = "admin",
     security(("bearer" = [])),
@@ -202,7 +206,7 @@ pub async fn assign_role(
     auth: AuthUser,
     Path((user_id, role_id)): Path<(String, String)>,
 ) -> ApiResult<Json<RoleChange>> {
-    auth.require("assign_roles")?;
+    auth.require(Permission::AssignRoles)?;
     let role = role_of(&role_id)?;
     let user = users::update(state.store.as_ref(), &user_id, |u| {
         if u.roles.iter().any(|r| r == role.name()) {
@@ -212,6 +216,7 @@ pub async fn assign_role(
         true
     })
     .await?;
+    state.auth_status.forget(&user.id);
     tracing::info!(user_id = %user.id, role = role.name(), by = %auth.user_id, "role assigned");
     Ok(Json(RoleChange {
         message: format!("Role '{}' assigned", role.name()),
@@ -221,7 +226,8 @@ pub async fn assign_role(
 }
 
 /// Take a role from a user. Removing a role the user lacks is a no-op; an admin cannot remove
-/// their own admin role (409), so the system always keeps the admin who is acting.
+/// their own admin role (409), so the system always keeps the admin who is acting. The user's
+/// tokens are revoked (401): the next login carries the remaining roles.
 #[utoipa::path(
     delete, path = "/api/v1/admin/users/{user_id}/roles/{role_id}", tag = "admin",
     security(("bearer" = [])),
@@ -241,7 +247,7 @@ pub async fn remove_role(
     auth: AuthUser,
     Path((user_id, role_id)): Path<(String, String)>,
 ) -> ApiResult<Json<RoleChange>> {
-    auth.require("assign_roles")?;
+    auth.require(Permission::AssignRoles)?;
     let role = role_of(&role_id)?;
     if role == Role::Admin && user_id == auth.user_id {
         return Err(ApiError::conflict(
@@ -255,6 +261,7 @@ pub async fn remove_role(
         u.roles.len() != before
     })
     .await?;
+    state.auth_status.forget(&user.id);
     tracing::info!(user_id = %user.id, role = role.name(), by = %auth.user_id, "role removed");
     Ok(Json(RoleChange {
         message: format!("Role '{}' removed", role.name()),
@@ -273,7 +280,7 @@ pub async fn remove_role(
     )
 )]
 pub async fn list_roles(auth: AuthUser) -> ApiResult<Json<Vec<RoleInfo>>> {
-    auth.require("users.view")?;
+    auth.require(Permission::UsersView)?;
     Ok(Json(
         Role::ALL
             .into_iter()
@@ -299,7 +306,7 @@ pub async fn system_status(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> ApiResult<Json<SystemStatus>> {
-    auth.require("system.admin")?;
+    auth.require(Permission::SystemAdmin)?;
     let store = state.store.as_ref();
     let database = match store.ping().await {
         Ok(()) => "healthy",
@@ -347,7 +354,7 @@ pub async fn system_config(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> ApiResult<Json<SystemConfig>> {
-    auth.require("system.settings")?;
+    auth.require(Permission::SystemSettings)?;
     let c = &state.config;
     Ok(Json(SystemConfig {
         app_name: APP_NAME.into(),

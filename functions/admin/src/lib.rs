@@ -42,3 +42,5 @@ mod catalog_tests;
 mod order_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod token_freshness_tests;

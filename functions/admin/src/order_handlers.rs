@@ -7,6 +7,7 @@ use axum::{
 };
 use shared::{
     ApiError, ApiResult, AppState,
+    auth::Permission,
     domain::{
         orders::{self, OrderRecord},
         users,
@@ -65,7 +66,7 @@ pub async fn list_orders(
     auth: AuthUser,
     ValidQuery(q): ValidQuery<ListOrdersQuery>,
 ) -> ApiResult<(HeaderMap, Json<Vec<AdminOrderSummary>>)> {
-    auth.require("orders.view_all")?;
+    auth.require(Permission::OrdersViewAll)?;
     let store = state.store.as_ref();
     let (page, total) = orders::list_all(
         store,
@@ -113,7 +114,7 @@ pub async fn get_order(
     auth: AuthUser,
     Path(order_id): Path<String>,
 ) -> ApiResult<Json<AdminOrderDetail>> {
-    auth.require("orders.view_all")?;
+    auth.require(Permission::OrdersViewAll)?;
     let order = orders::get(state.store.as_ref(), &order_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Order not found").with_code("ORDER_NOT_FOUND"))?;
@@ -141,7 +142,7 @@ pub async fn update_status(
     Path(order_id): Path<String>,
     ValidJson(req): ValidJson<UpdateStatusRequest>,
 ) -> ApiResult<Json<AdminOrderDetail>> {
-    auth.require("orders.update")?;
+    auth.require(Permission::OrdersUpdate)?;
     let order = orders::update_status(
         state.store.as_ref(),
         &order_id,

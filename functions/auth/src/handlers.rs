@@ -9,12 +9,11 @@ use shared::{
     ApiError, ApiResult, AppState,
     auth::{Role, password, permissions_for},
     domain::{
-        cart,
+        cart, login_throttle,
         users::{self, NewUser},
     },
     error::ErrorBody,
-    http::{JsonOrForm, ValidJson, ValidQuery},
-    store,
+    http::{ClientAddr, JsonOrForm, ValidJson, ValidQuery},
 };
 
 use crate::models::*;
@@ -95,9 +94,11 @@ pub async fn check_username(
 
 /// Log in with email or username; returns a 30-minute bearer token.
 ///
-/// More than the configured number of failed attempts (5) for one account within the window
-/// (15 minutes) answers 429 until the window passes. With an `X-Cart-Id` header, that guest cart
-/// is merged into the user's cart.
+/// Failed attempts are counted per (login name, client address) and per client address; while
+/// either count of the current window (15 minutes) is at its limit (5 and 20 by default) the
+/// login answers 429 with `Retry-After`, whether or not an account has that name. Another address
+/// is not affected, so strangers cannot lock an owner out. With an `X-Cart-Id` header, that guest
+/// cart is merged into the user's cart.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth",
     params(("X-Cart-Id" = Option<String>, Header, description = "Guest cart to merge into the user's cart")),
@@ -110,51 +111,59 @@ pub async fn check_username(
         (status = 401, description = "Wrong credentials", body = ErrorBody),
         (status = 403, description = "Account disabled", body = ErrorBody),
         (status = 422, description = "Missing fields", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts from this address", body = ErrorBody),
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     JsonOrForm(req): JsonOrForm<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let store = state.store.as_ref();
-    let config = &state.config;
-    let Some(user) = users::find_by_login(store, &req.username).await? else {
-        password::verify_dummy(&req.password).await;
+    let limits = login_throttle::Limits::from_config(&state.config);
+    // The throttle is checked whatever the account lookup finds (both reads run together): a
+    // throttled attempt costs and says the same for every login name.
+    let login_hash = login_throttle::login_hash(&req.username);
+    let (throttled, user) = tokio::try_join!(
+        login_throttle::throttled(store, &login_hash, &address, limits),
+        users::find_by_login(store, &req.username),
+    )?;
+    if let Some(retry_after) = throttled {
+        return Err(ApiError::too_many_requests(
+            "Too many failed login attempts; try again later",
+            retry_after,
+        )
+        .with_code("TOO_MANY_LOGIN_ATTEMPTS"));
+    }
+    let verified = match &user {
+        Some(u) => password::verify_password(&u.password_hash, &req.password).await,
+        None => {
+            // Same time as a real verification, so timing does not reveal unknown accounts.
+            password::verify_dummy(&req.password).await;
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        login_throttle::record_failure(store, &login_hash, &address, limits.window_secs).await?;
+        tracing::info!(%address, "failed login");
         return Err(ApiError::unauthorized(
             "INVALID_CREDENTIALS",
             BAD_CREDENTIALS,
         ));
     };
-    if let Some((count, until)) = users::failed_logins(store, &user.id).await?
-        && count >= config.login_max_failures
-    {
-        let retry = u64::try_from(until - store::now_epoch()).unwrap_or(1);
-        return Err(ApiError::too_many_requests(
-            "Too many failed login attempts; try again later",
-            retry,
-        )
-        .with_code("TOO_MANY_LOGIN_ATTEMPTS"));
-    }
-    if !password::verify_password(&user.password_hash, &req.password).await {
-        let window = i64::try_from(config.login_window.as_secs()).unwrap_or(900);
-        users::record_failed_login(store, &user.id, window).await?;
-        tracing::info!(user_id = %user.id, "failed login");
-        return Err(ApiError::unauthorized(
-            "INVALID_CREDENTIALS",
-            BAD_CREDENTIALS,
-        ));
-    }
     if !user.is_active {
         return Err(ApiError::forbidden("Account is disabled").with_code("ACCOUNT_DISABLED"));
     }
-    users::clear_failed_logins(store, &user.id).await?;
+    login_throttle::clear(store, &login_hash, &address).await?;
     let user = users::record_login(store, &user.id).await?;
     merge_guest_cart(&state, &headers, &user.id).await;
-    let token = state
-        .jwt
-        .issue(&user.id, user.roles.clone(), permissions_for(&user.roles))?;
+    let token = state.jwt.issue_at_version(
+        &user.id,
+        user.roles.clone(),
+        permissions_for(&user.roles),
+        user.auth_version,
+    )?;
     Ok(Json(LoginResponse {
         access_token: token,
         token_type: "bearer".into(),

@@ -191,3 +191,51 @@ async fn guests_get_a_cart_id_and_keep_using_it() {
     .await;
     assert_eq!(other.json["total_items"], 0, "another guest sees nothing");
 }
+
+#[tokio::test]
+async fn tokens_of_missing_or_deactivated_accounts_cannot_use_a_cart() {
+    let app = TestApp::new(router);
+    let phone = product(&app, "P9", 10.0, 5).await;
+    let add = json!({"product_id": phone, "quantity": 1});
+
+    // A validly signed token for an account that does not exist.
+    let ghost = app
+        .state
+        .jwt
+        .issue(
+            "0190c0de-0000-7000-8000-000000000000",
+            vec!["customer".into()],
+            vec!["cart.manage".into(), "cart.view".into()],
+        )
+        .unwrap();
+    let r = app
+        .call("POST", "/api/v1/cart/add", Some(&ghost), Some(add.clone()))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.json["error_code"], "INVALID_TOKEN");
+    // The cart routes take an optional token: a bad one is still refused, not treated as a guest.
+    let r = app.call("GET", "/api/v1/cart", Some(&ghost), None).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+
+    let (user, token) = app.user_with_roles("dana", &[Role::Customer]).await;
+    let r = app
+        .call("POST", "/api/v1/cart/add", Some(&token), Some(add.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    shared::domain::users::update(app.state.store.as_ref(), &user.id, |u| {
+        u.is_active = false;
+        true
+    })
+    .await
+    .unwrap();
+    // Another writer deactivated the account: this instance may trust its copy for a moment.
+    app.state.auth_status.forget(&user.id);
+    for (method, uri, body) in [
+        ("POST", "/api/v1/cart/add", Some(add.clone())),
+        ("GET", "/api/v1/cart", None),
+    ] {
+        let r = app.call(method, uri, Some(&token), body).await;
+        assert_eq!(r.status, 401, "{method} {uri}: {}", r.text);
+        assert_eq!(r.json["error_code"], "ACCOUNT_DISABLED");
+    }
+}

@@ -9,6 +9,7 @@ use axum::{
 use serde_json::Value;
 use shared::{
     ApiError, ApiResult, AppState,
+    auth::Permission,
     domain::teachers::{self, RecomputeError, TeacherError},
     error::{ErrorBody, FieldError},
     http::{AuthUser, ValidJson},
@@ -26,7 +27,7 @@ use crate::{
 pub const MAX_CONTENT_BYTES: usize = 65_536;
 
 /// Permission of the admin routes (the admin role has `system.*`).
-pub const ADMIN_PERMISSION: &str = "system.admin";
+pub const ADMIN_PERMISSION: Permission = Permission::SystemAdmin;
 
 fn model_error(e: ModelError) -> ApiError {
     match e {

@@ -7,6 +7,7 @@ use axum::{
 };
 use shared::{
     ApiError, ApiResult, AppState,
+    auth::Permission,
     domain::{
         orders::{self, OrderAddress, PlaceOrder},
         users,
@@ -163,7 +164,7 @@ pub async fn get_order(
 ) -> ApiResult<Json<OrderDetail>> {
     let order = orders::get(state.store.as_ref(), &order_id)
         .await?
-        .filter(|o| o.user_id == auth.user_id || auth.has("orders.view_all"))
+        .filter(|o| o.user_id == auth.user_id || auth.has(Permission::OrdersViewAll))
         .ok_or_else(order_not_found)?;
     Ok(Json(order.into()))
 }

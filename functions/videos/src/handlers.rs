@@ -11,6 +11,7 @@ use axum::{
 use serde_json::Value;
 use shared::{
     ApiError, ApiResult, AppState,
+    auth::Permission,
     domain::{
         catalog::{self, ProductRecord},
         videos::{
@@ -31,7 +32,7 @@ use crate::{
 
 /// Who may change or delete any video (the admin role has `products.*`); uploaders may change
 /// their own.
-pub const MODERATE_PERMISSION: &str = "products.delete";
+pub const MODERATE_PERMISSION: Permission = Permission::ProductsDelete;
 /// Lifetime of the signed URLs in responses.
 const VIDEO_URL_TTL: Duration = Duration::from_secs(3600);
 const UPLOAD_URL_TTL: Duration = Duration::from_secs(900);

@@ -18,8 +18,14 @@ pub struct Claims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
+    /// Roles and permissions when the token was issued (informational: authorization uses the
+    /// account's current roles, see [`crate::http::auth`]).
     pub roles: Vec<String>,
     pub permissions: Vec<String>,
+    /// The account's auth version when the token was issued; a token is refused once the account's
+    /// version has moved on (a role change or a deactivation). Absent in older tokens: 0.
+    #[serde(default, rename = "av")]
+    pub auth_version: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -57,12 +63,24 @@ impl JwtKeys {
         self.ttl.as_secs()
     }
 
-    /// Issues a token for `user_id` with its roles and effective permissions.
+    /// Issues a token for `user_id` with its roles and effective permissions, for an account
+    /// whose auth version is 0 (its roles and active flag never changed).
     pub fn issue(
         &self,
         user_id: &str,
         roles: Vec<String>,
         permissions: Vec<String>,
+    ) -> anyhow::Result<String> {
+        self.issue_at_version(user_id, roles, permissions, 0)
+    }
+
+    /// Issues a token for `user_id` at the account's current `auth_version`.
+    pub fn issue_at_version(
+        &self,
+        user_id: &str,
+        roles: Vec<String>,
+        permissions: Vec<String>,
+        auth_version: u64,
     ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -73,6 +91,7 @@ impl JwtKeys {
             jti: uuid::Uuid::new_v4().to_string(),
             roles,
             permissions,
+            auth_version,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -124,6 +143,9 @@ mod tests {
         assert_eq!(c.sub, "u1");
         assert_eq!(c.roles, vec!["admin"]);
         assert_eq!(c.exp - c.iat, 1800);
+        assert_eq!(c.auth_version, 0);
+        let t = k.issue_at_version("u1", vec![], vec![], 7).expect("issue");
+        assert_eq!(k.verify(&t).expect("verify").auth_version, 7);
     }
 
     #[test]
@@ -138,6 +160,7 @@ mod tests {
             jti: "j".into(),
             roles: vec![],
             permissions: vec![],
+            auth_version: 0,
         };
         assert_eq!(
             k.verify(&k.sign_raw(&expired).expect("sign")),

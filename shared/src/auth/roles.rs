@@ -1,7 +1,7 @@
 //! Roles and permissions of spec 002. A granted permission ending in `.*` covers every permission
 //! with that prefix (`users.*` covers `users.view`); `*` alone covers everything.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
@@ -39,36 +39,160 @@ impl Role {
             .find(|r| r.id() == id_or_name || r.name().eq_ignore_ascii_case(id_or_name))
     }
 
-    pub fn permissions(self) -> &'static [&'static str] {
+    /// What the role grants (wildcards included).
+    pub fn permissions(self) -> &'static [Permission] {
+        use Permission::*;
         match self {
             Role::Customer => &[
-                "products.view",
-                "cart.view",
-                "cart.manage",
-                "orders.view",
-                "analytics.view",
+                ProductsView,
+                CartView,
+                CartManage,
+                OrdersView,
+                AnalyticsView,
             ],
             Role::Manager => &[
-                "products.view",
-                "products.update",
-                "products.manage_inventory",
-                "orders.view",
-                "orders.view_all",
-                "orders.update",
-                "analytics.view",
-                "users.view",
+                ProductsView,
+                ProductsUpdate,
+                ProductsManageInventory,
+                OrdersView,
+                OrdersViewAll,
+                OrdersUpdate,
+                AnalyticsView,
+                UsersView,
             ],
             Role::Admin => &[
-                "users.*",
-                "products.*",
-                "orders.*",
-                "analytics.*",
-                "system.*",
-                "assign_roles",
-                "view_user_segmentation",
-                "manage_user_segmentation",
+                UsersAll,
+                ProductsAll,
+                OrdersAll,
+                AnalyticsAll,
+                SystemAll,
+                AssignRoles,
+                ViewUserSegmentation,
+                ManageUserSegmentation,
             ],
         }
+    }
+}
+
+/// The permission names of spec 002, as tokens and `GET /admin/roles` spell them (`as_str` and
+/// serde use the same names). The `*All` variants are the wildcard grants (`users.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "users.view")]
+    UsersView,
+    #[serde(rename = "users.create")]
+    UsersCreate,
+    #[serde(rename = "users.update")]
+    UsersUpdate,
+    #[serde(rename = "users.*")]
+    UsersAll,
+    #[serde(rename = "products.view")]
+    ProductsView,
+    #[serde(rename = "products.create")]
+    ProductsCreate,
+    #[serde(rename = "products.update")]
+    ProductsUpdate,
+    #[serde(rename = "products.delete")]
+    ProductsDelete,
+    #[serde(rename = "products.manage_inventory")]
+    ProductsManageInventory,
+    #[serde(rename = "products.*")]
+    ProductsAll,
+    #[serde(rename = "cart.view")]
+    CartView,
+    #[serde(rename = "cart.manage")]
+    CartManage,
+    #[serde(rename = "orders.view")]
+    OrdersView,
+    #[serde(rename = "orders.view_all")]
+    OrdersViewAll,
+    #[serde(rename = "orders.update")]
+    OrdersUpdate,
+    #[serde(rename = "orders.*")]
+    OrdersAll,
+    #[serde(rename = "analytics.view")]
+    AnalyticsView,
+    #[serde(rename = "analytics.*")]
+    AnalyticsAll,
+    #[serde(rename = "system.admin")]
+    SystemAdmin,
+    #[serde(rename = "system.settings")]
+    SystemSettings,
+    #[serde(rename = "system.*")]
+    SystemAll,
+    #[serde(rename = "assign_roles")]
+    AssignRoles,
+    #[serde(rename = "view_user_segmentation")]
+    ViewUserSegmentation,
+    #[serde(rename = "manage_user_segmentation")]
+    ManageUserSegmentation,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 24] = {
+        use Permission::*;
+        [
+            UsersView,
+            UsersCreate,
+            UsersUpdate,
+            UsersAll,
+            ProductsView,
+            ProductsCreate,
+            ProductsUpdate,
+            ProductsDelete,
+            ProductsManageInventory,
+            ProductsAll,
+            CartView,
+            CartManage,
+            OrdersView,
+            OrdersViewAll,
+            OrdersUpdate,
+            OrdersAll,
+            AnalyticsView,
+            AnalyticsAll,
+            SystemAdmin,
+            SystemSettings,
+            SystemAll,
+            AssignRoles,
+            ViewUserSegmentation,
+            ManageUserSegmentation,
+        ]
+    };
+
+    pub fn as_str(self) -> &'static str {
+        use Permission::*;
+        match self {
+            UsersView => "users.view",
+            UsersCreate => "users.create",
+            UsersUpdate => "users.update",
+            UsersAll => "users.*",
+            ProductsView => "products.view",
+            ProductsCreate => "products.create",
+            ProductsUpdate => "products.update",
+            ProductsDelete => "products.delete",
+            ProductsManageInventory => "products.manage_inventory",
+            ProductsAll => "products.*",
+            CartView => "cart.view",
+            CartManage => "cart.manage",
+            OrdersView => "orders.view",
+            OrdersViewAll => "orders.view_all",
+            OrdersUpdate => "orders.update",
+            OrdersAll => "orders.*",
+            AnalyticsView => "analytics.view",
+            AnalyticsAll => "analytics.*",
+            SystemAdmin => "system.admin",
+            SystemSettings => "system.settings",
+            SystemAll => "system.*",
+            AssignRoles => "assign_roles",
+            ViewUserSegmentation => "view_user_segmentation",
+            ManageUserSegmentation => "manage_user_segmentation",
+        }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -77,7 +201,7 @@ pub fn permissions_for<S: AsRef<str>>(roles: &[S]) -> Vec<String> {
     let mut out: Vec<String> = roles
         .iter()
         .filter_map(|r| Role::parse(r.as_ref()))
-        .flat_map(|r| r.permissions().iter().map(|p| p.to_string()))
+        .flat_map(|r| r.permissions().iter().map(|p| p.as_str().to_string()))
         .collect();
     out.sort();
     out.dedup();
@@ -111,6 +235,22 @@ mod tests {
         assert!(!has_permission(&["users.view"], "users.create"));
         assert!(has_permission(&["*"], "system.admin"));
         assert!(!has_permission::<&str>(&[], "products.view"));
+    }
+
+    #[test]
+    fn permission_names_are_the_spec_strings() {
+        for p in Permission::ALL {
+            let json = serde_json::to_value(p).expect("serialise");
+            assert_eq!(json, p.as_str(), "serde name of {p:?}");
+            let back: Permission = serde_json::from_value(json).expect("parse");
+            assert_eq!(back, p);
+        }
+        assert_eq!(Permission::UsersView.as_str(), "users.view");
+        assert_eq!(Permission::UsersAll.to_string(), "users.*");
+        let mut names: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Permission::ALL.len(), "names are unique");
     }
 
     #[test]

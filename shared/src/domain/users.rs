@@ -7,7 +7,9 @@
 //! - every write of a user item is conditioned on the `version` it was read at and increments
 //!   it, so concurrent writers never lose each other's changes (the loser retries);
 //! - the counters `users`, `users_with_usernames`, `users_with_addresses` change in the same
-//!   transaction as the user item that makes them change.
+//!   transaction as the user item that makes them change;
+//! - `auth_version` is incremented by every write that changes `roles` or `is_active`, in that
+//!   same conditional write, so tokens issued before the change are refused from then on.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,11 +17,11 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::{
-    auth::Role,
+    auth::{AccountStatus, Role},
     domain::stats,
     store::{
-        self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, Item, ItemStore, Key, PK, Query, SK,
-        StoreError, TxOp, Update, keys,
+        self, Condition, GSI1PK, GSI1SK, Item, ItemStore, Key, PK, Query, SK, StoreError, TxOp,
+        keys,
     },
 };
 
@@ -183,6 +185,21 @@ pub struct UserRecord {
     /// Optimistic-concurrency version, incremented by every write.
     #[serde(default)]
     pub version: u64,
+    /// Incremented by every change of `roles` or `is_active`; carried in access tokens, which are
+    /// refused once it moves on.
+    #[serde(default)]
+    pub auth_version: u64,
+}
+
+impl UserRecord {
+    /// What authorization needs to know about this account.
+    pub fn status(&self) -> AccountStatus {
+        AccountStatus {
+            active: self.is_active,
+            auth_version: self.auth_version,
+            roles: self.roles.clone(),
+        }
+    }
 }
 
 /// What a new user is made of (already validated, password already hashed).
@@ -259,6 +276,7 @@ pub async fn create(store: &dyn ItemStore, new: NewUser) -> Result<UserRecord, U
         login_count: 0,
         last_login: None,
         version: 1,
+        auth_version: 0,
     };
     let mut ops = vec![
         TxOp::Put {
@@ -304,6 +322,14 @@ pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<UserRecord>, 
         Some(item) => Ok(Some(store::from_item(item)?)),
         None => Ok(None),
     }
+}
+
+/// The current status of account `id` (`None`: no such account), in one GetItem.
+pub async fn account_status(
+    store: &dyn ItemStore,
+    id: &str,
+) -> Result<Option<AccountStatus>, StoreError> {
+    Ok(get(store, id).await?.map(|u| u.status()))
 }
 
 /// The users with these ids (unknown ids left out), by id, in one batch read.
@@ -372,6 +398,11 @@ where
         new.id = old.id.clone();
         new.created_at = old.created_at.clone();
         new.version = old.version + 1;
+        new.auth_version = if new.roles != old.roles || new.is_active != old.is_active {
+            old.auth_version + 1
+        } else {
+            old.auth_version
+        };
         new.updated_at = store::now_rfc3339();
         match save(store, &old, &new).await {
             Ok(()) => return Ok(new),
@@ -511,62 +542,6 @@ pub async fn list(
         }
     }
     Ok((matched, total))
-}
-
-/// The number of failed logins recorded in the current window and when the window ends.
-pub async fn failed_logins(
-    store: &dyn ItemStore,
-    user_id: &str,
-) -> Result<Option<(u32, i64)>, StoreError> {
-    Ok(store.get(&keys::login_failures(user_id)).await?.map(|i| {
-        let count = i.get("count").and_then(Value::as_u64).unwrap_or(0);
-        let until = i.get(EXPIRES_AT).and_then(Value::as_i64).unwrap_or(0);
-        (u32::try_from(count).unwrap_or(u32::MAX), until)
-    }))
-}
-
-/// Counts a failed login. The window starts at the first failure and lasts `window_secs`;
-/// the counter disappears (TTL) when the window ends.
-pub async fn record_failed_login(
-    store: &dyn ItemStore,
-    user_id: &str,
-    window_secs: i64,
-) -> Result<(), StoreError> {
-    let key = keys::login_failures(user_id);
-    for _ in 0..MAX_RETRIES {
-        let mut item = Item::new();
-        item.insert(PK.into(), key.pk.clone().into());
-        item.insert(SK.into(), key.sk.clone().into());
-        item.insert("count".into(), 1.into());
-        item.insert(EXPIRES_AT.into(), (store::now_epoch() + window_secs).into());
-        match store.put(item, Some(Condition::ItemNotExists)).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed) => {}
-            Err(e) => return Err(e),
-        }
-        match store
-            .update(
-                &key,
-                Update::new().add("count", 1),
-                Some(Condition::ItemExists),
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            // The window ended between the two calls: start a new one.
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::TransactionConflict)
-}
-
-/// Forgets failed logins after a successful one.
-pub async fn clear_failed_logins(store: &dyn ItemStore, user_id: &str) -> Result<(), StoreError> {
-    store
-        .delete(&keys::login_failures(user_id), None)
-        .await
-        .map(|_| ())
 }
 
 /// Creates the admin account, or makes the existing account with that email an active admin with

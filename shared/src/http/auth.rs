@@ -1,4 +1,8 @@
 //! `Authorization: Bearer <JWT>` extractor and permission checks.
+//!
+//! A token is checked against its account on every authenticated route (optional-auth routes
+//! too): a token for an account that does not exist, is deactivated, or whose roles changed after
+//! the token was issued is refused with 401. See [`authorize`].
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
@@ -7,7 +11,8 @@ use axum::{
 
 use crate::{
     AppState,
-    auth::{JwtError, has_permission},
+    auth::{AccountStatus, Claims, JwtError, Permission, has_permission, permissions_for},
+    domain::users,
     error::ApiError,
 };
 
@@ -20,9 +25,9 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// 403 unless the token's permissions cover `permission`.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if has_permission(&self.permissions, permission) {
+    /// 403 unless the caller's roles cover `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.has(permission) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
@@ -31,8 +36,8 @@ impl AuthUser {
         }
     }
 
-    pub fn has(&self, permission: &str) -> bool {
-        has_permission(&self.permissions, permission)
+    pub fn has(&self, permission: Permission) -> bool {
+        has_permission(&self.permissions, permission.as_str())
     }
 }
 
@@ -67,12 +72,60 @@ impl FromRequestParts<AppState> for AuthUser {
                 ApiError::unauthorized("INVALID_TOKEN", "Could not validate credentials")
             }
         })?;
-        Ok(Self {
-            user_id: claims.sub,
-            roles: claims.roles,
-            permissions: claims.permissions,
-        })
+        authorize(state, claims).await
     }
+}
+
+/// The caller a verified token stands for, as the account is now: the account must exist, be
+/// active, and still be at the auth version the token was issued at (a role change or a
+/// deactivation moves it on, so older tokens are refused: the client logs in again). Roles and
+/// permissions come from the account, not from the token. Costs one GetItem, or nothing while
+/// this instance's copy of the account's status is fresh (`AUTH_STATUS_CACHE_SECONDS`).
+async fn authorize(state: &AppState, claims: Claims) -> Result<AuthUser, ApiError> {
+    let status = account_status(state, &claims.sub, claims.auth_version).await?;
+    let Some(status) = status else {
+        return Err(ApiError::unauthorized(
+            "INVALID_TOKEN",
+            "Could not validate credentials",
+        ));
+    };
+    if !status.active {
+        return Err(ApiError::unauthorized(
+            "ACCOUNT_DISABLED",
+            "Account is disabled",
+        ));
+    }
+    if status.auth_version != claims.auth_version {
+        return Err(ApiError::unauthorized(
+            "TOKEN_REVOKED",
+            "The account's roles or status changed since this token was issued; log in again",
+        ));
+    }
+    Ok(AuthUser {
+        permissions: permissions_for(&status.roles),
+        roles: status.roles,
+        user_id: claims.sub,
+    })
+}
+
+/// The account's status from this instance's cache, or from the store when the cache has none,
+/// or has one older than the token (the token proves a newer version exists).
+async fn account_status(
+    state: &AppState,
+    user_id: &str,
+    token_version: u64,
+) -> Result<Option<AccountStatus>, ApiError> {
+    let cached = state.auth_status.get(user_id);
+    if let Some(status) = cached
+        && status
+            .as_ref()
+            .is_none_or(|s| s.auth_version >= token_version)
+    {
+        return Ok(status);
+    }
+    let status = users::account_status(state.store.as_ref(), user_id).await?;
+    state.auth_status.put(user_id, status.clone());
+    Ok(status)
 }
 
 /// Optional authentication: no `Authorization` header is `None`; a header with a bad, expired or

@@ -6,7 +6,8 @@
 //! | email marker | `UNIQUE#EMAIL#<lowercase email>` | `UNIQUE` | - | - | `user_id`; uniqueness by transaction |
 //! | username marker | `UNIQUE#USERNAME#<lowercase username>` | `UNIQUE` | - | - | `user_id` |
 //! | user preferences | `USER#<id>` | `PREFERENCES` | - | - | |
-//! | failed logins | `LOGINFAIL#<user id>` | `CURRENT` | - | - | `count`; `expires_at` = first failure + window |
+//! | failed logins (login name, address) | `LOGINFAIL#<login hash>#<address>` | `CURRENT` | - | - | `count` (`ADD`); `expires_at` = first failure + window; login hash: 32 hex of SHA-256 of the lower-cased login name, known or not |
+//! | failed logins (address) | `LOGINFAIL#ADDR#<address>` | `CURRENT` | - | - | `count` (`ADD`) across login names; `expires_at` = first failure + window |
 //! | stats counter | `STATS` | `<name>` | - | - | atomic `ADD` counters (e.g. `users`) |
 //! | hourly counter | `STATS#HOUR#<yyyy-mm-ddThh>` | `<name>` | - | - | `expires_at` after 8 days |
 //! | catalog version | `CATALOG` | `VERSION` | - | - | `n`, `ADD` 1 on every category/product write |
@@ -66,8 +67,14 @@ pub fn username_marker(username: &str) -> super::Key {
     )
 }
 
-pub fn login_failures(user_id: &str) -> super::Key {
-    super::Key::new(format!("LOGINFAIL#{user_id}"), "CURRENT")
+/// Failed logins naming one login name (by its hash) from one client address.
+pub fn login_failures(login_hash: &str, address: &str) -> super::Key {
+    super::Key::new(format!("LOGINFAIL#{login_hash}#{address}"), "CURRENT")
+}
+
+/// Failed logins from one client address, whatever login name they named.
+pub fn login_failures_by_address(address: &str) -> super::Key {
+    super::Key::new(format!("LOGINFAIL#ADDR#{address}"), "CURRENT")
 }
 
 pub fn stats(name: &str) -> super::Key {
