@@ -8,7 +8,7 @@ use axum::{
 use shared::{
     ApiError, ApiResult, AppState,
     domain::{
-        orders::{self, OrderRecord},
+        orders::{self, OrderRecord, OrderStatus},
         users,
     },
     error::ErrorBody,
@@ -69,7 +69,7 @@ pub async fn list_orders(
     let store = state.store.as_ref();
     let (page, total) = orders::list_all(
         store,
-        q.status.as_deref(),
+        q.status,
         q.page as usize,
         q.page_size as usize,
     )
@@ -120,8 +120,9 @@ pub async fn get_order(
     Ok(Json(detail(&state, order).await?))
 }
 
-/// Move an order along pending -> confirmed -> shipped -> delivered, or cancel it from pending or
-/// confirmed (the stock goes back in the same transaction). Other moves are 409.
+/// Move an order along pending -> confirmed -> shipped -> delivered (confirming may be skipped:
+/// pending -> shipped), or cancel it from pending or confirmed (the stock goes back in the same
+/// transaction). Other moves are 409.
 #[utoipa::path(
     put, path = "/api/v1/admin/orders/{order_id}/status", tag = "admin",
     security(("bearer" = [])),
@@ -142,10 +143,14 @@ pub async fn update_status(
     ValidJson(req): ValidJson<UpdateStatusRequest>,
 ) -> ApiResult<Json<AdminOrderDetail>> {
     auth.require("orders.update")?;
+    let status: OrderStatus = req
+        .status
+        .parse()
+        .map_err(|_| ApiError::invalid_field("status", "Unknown order status"))?;
     let order = orders::update_status(
         state.store.as_ref(),
         &order_id,
-        &req.status,
+        status,
         req.admin_notes
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty()),
