@@ -160,8 +160,9 @@ mod tests {
     use shared::{
         domain::{
             cart::{self, CartOwner},
-            catalog, orders, viewed,
+            catalog, orders,
             videos::interactions::{self, Toggle},
+            viewed,
         },
         store::keys,
     };
@@ -247,7 +248,10 @@ mod tests {
         assert!(viewed::list(store, &customer.id).await.unwrap().is_empty());
         let (_, orders_after) = orders::list_all(store, None, 1, 1).await.unwrap();
         assert_eq!(orders_before, SMALL.orders);
-        assert_eq!(orders_after, more.orders, "only the missing orders are added");
+        assert_eq!(
+            orders_after, more.orders,
+            "only the missing orders are added"
+        );
         let liked = store
             .get(&keys::video_like(&customer.id, &video))
             .await
@@ -267,7 +271,10 @@ mod tests {
             .unwrap();
         let addr = prepared.addr;
         assert_ne!(addr.port(), 0);
-        assert_eq!(prepared.state.config.public_base_url, format!("http://{addr}"));
+        assert_eq!(
+            prepared.state.config.public_base_url,
+            format!("http://{addr}")
+        );
         seed(&prepared.state, 1).await.unwrap();
         assert!(
             tokio::net::TcpStream::connect(addr).await.is_err(),

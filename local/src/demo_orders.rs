@@ -225,7 +225,10 @@ pub async fn seed_orders(
             }
         }
         if !placed {
-            tracing::warn!(order = n, "demo order not placed: no demo product left in stock");
+            tracing::warn!(
+                order = n,
+                "demo order not placed: no demo product left in stock"
+            );
             out.skipped += 1;
         }
     }
@@ -251,7 +254,11 @@ mod tests {
         let again = seed_orders(&state, 300, 20).await.unwrap();
         assert_eq!((again.placed, again.existing, again.skipped), (0, 300, 0));
         let more = seed_orders(&state, 310, 20).await.unwrap();
-        assert_eq!((more.placed, more.existing), (10, 300), "only the missing ones");
+        assert_eq!(
+            (more.placed, more.existing),
+            (10, 300),
+            "only the missing ones"
+        );
 
         let report = fbt::mine_and_store(state.store.as_ref(), fbt::DEFAULT_MIN_SUPPORT)
             .await

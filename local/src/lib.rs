@@ -112,7 +112,10 @@ pub async fn start(
     config: Config,
     public_url_from_env: bool,
 ) -> anyhow::Result<Running> {
-    prepare(addr, config, public_url_from_env).await?.serve().await
+    prepare(addr, config, public_url_from_env)
+        .await?
+        .serve()
+        .await
 }
 
 /// A server whose address is bound but not yet listened on: connections are refused until

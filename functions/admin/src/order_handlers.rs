@@ -67,13 +67,8 @@ pub async fn list_orders(
 ) -> ApiResult<(HeaderMap, Json<Vec<AdminOrderSummary>>)> {
     auth.require("orders.view_all")?;
     let store = state.store.as_ref();
-    let (page, total) = orders::list_all(
-        store,
-        q.status,
-        q.page as usize,
-        q.page_size as usize,
-    )
-    .await?;
+    let (page, total) =
+        orders::list_all(store, q.status, q.page as usize, q.page_size as usize).await?;
     let ids: Vec<&str> = page.iter().map(|o| o.user_id.as_str()).collect();
     let customers = users::get_many(store, &ids).await?;
     let mut out = Vec::with_capacity(page.len());

@@ -71,8 +71,9 @@ async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreE
             })
             .collect()
     };
-    let cancelled =
-        |order: &store::Item| order.get("status").and_then(Value::as_str) == Some(orders::OrderStatus::Cancelled.as_str());
+    let cancelled = |order: &store::Item| {
+        order.get("status").and_then(Value::as_str) == Some(orders::OrderStatus::Cancelled.as_str())
+    };
     let mut baskets = Vec::new();
     let mut legacy = Vec::new();
     let mut query = Query::gsi2(keys::ALL_ORDERS_PK)

@@ -105,11 +105,14 @@ impl std::str::FromStr for OrderStatus {
     type Err = validator::ValidationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
-            let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-            validator::ValidationError::new("status")
-                .with_message(format!("must be one of {}", names.join(", ")).into())
-        })
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                validator::ValidationError::new("status")
+                    .with_message(format!("must be one of {}", names.join(", ")).into())
+            })
     }
 }
 

@@ -182,14 +182,22 @@ mod tests {
         add(&store, "u", "a").await.unwrap();
         assert_eq!(count().await.unwrap(), 1);
         add(&store, "u", "b").await.unwrap();
-        assert_eq!(count().await.unwrap(), 1, "a second view is not a second user");
+        assert_eq!(
+            count().await.unwrap(),
+            1,
+            "a second view is not a second user"
+        );
         add(&store, "v", "a").await.unwrap();
         assert_eq!(count().await.unwrap(), 2);
         clear(&store, "u").await.unwrap();
         assert_eq!(count().await.unwrap(), 1);
         clear(&store, "u").await.unwrap();
         clear(&store, "never-viewed").await.unwrap();
-        assert_eq!(count().await.unwrap(), 1, "clearing an empty list uncounts nobody");
+        assert_eq!(
+            count().await.unwrap(),
+            1,
+            "clearing an empty list uncounts nobody"
+        );
         add(&store, "u", "c").await.unwrap();
         assert_eq!(count().await.unwrap(), 2);
     }
@@ -215,7 +223,11 @@ mod tests {
         }
         let mut with_list = 0;
         for u in 0..4 {
-            if !list(store.as_ref(), &format!("u{u}")).await.unwrap().is_empty() {
+            if !list(store.as_ref(), &format!("u{u}"))
+                .await
+                .unwrap()
+                .is_empty()
+            {
                 with_list += 1;
             }
         }
