@@ -1,4 +1,6 @@
-//! Demo data for `local serve --demo`: deterministic, idempotent (re-seeding changes nothing).
+//! Demo data for `local serve --demo`: deterministic, idempotent and additive. Seeding again
+//! only adds what is missing: it never deletes or overwrites what a user wrote (carts, orders,
+//! likes, profile changes, passwords, the admin's included).
 //!
 //! The demo admin uses the credentials spec 002 documents. It exists only here: the
 //! configuration refuses demo mode with cloud backends, and the cloud's first admin comes from
@@ -39,17 +41,23 @@ pub struct Seeded {
     pub existing: usize,
 }
 
-/// Seeds the admin, one manager and `customers` customers.
+/// Seeds the admin, one manager and `customers` customers; accounts that exist are left as they
+/// are (a changed password or profile stays changed).
 pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> {
     let store = state.store.as_ref();
     let mut out = Seeded::default();
-    users::ensure_admin(
-        store,
-        ADMIN_EMAIL,
-        ADMIN_USERNAME,
-        hash_password(ADMIN_PASSWORD).await?,
-    )
-    .await?;
+    if users::find_by_login(store, ADMIN_EMAIL).await?.is_some() {
+        out.existing += 1;
+    } else {
+        users::ensure_admin(
+            store,
+            ADMIN_EMAIL,
+            ADMIN_USERNAME,
+            hash_password(ADMIN_PASSWORD).await?,
+        )
+        .await?;
+        out.created += 1;
+    }
     let demo_hash = hash_password(DEMO_PASSWORD).await?;
     let mut people: Vec<(String, String, String, Role, Option<Address>)> = vec![(
         "manager".into(),
@@ -101,4 +109,185 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
         }
     }
     Ok(out)
+}
+
+/// How much demo data to seed (the `serve --demo-*` options).
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSizes {
+    pub products: usize,
+    pub customers: usize,
+    pub orders: usize,
+    pub teachers: usize,
+    pub videos: usize,
+}
+
+/// Seeds every demo data set in order (accounts, catalog, orders and their rules, teachers and
+/// the classifier, videos) and logs a summary. Additive: see the module documentation.
+pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> {
+    let seeded = seed(state, sizes.customers).await?;
+    let catalog = crate::demo_catalog::seed_catalog(state, sizes.products).await?;
+    let orders = crate::demo_orders::seed_orders(state, sizes.orders, sizes.customers).await?;
+    let fbt = jobs_fn::run(state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
+    let classroom = crate::demo_classroom::seed_teachers(state, sizes.teachers).await?;
+    let videos = crate::demo_videos::seed_videos(state, sizes.videos, sizes.customers).await?;
+    tracing::info!(
+        created = seeded.created,
+        existing = seeded.existing,
+        categories = catalog.categories,
+        products = catalog.products,
+        existing_products = catalog.existing,
+        orders = orders.placed,
+        existing_orders = orders.existing,
+        skipped_orders = orders.skipped,
+        fbt_rules = %fbt["report"]["rules"],
+        teachers = classroom.teachers,
+        existing_teachers = classroom.existing,
+        clusters = %classroom.distribution,
+        classifier = %classroom.classifier_version,
+        videos = videos.videos,
+        existing_videos = videos.existing,
+        video_likes = videos.likes,
+        video_saves = videos.saves,
+        trending_videos = videos.trending,
+        "demo data seeded"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use shared::{
+        domain::{
+            cart::{self, CartOwner},
+            catalog, orders,
+            videos::interactions::{self, Toggle},
+            viewed,
+        },
+        store::keys,
+    };
+
+    use super::*;
+
+    const SMALL: DemoSizes = DemoSizes {
+        products: 48,
+        customers: 4,
+        orders: 30,
+        teachers: 0,
+        videos: 2,
+    };
+
+    #[tokio::test]
+    async fn seeding_again_keeps_everything_users_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::for_tests(dir.path().to_path_buf()).unwrap();
+        let store = state.store.as_ref();
+        seed_all(&state, SMALL).await.unwrap();
+
+        // A demo customer fills a cart, edits the profile, changes password, orders, likes and
+        // clears the viewed history; the admin changes password.
+        let customer = users::find_by_login(store, "customer001")
+            .await
+            .unwrap()
+            .unwrap();
+        let owner = CartOwner::User(customer.id.clone());
+        let products = catalog::list_all_products(store).await.unwrap();
+        let in_stock: Vec<_> = products.iter().filter(|p| p.available()).collect();
+        cart::add(store, &owner, &in_stock[0].id, 2).await.unwrap();
+        cart::add(store, &owner, &in_stock[1].id, 1).await.unwrap();
+        users::update(store, &customer.id, |u| {
+            u.first_name = "Changed".into();
+            u.password_hash = "customer's own hash".into();
+            true
+        })
+        .await
+        .unwrap();
+        viewed::clear(store, &customer.id).await.unwrap();
+        let admin = users::find_by_login(store, ADMIN_EMAIL)
+            .await
+            .unwrap()
+            .unwrap();
+        users::update(store, &admin.id, |u| {
+            u.password_hash = "admin's own hash".into();
+            true
+        })
+        .await
+        .unwrap();
+        let video = crate::demo_videos::demo_video_id(0);
+        let liked_before = interactions::toggle(store, Toggle::Like, &customer.id, &video)
+            .await
+            .unwrap();
+        let (_, orders_before) = orders::list_all(store, None, 1, 1).await.unwrap();
+        let cart_before = cart::lines(store, &owner).await.unwrap();
+        assert_eq!(cart_before.len(), 2);
+
+        // A later start asks for more orders: some are for this customer (every 4th).
+        let more = DemoSizes {
+            orders: SMALL.orders + 8,
+            ..SMALL
+        };
+        seed_all(&state, more).await.unwrap();
+
+        let cart_after = cart::lines(store, &owner).await.unwrap();
+        assert_eq!(
+            cart_after
+                .iter()
+                .map(|l| (&l.product_id, l.quantity))
+                .collect::<Vec<_>>(),
+            cart_before
+                .iter()
+                .map(|l| (&l.product_id, l.quantity))
+                .collect::<Vec<_>>(),
+            "the cart survives seeding"
+        );
+        let again = users::get(store, &customer.id).await.unwrap().unwrap();
+        assert_eq!(again.first_name, "Changed");
+        assert_eq!(again.password_hash, "customer's own hash");
+        let admin_again = users::get(store, &admin.id).await.unwrap().unwrap();
+        assert_eq!(admin_again.password_hash, "admin's own hash");
+        assert!(viewed::list(store, &customer.id).await.unwrap().is_empty());
+        let (_, orders_after) = orders::list_all(store, None, 1, 1).await.unwrap();
+        assert_eq!(orders_before, SMALL.orders);
+        assert_eq!(
+            orders_after, more.orders,
+            "only the missing orders are added"
+        );
+        let liked = store
+            .get(&keys::video_like(&customer.id, &video))
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(liked, liked_before.active, "the like (or unlike) stays");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_answered_before_the_seed_is_done() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = shared::config::Config::for_tests(dir.path().to_path_buf());
+        config.demo_mode = true;
+        let prepared = crate::prepare("127.0.0.1:0".parse().unwrap(), config, false)
+            .await
+            .unwrap();
+        let addr = prepared.addr;
+        assert_ne!(addr.port(), 0);
+        assert_eq!(
+            prepared.state.config.public_base_url,
+            format!("http://{addr}")
+        );
+        seed(&prepared.state, 1).await.unwrap();
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "connections are refused while seeding"
+        );
+        let running = prepared.serve().await.unwrap();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        running.handle.abort();
+    }
 }

@@ -2,15 +2,21 @@
 //! something to say out of the box: each order centres on one popular product of a category and
 //! usually adds that product's bundle partner (the next popular product of the category), often a
 //! product of the sibling category (phones with phone accessories, cookware with coffee...), and
-//! sometimes a random product. Deterministic, and idempotent through the order API's own
-//! idempotency keys (`demo-order-<n>`).
+//! sometimes a random product.
+//!
+//! - Exactly the number asked for is placed: each pick is drawn within the stock left (a sold-out
+//!   product gives way to the next one on its shelf, then anywhere in the demo catalog); only a
+//!   demo catalog with no unit left at all stops short (counted as `skipped`).
+//! - Never touches a cart: orders are placed from their lines ([`orders::place_lines`]), so a
+//!   demo customer's own cart survives every restart.
+//! - Deterministic and idempotent: order `n` has a fixed id ([`demo_order_id`]), written only if
+//!   absent, so seeding again places only the orders still missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use shared::{
     AppState,
     domain::{
-        cart::{self, CartOwner},
         catalog::{self, ProductRecord},
         orders::{self, OrderAddress, OrderError, PlaceOrder},
         users,
@@ -24,13 +30,81 @@ use crate::{demo::DEMO_CUSTOMER_PREFIX, demo_catalog::mix};
 pub struct OrdersSeeded {
     pub placed: usize,
     pub existing: usize,
-    /// Orders skipped because a product ran out of stock.
+    /// Orders not placed because no demo product had a unit left.
     pub skipped: usize,
 }
 
 /// How many of each category's products get most of the orders.
 const POPULAR: usize = 12;
 const PAYMENT: [&str; 4] = ["cash_on_delivery", "credit_card", "paypal", "apple_pay"];
+/// Seed of the demo order ids.
+const DEMO_ORDER_SEED: u64 = 0x0DE2_0000_5EED;
+/// Placing one order again after a product turned out sold out (stock changed since it was read).
+const ATTEMPTS: usize = 3;
+
+/// The id of the `n`-th demo order.
+pub fn demo_order_id(n: usize) -> String {
+    uuid::Uuid::from_u64_pair(DEMO_ORDER_SEED, n as u64).to_string()
+}
+
+/// Units left per product id, as the seeding draws them.
+type Stock = HashMap<String, i64>;
+
+/// The first product of `shelf` from `start` on (wrapping) with a unit left and not in `basket`.
+fn pick<'a>(
+    shelf: &'a [ProductRecord],
+    start: usize,
+    basket: &[&ProductRecord],
+    stock: &Stock,
+) -> Option<&'a ProductRecord> {
+    (0..shelf.len())
+        .map(|k| &shelf[(start + k) % shelf.len()])
+        .find(|p| {
+            stock.get(&p.id).is_some_and(|&left| left > 0) && !basket.iter().any(|b| b.id == p.id)
+        })
+}
+
+/// The basket of order `n` (one unit of each product), drawn within `stock`; empty only when
+/// no demo product has a unit left.
+fn basket<'a>(
+    n: usize,
+    shelves: &[&'a Vec<ProductRecord>],
+    all: &'a [ProductRecord],
+    stock: &Stock,
+) -> Vec<&'a ProductRecord> {
+    let h = mix(n as u64 ^ 0x5EED);
+    let s = (h % shelves.len() as u64) as usize;
+    let shelf = shelves[s];
+    let popular = shelf.len().clamp(1, POPULAR);
+    let idx = ((h >> 8) % popular as u64) as usize;
+    let mut basket = Vec::with_capacity(4);
+    let Some(first) = pick(shelf, idx, &basket, stock)
+        .or_else(|| pick(all, (h >> 28) as usize % all.len(), &basket, stock))
+    else {
+        return basket;
+    };
+    basket.push(first);
+    if (h >> 16) % 10 < 7
+        && let Some(p) = pick(shelf, (idx + 1) % popular, &basket, stock)
+    {
+        basket.push(p);
+    }
+    // The sibling category: the other half of a pair within a department.
+    let sibling = shelves[(s ^ 1).min(shelves.len() - 1)];
+    if (h >> 20) % 10 < 5
+        && !sibling.is_empty()
+        && let Some(p) = pick(sibling, idx % sibling.len().min(POPULAR), &basket, stock)
+    {
+        basket.push(p);
+    }
+    if (h >> 24) % 10 < 2
+        && let Some(p) = pick(all, ((h >> 28) % all.len() as u64) as usize, &basket, stock)
+    {
+        basket.push(p);
+    }
+    basket.sort_by(|a, b| a.id.cmp(&b.id));
+    basket
+}
 
 /// Places `count` demo orders for the first `customers` demo customers.
 pub async fn seed_orders(
@@ -68,6 +142,11 @@ pub async fn seed_orders(
         .iter()
         .filter_map(|c| by_category.get(c))
         .collect();
+    let mut stock: Stock = all
+        .iter()
+        .filter(|p| p.available())
+        .map(|p| (p.id.clone(), p.stock_quantity))
+        .collect();
 
     let mut customer_ids = Vec::with_capacity(customers);
     for i in 0..customers {
@@ -81,46 +160,16 @@ pub async fn seed_orders(
     }
 
     for n in 0..count {
-        let key = format!("demo-order-{n}");
+        let id = demo_order_id(n);
         let user_id = &customer_ids[n % customer_ids.len()];
-        if orders::idempotent_order(store, user_id, &key)
-            .await?
-            .is_some()
+        // Orders seeded before the ids were fixed carry this idempotency key (kept for a day).
+        let legacy_key = format!("demo-order-{n}");
+        if orders::get(store, &id).await?.is_some()
+            || orders::idempotent_order(store, user_id, &legacy_key)
+                .await?
+                .is_some()
         {
             out.existing += 1;
-            continue;
-        }
-        let h = mix(n as u64 ^ 0x5EED);
-        let s = (h % shelves.len() as u64) as usize;
-        let shelf = shelves[s];
-        let popular = shelf.len().clamp(1, POPULAR);
-        let idx = ((h >> 8) % popular as u64) as usize;
-        let mut basket = vec![&shelf[idx]];
-        if (h >> 16) % 10 < 7 {
-            basket.push(&shelf[(idx + 1) % popular]);
-        }
-        // The sibling category: the other half of a pair within a department.
-        let sibling = shelves[(s ^ 1).min(shelves.len() - 1)];
-        if (h >> 20) % 10 < 5 && !sibling.is_empty() {
-            basket.push(&sibling[idx % sibling.len().min(POPULAR)]);
-        }
-        if (h >> 24) % 10 < 2 {
-            basket.push(&all[((h >> 28) % all.len() as u64) as usize]);
-        }
-        basket.sort_by(|a, b| a.id.cmp(&b.id));
-        basket.dedup_by(|a, b| a.id == b.id);
-
-        let owner = CartOwner::User(user_id.clone());
-        cart::clear(store, &owner).await?;
-        let mut stocked = true;
-        for p in &basket {
-            if cart::add(store, &owner, &p.id, 1).await.is_err() {
-                stocked = false;
-            }
-        }
-        if !stocked {
-            cart::clear(store, &owner).await?;
-            out.skipped += 1;
             continue;
         }
         let address = OrderAddress {
@@ -131,28 +180,56 @@ pub async fn seed_orders(
             zip_code: "73301".into(),
             country: "US".into(),
         };
-        let placed = orders::place(
-            store,
-            PlaceOrder {
-                user_id: user_id.clone(),
-                billing_address: address.clone(),
-                shipping_address: address,
-                payment_method: PAYMENT[n % PAYMENT.len()].into(),
-                recommendation_source: (n % 3 == 0).then(|| "homepage".to_string()),
-                recommendation_session_id: None,
-                order_notes: None,
-                idempotency_key: Some(key),
-            },
-        )
-        .await;
-        match placed {
-            Ok((_, true)) => out.placed += 1,
-            Ok((_, false)) => out.existing += 1,
-            Err(OrderError::InsufficientStock { .. } | OrderError::ProductUnavailable { .. }) => {
-                cart::clear(store, &owner).await?;
-                out.skipped += 1;
+        let req = PlaceOrder {
+            user_id: user_id.clone(),
+            billing_address: address.clone(),
+            shipping_address: address,
+            payment_method: PAYMENT[n % PAYMENT.len()].into(),
+            recommendation_source: (n % 3 == 0).then(|| "homepage".to_string()),
+            recommendation_session_id: None,
+            order_notes: None,
+            idempotency_key: None,
+        };
+        let mut placed = false;
+        for _ in 0..ATTEMPTS {
+            let lines: Vec<(String, i64)> = basket(n, &shelves, &all, &stock)
+                .into_iter()
+                .map(|p| (p.id.clone(), 1))
+                .collect();
+            if lines.is_empty() {
+                break;
             }
-            Err(e) => return Err(e.into()),
+            match orders::place_lines(store, req.clone(), &lines, &id).await {
+                Ok((_, created)) => {
+                    if created {
+                        out.placed += 1;
+                        for (product_id, quantity) in &lines {
+                            if let Some(left) = stock.get_mut(product_id) {
+                                *left -= quantity;
+                            }
+                        }
+                    } else {
+                        out.existing += 1;
+                    }
+                    placed = true;
+                    break;
+                }
+                // Sold elsewhere since it was read: draw again without it.
+                Err(
+                    OrderError::InsufficientStock { product_id, .. }
+                    | OrderError::ProductUnavailable { product_id },
+                ) => {
+                    stock.remove(&product_id);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !placed {
+            tracing::warn!(
+                order = n,
+                "demo order not placed: no demo product left in stock"
+            );
+            out.skipped += 1;
         }
     }
     Ok(out)
@@ -173,9 +250,15 @@ mod tests {
             .await
             .unwrap();
         let first = seed_orders(&state, 300, 20).await.unwrap();
-        assert!(first.placed > 250, "{first:?}");
+        assert_eq!((first.placed, first.existing, first.skipped), (300, 0, 0));
         let again = seed_orders(&state, 300, 20).await.unwrap();
-        assert_eq!(again.placed, 0, "{again:?}");
+        assert_eq!((again.placed, again.existing, again.skipped), (0, 300, 0));
+        let more = seed_orders(&state, 310, 20).await.unwrap();
+        assert_eq!(
+            (more.placed, more.existing),
+            (10, 300),
+            "only the missing ones"
+        );
 
         let report = fbt::mine_and_store(state.store.as_ref(), fbt::DEFAULT_MIN_SUPPORT)
             .await
@@ -191,5 +274,40 @@ mod tests {
             .unwrap();
         assert!(!rules.is_empty());
         assert!(rules.iter().all(|r| r.lift > 1.0), "{rules:?}");
+    }
+
+    #[tokio::test]
+    async fn exactly_n_orders_are_placed_within_stock() {
+        // A small catalog whose popular products sell out: the orders go on elsewhere.
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::for_tests(dir.path().to_path_buf()).unwrap();
+        crate::demo::seed(&state, 4).await.unwrap();
+        crate::demo_catalog::seed_catalog(&state, 24).await.unwrap();
+        let store = state.store.as_ref();
+        let before: i64 = catalog::list_all_products(store)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|p| p.is_active && p.available())
+            .map(|p| p.stock_quantity)
+            .sum();
+        let seeded = seed_orders(&state, 400, 4).await.unwrap();
+        assert_eq!((seeded.placed, seeded.skipped), (400, 0), "{seeded:?}");
+        let (listed, total) = orders::list_all(store, None, 1, 10).await.unwrap();
+        assert_eq!((listed.len(), total), (10, 400));
+        let products = catalog::list_all_products(store).await.unwrap();
+        assert!(products.iter().all(|p| p.stock_quantity >= 0));
+        assert!(
+            products
+                .iter()
+                .any(|p| p.is_active && p.in_stock && p.stock_quantity == 0),
+            "some products sold out on the way"
+        );
+        let after: i64 = products
+            .iter()
+            .filter(|p| p.is_active && p.in_stock)
+            .map(|p| p.stock_quantity)
+            .sum();
+        assert!(before - after >= 400, "{before} -> {after}");
     }
 }

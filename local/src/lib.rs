@@ -23,7 +23,7 @@ use shared::{
     config::{BlobBackend, Config},
     domain::videos::verify,
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -109,16 +109,56 @@ pub struct Running {
 /// was given, builds the state and serves in a background task.
 pub async fn start(
     addr: SocketAddr,
-    mut config: Config,
+    config: Config,
     public_url_from_env: bool,
 ) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
+    prepare(addr, config, public_url_from_env)
+        .await?
+        .serve()
+        .await
+}
+
+/// A server whose address is bound but not yet listened on: connections are refused until
+/// [`Prepared::serve`] (so demo seeding can finish first).
+#[derive(Debug)]
+pub struct Prepared {
+    socket: TcpSocket,
+    pub addr: SocketAddr,
+    pub state: AppState,
+}
+
+/// Binds `addr` without listening (port 0 picks a free port), points signed URLs at it unless
+/// `PUBLIC_BASE_URL` was given, and builds the state.
+pub async fn prepare(
+    addr: SocketAddr,
+    mut config: Config,
+    public_url_from_env: bool,
+) -> anyhow::Result<Prepared> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server may rebind a port in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let addr = socket.local_addr()?;
     if !public_url_from_env {
         config.public_base_url = format!("http://{addr}");
     }
     let state = AppState::from_config(config).await?;
-    start_with_state(listener, state).await
+    Ok(Prepared {
+        socket,
+        addr,
+        state,
+    })
+}
+
+impl Prepared {
+    /// Starts listening and serving in a background task.
+    pub async fn serve(self) -> anyhow::Result<Running> {
+        start_with_state(self.socket.listen(1024)?, self.state).await
+    }
 }
 
 /// Serves `state` on an already bound listener.

@@ -121,43 +121,20 @@ async fn main() -> anyhow::Result<()> {
             }
             let addr: SocketAddr = format!("{host}:{port}").parse().context("--host/--port")?;
             let from_env = std::env::var("PUBLIC_BASE_URL").is_ok();
-            let running = local::start(addr, config, from_env).await?;
-            if running.state.config.demo_mode {
-                let seeded = local::demo::seed(&running.state, demo_customers).await?;
-                let catalog =
-                    local::demo_catalog::seed_catalog(&running.state, demo_products).await?;
-                let orders =
-                    local::demo_orders::seed_orders(&running.state, demo_orders, demo_customers)
-                        .await?;
-                let fbt =
-                    jobs_fn::run(&running.state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
-                let classroom =
-                    local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
-                let videos =
-                    local::demo_videos::seed_videos(&running.state, demo_videos, demo_customers)
-                        .await?;
-                tracing::info!(
-                    created = seeded.created,
-                    existing = seeded.existing,
-                    categories = catalog.categories,
-                    products = catalog.products,
-                    existing_products = catalog.existing,
-                    orders = orders.placed,
-                    existing_orders = orders.existing,
-                    skipped_orders = orders.skipped,
-                    fbt_rules = %fbt["report"]["rules"],
-                    teachers = classroom.teachers,
-                    existing_teachers = classroom.existing,
-                    clusters = %classroom.distribution,
-                    classifier = %classroom.classifier_version,
-                    videos = videos.videos,
-                    existing_videos = videos.existing,
-                    video_likes = videos.likes,
-                    video_saves = videos.saves,
-                    trending_videos = videos.trending,
-                    "demo data seeded"
-                );
+            // The address is bound (so the URL is known) but not listened on until the demo
+            // data is seeded: an early request is refused, never answered from half a seed.
+            let prepared = local::prepare(addr, config, from_env).await?;
+            if prepared.state.config.demo_mode {
+                let sizes = local::demo::DemoSizes {
+                    products: demo_products,
+                    customers: demo_customers,
+                    orders: demo_orders,
+                    teachers: demo_teachers,
+                    videos: demo_videos,
+                };
+                local::demo::seed_all(&prepared.state, sizes).await?;
             }
+            let running = prepared.serve().await?;
             println!(
                 "{}",
                 local::banner(running.addr, running.state.config.demo_mode)

@@ -10,8 +10,9 @@ use shared::{
     auth::{Permission, Role, password},
     config::{APP_NAME, APP_VERSION, AiBackend},
     domain::{
-        stats,
+        orders, stats,
         users::{self, NewUser},
+        viewed,
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson, ValidQuery},
@@ -320,7 +321,7 @@ pub async fn system_status(
         system_health: SystemHealth {
             database: database.into(),
             database_backend: store.backend_name().into(),
-            ml_models_active: stats::total(store, "ml_models_active").await?,
+            ml_models_active: stats::models_in_force(store).await?,
             embeddings_service: "configured".into(),
             embeddings_backend: format!("{}:{}", embed.backend, embed.model_id),
             blob_backend: state.blobs.backend_name().into(),
@@ -328,14 +329,13 @@ pub async fn system_status(
                 total_users: stats::total(store, "users").await?,
                 users_with_usernames: stats::total(store, "users_with_usernames").await?,
                 users_with_addresses: stats::total(store, "users_with_addresses").await?,
-                users_with_viewed_products: stats::total(store, "users_with_viewed_products")
-                    .await?,
+                users_with_viewed_products: stats::total(store, viewed::USERS_WITH_VIEWED).await?,
             },
         },
         recent_activity: RecentActivity {
-            orders_24h: stats::last_24h(store, "orders").await?,
+            orders_24h: stats::last_24h(store, orders::ORDERS_COUNTER).await?,
             new_users_24h: stats::last_24h(store, "new_users").await?,
-            cod_orders_24h: stats::last_24h(store, "cod_orders").await?,
+            cod_orders_24h: stats::last_24h(store, orders::COD_ORDERS_COUNTER).await?,
         },
         timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }))

@@ -131,6 +131,7 @@ pub struct UserDataStats {
     pub total_users: i64,
     pub users_with_usernames: i64,
     pub users_with_addresses: i64,
+    /// Users whose recently-viewed list is not empty.
     pub users_with_viewed_products: i64,
 }
 
@@ -139,6 +140,8 @@ pub struct SystemHealth {
     /// `healthy` or `unhealthy`.
     pub database: String,
     pub database_backend: String,
+    /// Models in force: the classroom's text classifier and the teachers' clustering, each
+    /// counted when its `CURRENT` pointer exists (0 to 2).
     pub ml_models_active: i64,
     /// `configured` with the embeddings backend and model in `embeddings_backend`.
     pub embeddings_service: String,
@@ -149,8 +152,11 @@ pub struct SystemHealth {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RecentActivity {
+    /// Orders placed in the last 24 hours (hourly buckets: the current hour and the 23 before).
     pub orders_24h: i64,
+    /// Accounts created in the last 24 hours.
     pub new_users_24h: i64,
+    /// Orders paid cash on delivery placed in the last 24 hours.
     pub cod_orders_24h: i64,
 }
 

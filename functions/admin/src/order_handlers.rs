@@ -9,7 +9,7 @@ use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
     domain::{
-        orders::{self, OrderRecord},
+        orders::{self, OrderRecord, OrderStatus},
         users,
     },
     error::ErrorBody,
@@ -68,13 +68,8 @@ pub async fn list_orders(
 ) -> ApiResult<(HeaderMap, Json<Vec<AdminOrderSummary>>)> {
     auth.require(Permission::OrdersViewAll)?;
     let store = state.store.as_ref();
-    let (page, total) = orders::list_all(
-        store,
-        q.status.as_deref(),
-        q.page as usize,
-        q.page_size as usize,
-    )
-    .await?;
+    let (page, total) =
+        orders::list_all(store, q.status, q.page as usize, q.page_size as usize).await?;
     let ids: Vec<&str> = page.iter().map(|o| o.user_id.as_str()).collect();
     let customers = users::get_many(store, &ids).await?;
     let mut out = Vec::with_capacity(page.len());
@@ -121,8 +116,9 @@ pub async fn get_order(
     Ok(Json(detail(&state, order).await?))
 }
 
-/// Move an order along pending -> confirmed -> shipped -> delivered, or cancel it from pending or
-/// confirmed (the stock goes back in the same transaction). Other moves are 409.
+/// Move an order along pending -> confirmed -> shipped -> delivered (confirming may be skipped:
+/// pending -> shipped), or cancel it from pending or confirmed (the stock goes back in the same
+/// transaction). Other moves are 409.
 #[utoipa::path(
     put, path = "/api/v1/admin/orders/{order_id}/status", tag = "admin",
     security(("bearer" = [])),
@@ -143,10 +139,14 @@ pub async fn update_status(
     ValidJson(req): ValidJson<UpdateStatusRequest>,
 ) -> ApiResult<Json<AdminOrderDetail>> {
     auth.require(Permission::OrdersUpdate)?;
+    let status: OrderStatus = req
+        .status
+        .parse()
+        .map_err(|_| ApiError::invalid_field("status", "Unknown order status"))?;
     let order = orders::update_status(
         state.store.as_ref(),
         &order_id,
-        &req.status,
+        status,
         req.admin_notes
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty()),

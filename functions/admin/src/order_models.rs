@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::domain::{
-    orders::{OrderAddress, OrderLine},
+    orders::{OrderAddress, OrderLine, OrderStatus},
     users::Address,
 };
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ pub struct AdminOrderSummary {
     pub order_number: String,
     pub user_id: String,
     pub total_amount: f64,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_method: String,
     pub payment_status: String,
     pub created_at: String,
@@ -30,7 +30,9 @@ pub struct AdminOrderSummary {
 /// `PUT /api/v1/admin/orders/{order_id}/status`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateStatusRequest {
+    /// Checked by the validator (422 when unknown, like every other field), then parsed.
     #[validate(custom(function = "shared::domain::orders::validate_status"))]
+    #[schema(value_type = OrderStatus)]
     pub status: String,
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub admin_notes: Option<String>,
@@ -57,7 +59,7 @@ pub struct AdminOrderDetail {
     pub tax_amount: f64,
     pub shipping_amount: f64,
     pub total_amount: f64,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_status: String,
     pub payment_method: String,
     pub billing_address: OrderAddress,

@@ -79,8 +79,8 @@ async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
             .await
         }
     };
-    let skip = set("shipped", admin.clone()).await;
-    assert_eq!(skip.status, 409, "pending -> shipped skips confirmed");
+    let skip = set("delivered", admin.clone()).await;
+    assert_eq!(skip.status, 409, "pending -> delivered skips shipped");
     assert_eq!(skip.json["error_code"], "INVALID_STATUS_TRANSITION");
     let ok = set("confirmed", manager.clone()).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
@@ -126,6 +126,35 @@ async fn admins_list_inspect_and_move_orders_through_the_state_machine() {
         )
         .await;
     assert_eq!(r.status, 422);
+}
+
+#[tokio::test]
+async fn pending_orders_can_ship_without_being_confirmed() {
+    // The spec's example: pending -> shipped, then delivered; shipped orders are not cancelled.
+    let app = TestApp::new(router);
+    let (_, admin) = app.user_with_roles("root", &[Role::Admin]).await;
+    let (buyer, _) = app.user_with_roles("eve", &[Role::Customer]).await;
+    let (product, order) = placed_order(&app, &buyer.id, 5, 2).await;
+    let put = |status: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/admin/orders/{order}/status");
+        let admin = admin.clone();
+        async move {
+            app.call("PUT", &path, Some(&admin), Some(json!({"status": status})))
+                .await
+        }
+    };
+    let shipped = put("shipped").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    assert_eq!(shipped.json["status"], "shipped");
+    let again = put("confirmed").await;
+    assert_eq!(again.status, 409, "no way back to confirmed");
+    assert_eq!(again.json["error_code"], "INVALID_STATUS_TRANSITION");
+    assert_eq!(put("cancelled").await.status, 409);
+    assert_eq!(app.stock(&product).await, 3);
+    let delivered = put("delivered").await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
+    assert_eq!(delivered.json["status"], "delivered");
 }
 
 #[tokio::test]

@@ -146,6 +146,105 @@ async fn system_status_counts_users() {
     assert!(!c.text.to_lowercase().contains("secret"));
 }
 
+/// Every figure of the system status moves when the thing it counts happens (and back, where
+/// the thing can be undone).
+#[tokio::test]
+async fn every_system_status_figure_moves() {
+    use shared::{
+        domain::{
+            orders::{self, PlaceOrder},
+            stats, users, viewed,
+        },
+        fixtures,
+        store::{Item, PK, SK},
+    };
+    let app = TestApp::new(router);
+    let store = app.state.store.as_ref();
+    let (_, token) = app.user_with_roles("boss", &[Role::Admin]).await;
+    let status = || async {
+        let s = app
+            .call("GET", "/api/v1/admin/system/status", Some(&token), None)
+            .await;
+        assert_eq!(s.status, 200, "{}", s.text);
+        s.json
+    };
+    let figures = |s: &serde_json::Value| {
+        let u = &s["system_health"]["user_data_stats"];
+        let a = &s["recent_activity"];
+        [
+            &u["total_users"],
+            &u["users_with_usernames"],
+            &u["users_with_addresses"],
+            &u["users_with_viewed_products"],
+            &a["orders_24h"],
+            &a["new_users_24h"],
+            &a["cod_orders_24h"],
+            &s["system_health"]["ml_models_active"],
+        ]
+        .map(|v| v.as_i64().unwrap_or(-1))
+    };
+    let s = status().await;
+    assert_eq!(s["system_health"]["database"], "healthy");
+    assert_eq!(s["system_health"]["database_backend"], store.backend_name());
+    assert_eq!(figures(&s), [1, 1, 0, 0, 0, 1, 0, 0]);
+
+    let (buyer, _) = app.user_with_roles("buyer", &[Role::Customer]).await;
+    users::update(store, &buyer.id, |u| {
+        u.address = Some(users::Address {
+            street: "1 Main St".into(),
+            city: "Austin".into(),
+            state: "TX".into(),
+            zip_code: "73301".into(),
+            country: "US".into(),
+            apartment: None,
+            landmark: None,
+            address_type: None,
+        });
+        true
+    })
+    .await
+    .unwrap();
+    assert_eq!(figures(&status().await), [2, 2, 1, 0, 0, 2, 0, 0]);
+
+    let p = fixtures::product(store, app.state.embedder.as_ref(), "S-1", 60.0, 10).await;
+    viewed::add(store, &buyer.id, &p.id).await.unwrap();
+    viewed::add(store, &buyer.id, &p.id).await.unwrap();
+    assert_eq!(figures(&status().await), [2, 2, 1, 1, 0, 2, 0, 0]);
+    viewed::clear(store, &buyer.id).await.unwrap();
+    assert_eq!(figures(&status().await), [2, 2, 1, 0, 0, 2, 0, 0]);
+
+    fixtures::place_order(store, &buyer.id, &[&p.id]).await;
+    assert_eq!(figures(&status().await), [2, 2, 1, 0, 1, 2, 0, 0]);
+    orders::place_lines(
+        store,
+        PlaceOrder {
+            user_id: buyer.id.clone(),
+            billing_address: fixtures::address(),
+            shipping_address: fixtures::address(),
+            payment_method: "cash_on_delivery".into(),
+            recommendation_source: None,
+            recommendation_session_id: None,
+            order_notes: None,
+            idempotency_key: None,
+        },
+        &[(p.id.clone(), 1)],
+        "cod-order",
+    )
+    .await
+    .unwrap();
+    assert_eq!(figures(&status().await), [2, 2, 1, 0, 2, 2, 1, 0]);
+
+    for (n, key) in stats::model_pointers().into_iter().enumerate() {
+        let mut item = Item::new();
+        item.insert(PK.into(), key.pk.into());
+        item.insert(SK.into(), key.sk.into());
+        item.insert("version".into(), "v1".into());
+        store.put(item, None).await.unwrap();
+        let s = status().await;
+        assert_eq!(s["system_health"]["ml_models_active"], n + 1);
+    }
+}
+
 #[tokio::test]
 async fn unknown_user_and_role_are_404() {
     let app = TestApp::new(router);

@@ -134,7 +134,7 @@ pub async fn list_orders(
     let (page, total) = orders::list_for_user(
         state.store.as_ref(),
         &auth.user_id,
-        q.status.as_deref(),
+        q.status,
         q.page as usize,
         q.page_size as usize,
     )

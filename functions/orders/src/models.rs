@@ -1,7 +1,7 @@
 //! Request and response bodies of the orders routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::orders::{OrderAddress, OrderLine, OrderRecord, PAYMENT_METHODS};
+use shared::domain::orders::{OrderAddress, OrderLine, OrderRecord, OrderStatus, PAYMENT_METHODS};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
@@ -45,7 +45,7 @@ pub struct OrderDetail {
     pub tax_amount: f64,
     pub shipping_amount: f64,
     pub total_amount: f64,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_status: String,
     pub payment_method: String,
     pub billing_address: OrderAddress,
@@ -94,7 +94,7 @@ pub struct OrderSummary {
     pub id: String,
     pub order_number: String,
     pub total_amount: f64,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_method: String,
     pub created_at: String,
     pub items: Vec<OrderSummaryLine>,

@@ -15,9 +15,8 @@ fn twenty() -> u32 {
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListOrdersQuery {
-    /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
-    #[validate(custom(function = "crate::domain::orders::validate_status"))]
-    pub status: Option<String>,
+    /// Only orders with this status.
+    pub status: Option<crate::domain::orders::OrderStatus>,
     #[serde(default = "one")]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,

@@ -71,8 +71,9 @@ async fn order_baskets(store: &dyn ItemStore) -> Result<Vec<Vec<String>>, StoreE
             })
             .collect()
     };
-    let cancelled =
-        |order: &store::Item| order.get("status").and_then(Value::as_str) == Some("cancelled");
+    let cancelled = |order: &store::Item| {
+        order.get("status").and_then(Value::as_str) == Some(orders::OrderStatus::Cancelled.as_str())
+    };
     let mut baskets = Vec::new();
     let mut legacy = Vec::new();
     let mut query = Query::gsi2(keys::ALL_ORDERS_PK)
@@ -306,7 +307,7 @@ mod tests {
         );
 
         // One of the two orders is cancelled: the pair falls below the support floor.
-        crate::domain::orders::update_status(&store, &ab[0], "cancelled", None)
+        crate::domain::orders::update_status(&store, &ab[0], orders::OrderStatus::Cancelled, None)
             .await
             .unwrap();
         let second = mine_and_store(&store, 2).await.unwrap();

@@ -32,7 +32,8 @@ pub const TAX_RATE: f64 = 0.08;
 /// Shipping when it is not free (free: cash on delivery over [`FREE_SHIPPING_OVER`]).
 pub const FLAT_SHIPPING: f64 = 5.99;
 pub const FREE_SHIPPING_OVER: f64 = 50.0;
-/// Lines per order: two transaction operations each, within DynamoDB's 100.
+/// Lines per order: two transaction operations each, plus at most six for the order, its markers
+/// and counters, within DynamoDB's 100.
 pub const MAX_ORDER_LINES: usize = 45;
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
@@ -49,16 +50,75 @@ pub const PAYMENT_METHODS: [&str; 9] = [
     "wallet",
 ];
 
-pub const STATUSES: [&str; 5] = ["pending", "confirmed", "shipped", "delivered", "cancelled"];
+/// Where an order is in its life (stored and answered as the lower-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
 
-/// Validator rule: one of [`STATUSES`].
-pub fn validate_status(v: &str) -> Result<(), validator::ValidationError> {
-    if STATUSES.contains(&v) {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("status")
-            .with_message(format!("must be one of {}", STATUSES.join(", ")).into()))
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Cancelled => "cancelled",
+        }
     }
+
+    /// Whether an order may move from `self` to `to`: pending -> confirmed -> shipped ->
+    /// delivered, pending -> shipped (confirming is optional), and cancelled from pending or
+    /// confirmed.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Confirmed)
+                | (Pending | Confirmed, Shipped)
+                | (Shipped, Delivered)
+                | (Pending | Confirmed, Cancelled)
+        )
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OrderStatus {
+    type Err = validator::ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                validator::ValidationError::new("status")
+                    .with_message(format!("must be one of {}", names.join(", ")).into())
+            })
+    }
+}
+
+/// Validator rule: the name of an [`OrderStatus`].
+pub fn validate_status(v: &str) -> Result<(), validator::ValidationError> {
+    v.parse::<OrderStatus>().map(|_| ())
 }
 
 /// A postal address on an order.
@@ -99,7 +159,7 @@ pub struct OrderRecord {
     pub tax_amount: f64,
     pub shipping_amount: f64,
     pub total_amount: f64,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_status: String,
     pub payment_method: String,
     pub billing_address: OrderAddress,
@@ -148,7 +208,7 @@ pub enum OrderError {
     #[error("order not found")]
     NotFound,
     #[error("an order cannot go from {from} to {to}")]
-    IllegalTransition { from: String, to: String },
+    IllegalTransition { from: OrderStatus, to: OrderStatus },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -239,8 +299,11 @@ pub async fn idempotent_order(
     }
 }
 
-/// The stats counter of placed orders (`N`, the number of baskets, for association measures).
+/// The stats counter of placed orders (`N`, the number of baskets, for association measures),
+/// also counted per hour.
 pub const ORDERS_COUNTER: &str = "orders";
+/// The hourly stats counter of orders paid cash on delivery.
+pub const COD_ORDERS_COUNTER: &str = "cod_orders";
 /// Pairs counted per order: the first lines of bigger orders only, to bound the writes.
 const CO_PURCHASE_MAX_LINES: usize = 10;
 
@@ -280,38 +343,91 @@ pub async fn place(
     store: &dyn ItemStore,
     req: PlaceOrder,
 ) -> Result<(OrderRecord, bool), OrderError> {
-    const ATTEMPTS: usize = 5;
     if let Some(key) = &req.idempotency_key
         && let Some(existing) = idempotent_order(store, &req.user_id, key).await?
     {
         return Ok((existing, false));
     }
+    place_from(store, &req, Source::Cart, None).await
+}
+
+/// Places an order of `lines` (product id, quantity) without reading or touching the user's cart,
+/// under the given order id: the order is placed once whatever the number of calls (a call that
+/// finds the order already there returns it with `false`). For seeding and imports, which must
+/// never take or empty a cart that a user filled.
+pub async fn place_lines(
+    store: &dyn ItemStore,
+    req: PlaceOrder,
+    lines: &[(String, i64)],
+    order_id: &str,
+) -> Result<(OrderRecord, bool), OrderError> {
+    if let Some(existing) = get(store, order_id).await? {
+        return Ok((existing, false));
+    }
+    place_from(store, &req, Source::Lines(lines), Some(order_id)).await
+}
+
+/// Where the lines of an order come from.
+enum Source<'a> {
+    /// The user's cart: its lines are deleted in the order's transaction.
+    Cart,
+    /// Given lines (product id, quantity); no cart is read or written.
+    Lines(&'a [(String, i64)]),
+}
+
+/// The counters an order moves, inside its transaction: the total of orders and this hour's
+/// orders, and this hour's cash-on-delivery orders (the admin status' 24-hour figures).
+fn order_counters(payment_method: &str) -> Vec<TxOp> {
+    let mut ops = vec![
+        stats::total_add(ORDERS_COUNTER, 1),
+        stats::hourly_add(ORDERS_COUNTER, 1),
+    ];
+    if payment_method == "cash_on_delivery" {
+        ops.push(stats::hourly_add(COD_ORDERS_COUNTER, 1));
+    }
+    ops
+}
+
+async fn place_from(
+    store: &dyn ItemStore,
+    req: &PlaceOrder,
+    source: Source<'_>,
+    order_id: Option<&str>,
+) -> Result<(OrderRecord, bool), OrderError> {
+    const ATTEMPTS: usize = 5;
     let owner = CartOwner::User(req.user_id.clone());
     for _ in 0..ATTEMPTS {
-        let lines = cart::lines(store, &owner).await?;
+        let lines: Vec<(String, i64)> = match source {
+            Source::Cart => cart::lines(store, &owner)
+                .await?
+                .into_iter()
+                .map(|l| (l.product_id, l.quantity))
+                .collect(),
+            Source::Lines(lines) => lines.to_vec(),
+        };
         if lines.is_empty() {
             return Err(OrderError::EmptyCart);
         }
         if lines.len() > MAX_ORDER_LINES {
             return Err(OrderError::TooManyLines);
         }
-        let ids: Vec<String> = lines.iter().map(|l| l.product_id.clone()).collect();
+        let ids: Vec<String> = lines.iter().map(|(id, _)| id.clone()).collect();
         let products = catalog::get_products(store, &ids).await?;
         let mut items = Vec::with_capacity(lines.len());
-        for l in &lines {
+        for (product_id, quantity) in &lines {
             let p = products
                 .iter()
-                .find(|p| p.id == l.product_id && p.is_active)
+                .find(|p| &p.id == product_id && p.is_active)
                 .ok_or_else(|| OrderError::ProductUnavailable {
-                    product_id: l.product_id.clone(),
+                    product_id: product_id.clone(),
                 })?;
             items.push(OrderLine {
                 id: uuid::Uuid::new_v4().to_string(),
                 product_id: p.id.clone(),
                 product_name: p.name.clone(),
-                quantity: l.quantity,
+                quantity: *quantity,
                 unit_price: p.price,
-                total_price: cents(p.price * l.quantity as f64),
+                total_price: cents(p.price * *quantity as f64),
             });
         }
         let subtotal = cents(items.iter().map(|i| i.total_price).sum());
@@ -319,14 +435,14 @@ pub async fn place(
         let now = chrono::Utc::now();
         let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let order = OrderRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: order_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string),
             order_number: order_number(now),
             user_id: req.user_id.clone(),
             subtotal,
             tax_amount,
             shipping_amount,
             total_amount: cents(subtotal + tax_amount + shipping_amount),
-            status: "pending".into(),
+            status: OrderStatus::Pending,
             // Cash and bank transfers are paid later; the other methods are confirmed by the
             // client's payment step before the order is placed (no gateway is integrated).
             payment_status: if matches!(
@@ -349,32 +465,35 @@ pub async fn place(
             updated_at: created_at,
         };
 
-        let mut ops = Vec::with_capacity(2 * lines.len() + 3);
-        for l in &lines {
+        let mut ops = Vec::with_capacity(2 * lines.len() + 6);
+        for (product_id, quantity) in &lines {
             ops.push(TxOp::Update {
-                key: keys::product(&l.product_id),
+                key: keys::product(product_id),
                 update: Update::new()
-                    .add("stock_quantity", -l.quantity)
-                    .add("order_count", l.quantity)
+                    .add("stock_quantity", -quantity)
+                    .add("order_count", *quantity)
                     .add("basket_count", 1)
                     .add("version", 1),
                 condition: Some(Condition::And(vec![
-                    Condition::ge("stock_quantity", l.quantity),
+                    Condition::ge("stock_quantity", *quantity),
                     Condition::eq("is_active", true),
                     Condition::eq("in_stock", true),
                 ])),
             });
         }
         let stock_ops = ops.len();
-        for l in &lines {
-            ops.push(TxOp::Delete {
-                key: Key::new(
-                    keys::user_cart_pk(&req.user_id),
-                    keys::cart_line_sk(&l.product_id),
-                ),
-                condition: Some(Condition::eq("quantity", l.quantity)),
-            });
+        if let Source::Cart = source {
+            for (product_id, quantity) in &lines {
+                ops.push(TxOp::Delete {
+                    key: Key::new(
+                        keys::user_cart_pk(&req.user_id),
+                        keys::cart_line_sk(product_id),
+                    ),
+                    condition: Some(Condition::eq("quantity", *quantity)),
+                });
+            }
         }
+        let order_index = ops.len();
         ops.push(TxOp::Put {
             item: order_item(&order)?,
             condition: Some(Condition::ItemNotExists),
@@ -387,7 +506,7 @@ pub async fn place(
             ),
             condition: Some(Condition::ItemNotExists),
         });
-        ops.push(stats::total_add(ORDERS_COUNTER, 1));
+        ops.extend(order_counters(&req.payment_method));
         let idempotency_index = req.idempotency_key.as_ref().map(|key| {
             ops.push(TxOp::Put {
                 item: marker(
@@ -413,16 +532,22 @@ pub async fn place(
                 {
                     return Ok((existing, false));
                 }
+                if order_id.is_some()
+                    && failed.contains(&order_index)
+                    && let Some(existing) = get(store, &order.id).await?
+                {
+                    return Ok((existing, false));
+                }
                 if let Some(&i) = failed.iter().find(|&&i| i < stock_ops) {
-                    let l = &lines[i];
+                    let (product_id, _) = &lines[i];
                     let name = order
                         .items
                         .iter()
-                        .find(|it| it.product_id == l.product_id)
+                        .find(|it| &it.product_id == product_id)
                         .map(|it| it.product_name.clone())
                         .unwrap_or_default();
                     return Err(OrderError::InsufficientStock {
-                        product_id: l.product_id.clone(),
+                        product_id: product_id.clone(),
                         product_name: name,
                     });
                 }
@@ -438,7 +563,7 @@ pub async fn place(
 /// The orders with `status` (all when `None`), one page of them (`page` from 1) and how many match.
 fn page_of(
     all: Vec<OrderRecord>,
-    status: Option<&str>,
+    status: Option<OrderStatus>,
     page: usize,
     page_size: usize,
 ) -> (Vec<OrderRecord>, usize) {
@@ -458,7 +583,7 @@ fn page_of(
 pub async fn list_for_user(
     store: &dyn ItemStore,
     user_id: &str,
-    status: Option<&str>,
+    status: Option<OrderStatus>,
     page: usize,
     page_size: usize,
 ) -> Result<(Vec<OrderRecord>, usize), StoreError> {
@@ -471,36 +596,24 @@ pub async fn list_for_user(
     Ok(page_of(all, status, page, page_size))
 }
 
-/// Whether an order may move from `from` to `to`: pending -> confirmed -> shipped -> delivered,
-/// and cancelled from pending or confirmed.
-pub fn transition_allowed(from: &str, to: &str) -> bool {
-    matches!(
-        (from, to),
-        ("pending", "confirmed")
-            | ("confirmed", "shipped")
-            | ("shipped", "delivered")
-            | ("pending" | "confirmed", "cancelled")
-    )
-}
-
-/// Moves an order to `status` (see [`transition_allowed`]), conditioned on the status it was read
-/// with. Cancelling puts the stock back in the same transaction.
+/// Moves an order to `status` (see [`OrderStatus::can_become`]), conditioned on the status it
+/// was read with. Cancelling puts the stock back in the same transaction.
 pub async fn update_status(
     store: &dyn ItemStore,
     id: &str,
-    status: &str,
+    status: OrderStatus,
     admin_notes: Option<String>,
 ) -> Result<OrderRecord, OrderError> {
     for _ in 0..5 {
         let old = get(store, id).await?.ok_or(OrderError::NotFound)?;
-        if !transition_allowed(&old.status, status) {
+        if !old.status.can_become(status) {
             return Err(OrderError::IllegalTransition {
                 from: old.status,
-                to: status.to_string(),
+                to: status,
             });
         }
         let mut new = old.clone();
-        new.status = status.to_string();
+        new.status = status;
         if admin_notes.is_some() {
             new.admin_notes = admin_notes.clone();
         }
@@ -509,7 +622,7 @@ pub async fn update_status(
             item: order_item(&new)?,
             condition: Some(Condition::eq("status", old.status.as_str())),
         }];
-        if status == "cancelled" {
+        if status == OrderStatus::Cancelled {
             for line in &old.items {
                 ops.push(TxOp::Update {
                     key: keys::product(&line.product_id),
@@ -536,7 +649,7 @@ pub async fn update_status(
 /// demo and small shops; a status-keyed index is the next step beyond that.
 pub async fn list_all(
     store: &dyn ItemStore,
-    status: Option<&str>,
+    status: Option<OrderStatus>,
     page: usize,
     page_size: usize,
 ) -> Result<(Vec<OrderRecord>, usize), StoreError> {
@@ -594,25 +707,60 @@ mod tests {
 
     #[test]
     fn the_status_machine() {
+        use OrderStatus::*;
         for (from, to) in [
-            ("pending", "confirmed"),
-            ("confirmed", "shipped"),
-            ("shipped", "delivered"),
-            ("pending", "cancelled"),
-            ("confirmed", "cancelled"),
+            (Pending, Confirmed),
+            (Pending, Shipped),
+            (Confirmed, Shipped),
+            (Shipped, Delivered),
+            (Pending, Cancelled),
+            (Confirmed, Cancelled),
         ] {
-            assert!(transition_allowed(from, to), "{from} -> {to}");
+            assert!(from.can_become(to), "{from} -> {to}");
+        }
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                let allowed = matches!(
+                    (from, to),
+                    (Pending, Confirmed | Shipped | Cancelled)
+                        | (Confirmed, Shipped | Cancelled)
+                        | (Shipped, Delivered)
+                );
+                assert_eq!(from.can_become(to), allowed, "{from} -> {to}");
+            }
         }
         for (from, to) in [
-            ("pending", "shipped"),
-            ("shipped", "cancelled"),
-            ("delivered", "cancelled"),
-            ("cancelled", "pending"),
-            ("pending", "pending"),
-            ("delivered", "shipped"),
+            (Pending, Delivered),
+            (Shipped, Cancelled),
+            (Delivered, Cancelled),
+            (Cancelled, Pending),
+            (Pending, Pending),
+            (Delivered, Shipped),
         ] {
-            assert!(!transition_allowed(from, to), "{from} -> {to}");
+            assert!(!from.can_become(to), "{from} -> {to}");
         }
+    }
+
+    #[test]
+    fn statuses_keep_their_names() {
+        for (status, name) in OrderStatus::ALL.into_iter().zip([
+            "pending",
+            "confirmed",
+            "shipped",
+            "delivered",
+            "cancelled",
+        ]) {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(serde_json::to_value(status).unwrap(), name);
+            assert_eq!(name.parse::<OrderStatus>().unwrap(), status);
+            assert_eq!(
+                serde_json::from_value::<OrderStatus>(name.into()).unwrap(),
+                status
+            );
+        }
+        assert!("lost".parse::<OrderStatus>().is_err());
+        assert!(validate_status("Pending").is_err());
+        assert!(validate_status("shipped").is_ok());
     }
 
     #[test]

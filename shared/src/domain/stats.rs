@@ -57,3 +57,50 @@ pub async fn last_24h(store: &dyn ItemStore, name: &str) -> StoreResult<i64> {
         .filter_map(|i| i.get("value").and_then(Value::as_i64))
         .sum())
 }
+
+/// The pointers to the models in force: the classroom's text classifier
+/// (`CLASSIFY#MODEL`/`CURRENT`) and the teachers' clustering (`CLUSTERS`/`CURRENT`). The product
+/// recommendations are rules and counters, not models, so they are not counted.
+pub fn model_pointers() -> [Key; 2] {
+    [keys::classify_model_current(), keys::clusters_current()]
+}
+
+/// How many models are in force: the [`model_pointers`] that exist (read, not counted, so the
+/// figure cannot drift from what the functions actually serve).
+pub async fn models_in_force(store: &dyn ItemStore) -> StoreResult<i64> {
+    Ok(store.batch_get(&model_pointers()).await?.len() as i64)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{Item, PK, SK, local::LocalStore};
+
+    #[tokio::test]
+    async fn counters_add_up_and_models_are_the_pointers_that_exist() {
+        let store = LocalStore::in_memory().unwrap();
+        assert_eq!(total(&store, "x").await.unwrap(), 0);
+        assert_eq!(last_24h(&store, "x").await.unwrap(), 0);
+        store
+            .transact(vec![total_add("x", 2), hourly_add("x", 3)])
+            .await
+            .unwrap();
+        store
+            .transact(vec![total_add("x", -1), hourly_add("x", 1)])
+            .await
+            .unwrap();
+        assert_eq!(total(&store, "x").await.unwrap(), 1);
+        assert_eq!(last_24h(&store, "x").await.unwrap(), 4);
+
+        assert_eq!(models_in_force(&store).await.unwrap(), 0);
+        for (n, key) in model_pointers().into_iter().enumerate() {
+            let mut item = Item::new();
+            item.insert(PK.into(), key.pk.into());
+            item.insert(SK.into(), key.sk.into());
+            item.insert("version".into(), "v1".into());
+            store.put(item, None).await.unwrap();
+            assert_eq!(models_in_force(&store).await.unwrap(), n as i64 + 1);
+        }
+    }
+}
