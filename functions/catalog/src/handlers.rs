@@ -2,6 +2,8 @@
 //! catalog snapshot (see `shared::domain::catalog_view`); the detail and the page of a list are
 //! re-read from the store so that price and stock are current.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     extract::{Path, State},
@@ -11,7 +13,7 @@ use shared::{
     api::products::{ProductDetail, ProductSummary},
     domain::{
         catalog::{self, CategoryNode},
-        catalog_view::{self, ProductFilter, SortBy, SortOrder},
+        catalog_view::{self, ProductFilter, SnapshotCache, SortBy, SortOrder},
         fbt, viewed,
     },
     error::ErrorBody,
@@ -35,6 +37,7 @@ fn product_not_found() -> ApiError {
 )]
 pub async fn list_products(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     ValidQuery(q): ValidQuery<ListParams>,
 ) -> ApiResult<Json<Paginated<ProductSummary>>> {
     if let (Some(min), Some(max)) = (q.min_price, q.max_price)
@@ -45,7 +48,7 @@ pub async fn list_products(
             "must not be greater than max_price",
         ));
     }
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let filter = ProductFilter {
         category: q.category.clone().filter(|c| !c.trim().is_empty()),
         brand: q.brand.clone().filter(|b| !b.trim().is_empty()),
@@ -148,10 +151,11 @@ pub async fn get_product(
 )]
 pub async fn similar_products(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<SimilarParams>,
 ) -> ApiResult<Json<Vec<SimilarProduct>>> {
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let Some(index) = snapshot
         .index_of(&product_id)
         .filter(|&i| snapshot.products[i].is_active)
@@ -193,6 +197,7 @@ pub async fn similar_products(
 )]
 pub async fn frequently_bought_together(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<FbtParams>,
 ) -> ApiResult<Json<FrequentlyBoughtTogether>> {
@@ -205,7 +210,7 @@ pub async fn frequently_bought_together(
     let (rules, source) = fbt::rules_for(store, &product_id, q.limit as usize + 5).await?;
     let ids: Vec<String> = rules.iter().map(|r| r.consequent.clone()).collect();
     let products = catalog::get_products(store, &ids).await?;
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let items = rules
         .iter()
         .filter_map(|r| {

@@ -2,7 +2,7 @@
 //! embedded with the configured embedder; every search is logged for analytics (CTR, zero-result
 //! rate) and for suggestions.
 
-use std::{collections::HashSet, time::Instant};
+use std::{collections::HashSet, sync::Arc, time::Instant};
 
 use axum::{
     Json,
@@ -12,7 +12,8 @@ use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
     domain::{
-        catalog, catalog_view,
+        catalog,
+        catalog_view::{self, SnapshotCache},
         search::{self, Hit, SearchLog},
     },
     error::ErrorBody,
@@ -56,6 +57,7 @@ fn keep(hit: &Hit<'_>, q: &SearchParams, category: Option<&HashSet<String>>) -> 
 )]
 pub async fn search(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     auth: Option<AuthUser>,
     RawQuery(raw): RawQuery,
     ValidQuery(mut q): ValidQuery<SearchParams>,
@@ -71,7 +73,7 @@ pub async fn search(
     }
     q.brands = brands(raw.as_deref());
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let vectors = snapshot.vectors(store).await?;
     // The text score alone still works when the embedder fails: log and go on.
     let query_vector = match state.embedder.embed(&q.q).await {
@@ -160,10 +162,11 @@ pub async fn search(
 )]
 pub async fn suggestions(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     ValidQuery(q): ValidQuery<SuggestionParams>,
 ) -> ApiResult<Json<Suggestions>> {
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let suggestions = search::suggestions(store, &snapshot, &q.q, q.limit as usize).await?;
     Ok(Json(Suggestions { suggestions }))
 }

@@ -475,7 +475,8 @@ pub fn page_count(total: usize, size: usize) -> usize {
     if size == 0 { 0 } else { total.div_ceil(size) }
 }
 
-/// The process-wide snapshot. A catalog write (a new catalog version) makes the next request
+/// A function instance's snapshot (a field of the function's state: the catalog, search and
+/// videos functions each hold one). A catalog write (a new catalog version) makes the next request
 /// load a new snapshot; concurrent requests share that load. A snapshot older than `max_age`
 /// (counters such as stock and popularity may have moved) is still served while a newer one is
 /// loaded in the background, up to [`STALE_LIMIT`] times `max_age`, after which the request waits
@@ -489,6 +490,16 @@ pub struct SnapshotCache {
 
 /// How many `max_age`s old a snapshot may be and still be served during a background refresh.
 pub const STALE_LIMIT: u32 = 4;
+
+/// How stale counters (stock, views) in the catalog snapshot may get by default; catalog edits
+/// are seen at once through the catalog version.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30);
+
+impl Default for SnapshotCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_AGE)
+    }
+}
 
 impl SnapshotCache {
     pub fn new(max_age: Duration) -> Self {

@@ -1,7 +1,7 @@
 //! `Authorization: Bearer <JWT>` extractor and permission checks.
 
 use axum::{
-    extract::{FromRequestParts, OptionalFromRequestParts},
+    extract::{FromRef, FromRequestParts, OptionalFromRequestParts},
     http::{header, request::Parts},
 };
 
@@ -36,13 +36,15 @@ impl AuthUser {
     }
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -77,15 +79,19 @@ impl FromRequestParts<AppState> for AuthUser {
 
 /// Optional authentication: no `Authorization` header is `None`; a header with a bad, expired or
 /// tampered token is still a 401 (a client that sends a token expects it to count).
-impl OptionalFromRequestParts<AppState> for AuthUser {
+impl<S> OptionalFromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            <Self as FromRequestParts<S>>::from_request_parts(parts, state)
                 .await
                 .map(Some)
         } else {
