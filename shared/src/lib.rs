@@ -32,6 +32,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;
 
 pub use app::AppState;
 pub use error::{ApiError, ApiResult};

@@ -1,5 +1,5 @@
 //! Handlers of the catalog routes. Lists and similar products are answered from the instance's
-//! catalog snapshot (see `shared::domain::catalog_view`); the detail and the page of a list are
+//! catalog snapshot (see `shared::domain::catalog::snapshot`); the detail and the page of a list are
 //! re-read from the store so that price and stock are current.
 
 use std::sync::Arc;
@@ -12,8 +12,10 @@ use shared::{
     ApiError, ApiResult, AppState,
     api::products::{ProductDetail, ProductSummary},
     domain::{
-        catalog::{self, CategoryNode},
-        catalog_view::{self, ProductFilter, SnapshotCache, SortBy, SortOrder},
+        catalog::{
+            self, CategoryNode,
+            snapshot::{ProductFilter, SnapshotCache, SortBy, SortOrder},
+        },
         fbt, viewed,
     },
     error::ErrorBody,
@@ -68,7 +70,7 @@ pub async fn list_products(
         .as_deref()
         .and_then(SortOrder::parse)
         .unwrap_or_default();
-    let page = catalog_view::list_products(
+    let page = catalog::snapshot::list_products(
         &snapshot,
         &filter,
         sort_by,
@@ -88,7 +90,7 @@ pub async fn list_products(
         total: page.total as u64,
         page: q.page,
         size: q.size,
-        pages: catalog_view::page_count(page.total, q.size as usize) as u64,
+        pages: catalog::snapshot::page_count(page.total, q.size as usize) as u64,
     }))
 }
 

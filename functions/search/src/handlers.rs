@@ -11,10 +11,10 @@ use axum::{
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
-    domain::{
-        catalog,
-        catalog_view::{self, SnapshotCache},
+    domain::catalog::{
+        self,
         search::{self, Hit, SearchLog},
+        snapshot::{self, SnapshotCache},
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson, ValidQuery},
@@ -90,11 +90,16 @@ pub async fn search(
             .map(|c| snapshot.category_ids_named(&c.slug))
             .unwrap_or_default()
     });
-    let mut hits: Vec<Hit<'_>> =
-        search::score(&snapshot, Some(&vectors), &q.q, query_vector.as_deref())
-            .into_iter()
-            .filter(|h| keep(h, &q, category.as_ref()))
-            .collect();
+    let mut hits: Vec<Hit<'_>> = search::score(
+        snapshot.search_index(),
+        &snapshot.products,
+        Some(&vectors),
+        &q.q,
+        query_vector.as_deref(),
+    )
+    .into_iter()
+    .filter(|h| keep(h, &q, category.as_ref()))
+    .collect();
     match q.sort_by.as_deref().unwrap_or("relevance") {
         "price_low" => hits.sort_by(|a, b| a.product.price.total_cmp(&b.product.price)),
         "price_high" => hits.sort_by(|a, b| b.product.price.total_cmp(&a.product.price)),
@@ -130,7 +135,15 @@ pub async fn search(
             })
         })
         .collect();
-    let search_suggestions = search::suggestions(store, &snapshot, &q.q, 5).await?;
+    let search_suggestions = search::suggestions(
+        store,
+        snapshot.search_index(),
+        &snapshot.products,
+        &snapshot.categories,
+        &q.q,
+        5,
+    )
+    .await?;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let entry = SearchLog {
         id: uuid::Uuid::new_v4().to_string(),
@@ -148,7 +161,7 @@ pub async fn search(
         total_count: total as u64,
         page: q.page,
         page_size: q.page_size,
-        total_pages: catalog_view::page_count(total, q.page_size as usize) as u64,
+        total_pages: snapshot::page_count(total, q.page_size as usize) as u64,
         response_time_ms: latency_ms,
         search_suggestions,
     }))
@@ -167,7 +180,15 @@ pub async fn suggestions(
 ) -> ApiResult<Json<Suggestions>> {
     let store = state.store.as_ref();
     let snapshot = snapshots.get(&state.store).await?;
-    let suggestions = search::suggestions(store, &snapshot, &q.q, q.limit as usize).await?;
+    let suggestions = search::suggestions(
+        store,
+        snapshot.search_index(),
+        &snapshot.products,
+        &snapshot.categories,
+        &q.q,
+        q.limit as usize,
+    )
+    .await?;
     Ok(Json(Suggestions { suggestions }))
 }
 

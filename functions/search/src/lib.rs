@@ -7,7 +7,7 @@ pub mod models;
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
-use shared::{AppState, domain::catalog_view::SnapshotCache};
+use shared::{AppState, domain::catalog::snapshot::SnapshotCache};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The search function's state: the shared dependencies and its own catalog snapshot (the

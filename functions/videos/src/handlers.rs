@@ -12,8 +12,7 @@ use serde_json::Value;
 use shared::{
     ApiError, ApiResult, AppState,
     domain::{
-        catalog::{self, ProductRecord},
-        catalog_view::SnapshotCache,
+        catalog::{self, ProductRecord, snapshot::SnapshotCache},
         videos::{
             self, NewVideo, VIDEO_CONTENT_TYPE, VideoError, VideoPatch, VideoRecord, VideoStatus,
             feed::{self, FeedCursor},

@@ -19,7 +19,7 @@ mod upload;
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
-use shared::{AppState, domain::catalog_view::SnapshotCache};
+use shared::{AppState, domain::catalog::snapshot::SnapshotCache};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{MODERATE_PERMISSION, NEXT_CURSOR};

@@ -2,10 +2,8 @@
 
 pub mod cart;
 pub mod catalog;
-pub mod catalog_view;
 pub mod fbt;
 pub mod orders;
-pub mod search;
 pub mod stats;
 pub mod teachers;
 pub mod users;
