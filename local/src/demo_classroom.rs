@@ -43,7 +43,9 @@ pub async fn seed_teachers(state: &AppState, n: usize) -> anyhow::Result<SeededT
         let report = jobs_fn::run(state, &jobs_fn::JobEvent::named("user-clusters")).await?;
         out.distribution = report["report"]["cluster_distribution"].to_string();
     }
-    let model = classroom_fn::model_store::current(state).await?;
+    let model = classroom_fn::model_store::ModelCache::default()
+        .current(state)
+        .await?;
     out.classifier_version = model.version.clone();
     Ok(out)
 }

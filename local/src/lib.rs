@@ -27,30 +27,55 @@ use tokio::net::{TcpListener, TcpSocket};
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-/// Every function's routes, merged.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(auth_fn::routes())
-        .merge(users_fn::routes())
-        .merge(admin_fn::routes())
-        .merge(textbook_fn::routes())
-        .merge(catalog_fn::routes())
-        .merge(cart_fn::routes())
-        .merge(orders_fn::routes())
-        .merge(search_fn::routes())
-        .merge(classroom_fn::routes())
-        .merge(videos_fn::routes())
+/// Every function's routes, each with its own state built from `state`, merged. Each function
+/// keeps its own caches as it would in its own Lambda (the catalog, search and videos functions
+/// each hold a catalog snapshot).
+pub fn routes(state: AppState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(base_document())
+        .merge(auth_fn::routes(state.clone()))
+        .merge(users_fn::routes(state.clone()))
+        .merge(admin_fn::routes(state.clone()))
+        .merge(textbook_fn::routes(state.clone()))
+        .merge(catalog_fn::routes(state.clone()))
+        .merge(cart_fn::routes(state.clone()))
+        .merge(orders_fn::routes(state.clone()))
+        .merge(search_fn::routes(state.clone()))
+        .merge(classroom_fn::routes(state.clone()))
+        .merge(videos_fn::routes(state))
 }
 
-/// The merged OpenAPI document of every function.
+/// The document the functions' operations are merged into: this crate's package information
+/// (`OpenApiRouter::new()` would take utoipa-axum's, contact and license included).
+fn base_document() -> OpenApi {
+    #[derive(utoipa::OpenApi)]
+    struct Base;
+    <Base as utoipa::OpenApi>::openapi()
+}
+
+/// The merged OpenAPI document of every function (no state needed).
 pub fn openapi() -> OpenApi {
-    shared::openapi::finish(routes().split_for_parts().1)
+    let mut doc = base_document();
+    for part in [
+        auth_fn::openapi(),
+        users_fn::openapi(),
+        admin_fn::openapi(),
+        textbook_fn::openapi(),
+        catalog_fn::openapi(),
+        cart_fn::openapi(),
+        orders_fn::openapi(),
+        search_fn::openapi(),
+        classroom_fn::openapi(),
+        videos_fn::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    shared::openapi::finish(doc)
 }
 
 /// The whole application router: functions, docs, health, local blob URLs.
 pub fn app(state: AppState) -> anyhow::Result<Router> {
-    let (functions, api) = routes().with_state(state.clone()).split_for_parts();
-    let api = shared::openapi::finish(api);
+    let functions: Router = routes(state.clone()).into();
+    let api = openapi();
     let mut router = functions
         .route("/openapi.json", get(move || async move { Json(api) }))
         .route(
@@ -225,4 +250,26 @@ pub fn banner(addr: SocketAddr, demo: bool) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document served by `app` (from the stated routers) is the one `openapi()` builds
+    /// without a state, so no function is left out of either.
+    #[test]
+    fn the_stateless_document_is_the_served_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let state =
+            AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("state: {e}"));
+        let served = shared::openapi::finish(routes(state).split_for_parts().1);
+        let json = |d: &OpenApi| serde_json::to_value(d).unwrap_or_else(|e| panic!("json: {e}"));
+        assert_eq!(json(&served), json(&openapi()));
+        assert!(
+            json(&served)["paths"]
+                .as_object()
+                .is_some_and(|p| p.len() > 30)
+        );
+    }
 }

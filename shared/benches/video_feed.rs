@@ -17,8 +17,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use shared::{
     ai::local::LocalEmbedder,
     domain::{
+        catalog::snapshot::CatalogSnapshot,
         catalog::{self, NewCategory, NewProduct},
-        catalog_view::CatalogSnapshot,
         videos::{
             self, NewVideo, VideoRecord, VideoStatus, feed,
             interactions::{self, Toggle},

@@ -10,11 +10,9 @@ use crate::{
     store::{self, ItemStore},
 };
 
-/// How stale counters (stock, views) in the catalog snapshot may get; catalog edits are seen at
-/// once through the catalog version.
-const CATALOG_SNAPSHOT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Dependencies of the handlers, each behind a trait so tests and the local server swap them.
+/// Dependencies every function shares, each behind a trait so tests and the local server swap
+/// them. State that belongs to one function (a cache, its settings) lives in that function's own
+/// state struct, which holds an `AppState` and hands it out through `axum::extract::FromRef`.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -26,9 +24,6 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// This instance's short-lived copy of account statuses, read by the `AuthUser` extractor.
     pub auth_status: Arc<StatusCache>,
-    /// This instance's snapshot of the catalog (products and categories), reloaded when the
-    /// catalog changes; see [`crate::domain::catalog_view`].
-    pub catalog: Arc<crate::domain::catalog_view::SnapshotCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -145,9 +140,6 @@ impl AppState {
             images,
             jwt,
             auth_status,
-            catalog: Arc::new(crate::domain::catalog_view::SnapshotCache::new(
-                CATALOG_SNAPSHOT_MAX_AGE,
-            )),
         }
     }
 

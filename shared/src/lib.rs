@@ -11,7 +11,9 @@
 //! - [`ai`]: embeddings, text and image generation, `bedrock` and `local` implementations.
 //! - [`domain`]: entities and repositories written once on top of the store.
 //! - [`reco`]: recommendation algorithms (similarity, association rules), pure and I/O-free.
-//! - [`app`]: [`app::AppState`], built once from the config.
+//! - [`app`]: [`app::AppState`], built once from the config: what every function shares (each
+//!   function keeps its own caches and settings in a state struct of its own).
+//! - [`text`]: what a word is (`fold`, `words`), for search, the local embedder and the classifier.
 //! - [`telemetry`]: structured JSON logs.
 
 pub mod ai;
@@ -32,6 +34,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;
 
 pub use app::AppState;
 pub use error::{ApiError, ApiResult};

@@ -1,6 +1,8 @@
 //! Handlers of the catalog routes. Lists and similar products are answered from the instance's
-//! catalog snapshot (see `shared::domain::catalog_view`); the detail and the page of a list are
+//! catalog snapshot (see `shared::domain::catalog::snapshot`); the detail and the page of a list are
 //! re-read from the store so that price and stock are current.
+
+use std::sync::Arc;
 
 use axum::{
     Json,
@@ -10,8 +12,10 @@ use shared::{
     ApiError, ApiResult, AppState,
     api::products::{ProductDetail, ProductSummary},
     domain::{
-        catalog::{self, CategoryNode},
-        catalog_view::{self, ProductFilter, SortBy, SortOrder},
+        catalog::{
+            self, CategoryNode,
+            snapshot::{ProductFilter, SnapshotCache, SortBy, SortOrder},
+        },
         fbt, viewed,
     },
     error::ErrorBody,
@@ -35,6 +39,7 @@ fn product_not_found() -> ApiError {
 )]
 pub async fn list_products(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     ValidQuery(q): ValidQuery<ListParams>,
 ) -> ApiResult<Json<Paginated<ProductSummary>>> {
     if let (Some(min), Some(max)) = (q.min_price, q.max_price)
@@ -45,7 +50,7 @@ pub async fn list_products(
             "must not be greater than max_price",
         ));
     }
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let filter = ProductFilter {
         category: q.category.clone().filter(|c| !c.trim().is_empty()),
         brand: q.brand.clone().filter(|b| !b.trim().is_empty()),
@@ -65,7 +70,7 @@ pub async fn list_products(
         .as_deref()
         .and_then(SortOrder::parse)
         .unwrap_or_default();
-    let page = catalog_view::list_products(
+    let page = catalog::snapshot::list_products(
         &snapshot,
         &filter,
         sort_by,
@@ -85,7 +90,7 @@ pub async fn list_products(
         total: page.total as u64,
         page: q.page,
         size: q.size,
-        pages: catalog_view::page_count(page.total, q.size as usize) as u64,
+        pages: catalog::snapshot::page_count(page.total, q.size as usize) as u64,
     }))
 }
 
@@ -148,10 +153,11 @@ pub async fn get_product(
 )]
 pub async fn similar_products(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<SimilarParams>,
 ) -> ApiResult<Json<Vec<SimilarProduct>>> {
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let Some(index) = snapshot
         .index_of(&product_id)
         .filter(|&i| snapshot.products[i].is_active)
@@ -193,6 +199,7 @@ pub async fn similar_products(
 )]
 pub async fn frequently_bought_together(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<FbtParams>,
 ) -> ApiResult<Json<FrequentlyBoughtTogether>> {
@@ -205,7 +212,7 @@ pub async fn frequently_bought_together(
     let (rules, source) = fbt::rules_for(store, &product_id, q.limit as usize + 5).await?;
     let ids: Vec<String> = rules.iter().map(|r| r.consequent.clone()).collect();
     let products = catalog::get_products(store, &ids).await?;
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let items = rules
         .iter()
         .filter_map(|r| {

@@ -43,7 +43,7 @@ fn default_size() -> u32 {
 }
 
 fn validate_sort_by(v: &str) -> Result<(), ValidationError> {
-    shared::domain::catalog_view::SortBy::parse(v)
+    shared::domain::catalog::snapshot::SortBy::parse(v)
         .map(|_| ())
         .ok_or_else(|| {
             ValidationError::new("sort_by")
@@ -52,7 +52,7 @@ fn validate_sort_by(v: &str) -> Result<(), ValidationError> {
 }
 
 fn validate_sort_order(v: &str) -> Result<(), ValidationError> {
-    shared::domain::catalog_view::SortOrder::parse(v)
+    shared::domain::catalog::snapshot::SortOrder::parse(v)
         .map(|_| ())
         .ok_or_else(|| {
             ValidationError::new("sort_order").with_message("must be asc or desc".into())

@@ -1,9 +1,9 @@
 //! The content classifier: TF-IDF features and two multinomial logistic regressions (theme and
 //! priority challenge, `defi`), trained with linfa-logistic from labelled examples.
 //!
-//! Text -> tokens: lowercase, accents folded (`élèves` = `eleves`), Markdown punctuation and
-//! digits dropped, French stop words dropped, a plural `s`/`x` stripped from words over four
-//! letters; features are those words and adjacent-word bigrams. The vocabulary keeps every
+//! Text -> tokens: the words of [`shared::text::words`] (lowercase, accents folded: `élèves` =
+//! `eleves`; Markdown punctuation dropped), cut again at digits (dropped), French stop words
+//! dropped, a plural `s`/`x` stripped from words over four letters; features are those words and adjacent-word bigrams. The vocabulary keeps every
 //! unigram and the bigrams seen in at least two examples; weights are sublinear TF (`1 + ln tf`)
 //! times smoothed IDF (`ln((1 + n) / (1 + df)) + 1`), L2-normalised per document (as
 //! scikit-learn's `TfidfVectorizer`).
@@ -125,44 +125,21 @@ const STOP_WORDS: &[&str] = &[
     "are", "an", "or",
 ];
 
-fn fold(c: char) -> char {
-    match c {
-        'à' | 'â' | 'ä' | 'á' => 'a',
-        'é' | 'è' | 'ê' | 'ë' => 'e',
-        'î' | 'ï' | 'í' => 'i',
-        'ô' | 'ö' | 'ó' => 'o',
-        'ù' | 'û' | 'ü' | 'ú' => 'u',
-        'ç' => 'c',
-        'œ' => 'o',
-        'æ' => 'a',
-        'ÿ' => 'y',
-        c => c,
-    }
-}
-
-/// The words of `text` (see the module docs).
+/// The words of `text` (see the module docs): [`shared::text::words`], cut again at digits,
+/// then the length, stop word and plural rules.
 pub fn tokens(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
     let mut out = Vec::new();
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut Vec<String>| {
-        if word.len() >= 2 && !STOP_WORDS.contains(&word.as_str()) {
-            let mut w = std::mem::take(word);
-            if w.chars().count() > 4 && (w.ends_with('s') || w.ends_with('x')) {
-                w.pop();
+    for word in shared::text::words(text) {
+        for piece in word.split(|c: char| !c.is_alphabetic()) {
+            if piece.len() >= 2 && !STOP_WORDS.contains(&piece) {
+                let mut w = piece.to_owned();
+                if w.chars().count() > 4 && (w.ends_with('s') || w.ends_with('x')) {
+                    w.pop();
+                }
+                out.push(w);
             }
-            out.push(w);
-        }
-        word.clear();
-    };
-    for c in lower.chars() {
-        if c.is_alphabetic() {
-            word.push(fold(c));
-        } else {
-            flush(&mut word, &mut out);
         }
     }
-    flush(&mut word, &mut out);
     out
 }
 

@@ -1,5 +1,7 @@
 //! Route handlers. Errors are the platform's `ErrorBody`; every success body has `success: true`.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     body::Bytes,
@@ -19,7 +21,7 @@ use shared::{
 use crate::{
     classifier::Example,
     import::{self, Format},
-    model_store::{self, LoadedModel, ModelError},
+    model_store::{self, LoadedModel, ModelCache, ModelError},
     models::*,
 };
 
@@ -85,10 +87,11 @@ fn content_of(body: &ClassifyRequest) -> ApiResult<&str> {
 )]
 pub async fn classify(
     State(state): State<AppState>,
+    State(models): State<Arc<ModelCache>>,
     ValidJson(body): ValidJson<ClassifyRequest>,
 ) -> ApiResult<Json<ClassifyResponse>> {
     let content = content_of(&body)?;
-    let model = model_store::current(&state).await.map_err(model_error)?;
+    let model = models.current(&state).await.map_err(model_error)?;
     let p = model.predict(content);
     Ok(Json(ClassifyResponse {
         success: true,
@@ -128,6 +131,7 @@ fn model_info(m: &LoadedModel) -> ModelInfo {
 )]
 pub async fn add_examples(
     State(state): State<AppState>,
+    State(models): State<Arc<ModelCache>>,
     auth: AuthUser,
     ValidJson(body): ValidJson<AddExamplesRequest>,
 ) -> ApiResult<(StatusCode, Json<AddExamplesResponse>)> {
@@ -148,11 +152,9 @@ pub async fn add_examples(
     }
     model_store::add_examples(store, &examples, &format!("admin:{}", auth.user_id)).await?;
     let model = if body.retrain {
-        model_store::train_and_publish(&state, false)
-            .await
-            .map_err(model_error)?
+        models.retrain(&state).await.map_err(model_error)?
     } else {
-        model_store::current(&state).await.map_err(model_error)?
+        models.current(&state).await.map_err(model_error)?
     };
     Ok((
         StatusCode::CREATED,

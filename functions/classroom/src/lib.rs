@@ -17,7 +17,7 @@
 //! - `POST /user/{user_id}/activity`: add to a user's activity counts (atomic).
 //!
 //! Module map: [`models`] (bodies, cluster strategies), `handlers`, [`classifier`] (features,
-//! training, prediction), [`model_store`] (examples, artifact, per-process model cache),
+//! training, prediction), [`model_store`] (examples, artifact, the instance's model cache),
 //! [`import`] (CSV / JSON lines validation).
 
 pub mod classifier;
@@ -26,14 +26,35 @@ pub mod import;
 pub mod model_store;
 pub mod models;
 
-use axum::Router;
+use std::sync::Arc;
+
+use axum::{Router, extract::FromRef};
 use shared::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use model_store::ModelCache;
+
 pub use handlers::{ADMIN_PERMISSION, MAX_CONTENT_BYTES, recompute_error};
 
-/// Routes with their OpenAPI operations.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The classroom function's state: the shared dependencies and its own classifier cache.
+#[derive(Clone, FromRef)]
+pub struct ClassroomState {
+    pub app: AppState,
+    /// The classifier in force on this instance (see [`model_store`]).
+    pub models: Arc<ModelCache>,
+}
+
+impl ClassroomState {
+    pub fn new(app: AppState) -> Self {
+        Self {
+            app,
+            models: Arc::default(),
+        }
+    }
+}
+
+/// The routes with their OpenAPI operations, before the state is applied.
+fn api() -> OpenApiRouter<ClassroomState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::health))
         .routes(routes!(handlers::classify))
@@ -46,9 +67,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::record_activity))
 }
 
+/// The function's routes with its state applied (the local server merges these).
+pub fn routes(state: AppState) -> OpenApiRouter {
+    api().with_state(ClassroomState::new(state))
+}
+
+/// The function's OpenAPI operations (no state needed).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
 /// The function's router (state applied).
 pub fn router(state: AppState) -> Router {
-    routes().with_state(state).split_for_parts().0
+    routes(state).split_for_parts().0
 }
 
 #[cfg(test)]

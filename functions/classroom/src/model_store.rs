@@ -1,21 +1,22 @@
 //! Where the classifier lives: labelled examples in the store, the trained model as a JSON
-//! artifact in the blob store, and a per-process cache so a warm Lambda loads it once.
+//! artifact in the blob store, and a [`ModelCache`] in the function's state so a warm Lambda loads
+//! it once.
 //!
 //! - Examples: `CLASSIFY#EXAMPLES` / `<created_at>#<id>` items ([`keys::classify_example`]). The
 //!   starter set ([`starter_examples`], `data/starter_examples.jsonl`, compiled in) is written
 //!   there the first time a model is needed and none exist.
 //! - Artifact: `models/classroom/classifier/<version>.json` in the blob store; the version in
 //!   force is `CLASSIFY#MODEL` / `CURRENT` (`version`, `blob_key`, `examples`).
-//! - Cache: one entry per store (by identity); the pointer is re-read at most every
-//!   [`RECHECK`], so a retrain made by another instance is picked up within that time, and a
-//!   retrain made here is visible at once.
+//! - Cache: one [`ModelCache`] per function instance (a field of its state); the pointer is
+//!   re-read at most every [`RECHECK`], so a retrain made by another instance is picked up within
+//!   that time, and a retrain made here is visible at once.
 //! - First use with no model: train from the stored examples, write the artifact, then create the
 //!   pointer only if it still does not exist (two cold instances racing: one wins, the other
 //!   loads the winner's model).
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock, Weak},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -93,66 +94,62 @@ pub enum ModelError {
 }
 
 struct Entry {
-    store: Weak<dyn ItemStore>,
     model: Arc<LoadedModel>,
     checked: Instant,
 }
 
-fn cache() -> &'static Mutex<HashMap<usize, Entry>> {
-    static CACHE: OnceLock<Mutex<HashMap<usize, Entry>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+/// The model in force for one function instance, with when the pointer was last checked.
+#[derive(Default)]
+pub struct ModelCache {
+    entry: Mutex<Option<Entry>>,
 }
 
-fn store_id(state: &AppState) -> usize {
-    Arc::as_ptr(&state.store) as *const () as usize
-}
+impl ModelCache {
+    /// The cached model and whether it was checked within [`RECHECK`].
+    fn cached(&self) -> Option<(Arc<LoadedModel>, bool)> {
+        let entry = self.entry.lock().ok()?;
+        let entry = entry.as_ref()?;
+        Some((entry.model.clone(), entry.checked.elapsed() < RECHECK))
+    }
 
-fn cached(state: &AppState) -> Option<(Arc<LoadedModel>, bool)> {
-    let map = cache().lock().ok()?;
-    let entry = map.get(&store_id(state))?;
-    // The same store object (an address can be reused after a store is dropped).
-    let same = entry
-        .store
-        .upgrade()
-        .is_some_and(|s| Arc::ptr_eq(&s, &state.store));
-    same.then(|| (entry.model.clone(), entry.checked.elapsed() < RECHECK))
-}
-
-fn remember(state: &AppState, model: Arc<LoadedModel>) {
-    if let Ok(mut map) = cache().lock() {
-        map.retain(|_, e| e.store.strong_count() > 0);
-        map.insert(
-            store_id(state),
-            Entry {
-                store: Arc::downgrade(&state.store),
+    fn remember(&self, model: Arc<LoadedModel>) {
+        if let Ok(mut entry) = self.entry.lock() {
+            *entry = Some(Entry {
                 model,
                 checked: Instant::now(),
-            },
-        );
+            });
+        }
     }
-}
 
-/// The model in force: from the cache, else the artifact the pointer names, else a new model
-/// trained from the stored examples (seeding the starter set first if there are none).
-pub async fn current(state: &AppState) -> Result<Arc<LoadedModel>, ModelError> {
-    let stale = match cached(state) {
-        Some((model, true)) => return Ok(model),
-        Some((model, false)) => Some(model),
-        None => None,
-    };
-    let pointer: Option<Pointer> = state
-        .store
-        .get(&keys::classify_model_current())
-        .await?
-        .map(from_item)
-        .transpose()?;
-    let loaded = match (pointer, stale) {
-        (Some(p), Some(old)) if p.version == old.version => old,
-        (Some(p), _) => Arc::new(load(state, &p).await?),
-        (None, _) => train_and_publish(state, true).await?,
-    };
-    remember(state, loaded.clone());
-    Ok(loaded)
+    /// The model in force: from the cache, else the artifact the pointer names, else a new model
+    /// trained from the stored examples (seeding the starter set first if there are none).
+    pub async fn current(&self, state: &AppState) -> Result<Arc<LoadedModel>, ModelError> {
+        let stale = match self.cached() {
+            Some((model, true)) => return Ok(model),
+            Some((model, false)) => Some(model),
+            None => None,
+        };
+        let pointer: Option<Pointer> = state
+            .store
+            .get(&keys::classify_model_current())
+            .await?
+            .map(from_item)
+            .transpose()?;
+        let loaded = match (pointer, stale) {
+            (Some(p), Some(old)) if p.version == old.version => old,
+            (Some(p), _) => Arc::new(load(state, &p).await?),
+            (None, _) => train_and_publish(state, true).await?,
+        };
+        self.remember(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// [`train_and_publish`], then this instance answers with the new model at once.
+    pub async fn retrain(&self, state: &AppState) -> Result<Arc<LoadedModel>, ModelError> {
+        let loaded = train_and_publish(state, false).await?;
+        self.remember(loaded.clone());
+        Ok(loaded)
+    }
 }
 
 async fn load(state: &AppState, pointer: &Pointer) -> Result<LoadedModel, ModelError> {
@@ -198,7 +195,8 @@ pub async fn add_examples(
     Ok(())
 }
 
-/// Trains on every stored example, writes the artifact and switches the pointer to it.
+/// Trains on every stored example, writes the artifact and switches the pointer to it (callers
+/// put the result in their [`ModelCache`]).
 /// `only_if_absent`: the first model (lose a race gracefully: load the winner's model).
 pub async fn train_and_publish(
     state: &AppState,
@@ -246,14 +244,10 @@ pub async fn train_and_publish(
                 Some(item) => from_item(item)?,
                 None => return Err(StoreError::ConditionFailed.into()),
             };
-            let loaded = Arc::new(load(state, &winner).await?);
-            remember(state, loaded.clone());
-            return Ok(loaded);
+            return Ok(Arc::new(load(state, &winner).await?));
         }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(%version, examples = n, "classifier trained and published");
-    let loaded = Arc::new(LoadedModel::new(version, model));
-    remember(state, loaded.clone());
-    Ok(loaded)
+    Ok(Arc::new(LoadedModel::new(version, model)))
 }

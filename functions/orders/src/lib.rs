@@ -9,16 +9,27 @@ use axum::Router;
 use shared::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Routes with their OpenAPI operations.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The routes with their OpenAPI operations, before the state is applied. This function has no
+/// state of its own: its handlers take the shared [`AppState`].
+fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::create_order, handlers::list_orders))
         .routes(routes!(handlers::get_order))
 }
 
+/// The function's routes with its state applied (the local server merges these).
+pub fn routes(state: AppState) -> OpenApiRouter {
+    api().with_state(state)
+}
+
+/// The function's OpenAPI operations (no state needed).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
 /// The function's router (state applied).
 pub fn router(state: AppState) -> Router {
-    routes().with_state(state).split_for_parts().0
+    routes(state).split_for_parts().0
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! embedded with the configured embedder; every search is logged for analytics (CTR, zero-result
 //! rate) and for suggestions.
 
-use std::{collections::HashSet, time::Instant};
+use std::{collections::HashSet, sync::Arc, time::Instant};
 
 use axum::{
     Json,
@@ -11,9 +11,10 @@ use axum::{
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
-    domain::{
-        catalog, catalog_view,
+    domain::catalog::{
+        self,
         search::{self, Hit, SearchLog},
+        snapshot::{self, SnapshotCache},
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson, ValidQuery},
@@ -56,6 +57,7 @@ fn keep(hit: &Hit<'_>, q: &SearchParams, category: Option<&HashSet<String>>) -> 
 )]
 pub async fn search(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     auth: Option<AuthUser>,
     RawQuery(raw): RawQuery,
     ValidQuery(mut q): ValidQuery<SearchParams>,
@@ -71,7 +73,7 @@ pub async fn search(
     }
     q.brands = brands(raw.as_deref());
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(&state.store).await?;
+    let snapshot = snapshots.get(&state.store).await?;
     let vectors = snapshot.vectors(store).await?;
     // The text score alone still works when the embedder fails: log and go on.
     let query_vector = match state.embedder.embed(&q.q).await {
@@ -88,11 +90,16 @@ pub async fn search(
             .map(|c| snapshot.category_ids_named(&c.slug))
             .unwrap_or_default()
     });
-    let mut hits: Vec<Hit<'_>> =
-        search::score(&snapshot, Some(&vectors), &q.q, query_vector.as_deref())
-            .into_iter()
-            .filter(|h| keep(h, &q, category.as_ref()))
-            .collect();
+    let mut hits: Vec<Hit<'_>> = search::score(
+        snapshot.search_index(),
+        &snapshot.products,
+        Some(&vectors),
+        &q.q,
+        query_vector.as_deref(),
+    )
+    .into_iter()
+    .filter(|h| keep(h, &q, category.as_ref()))
+    .collect();
     match q.sort_by.as_deref().unwrap_or("relevance") {
         "price_low" => hits.sort_by(|a, b| a.product.price.total_cmp(&b.product.price)),
         "price_high" => hits.sort_by(|a, b| b.product.price.total_cmp(&a.product.price)),
@@ -128,7 +135,15 @@ pub async fn search(
             })
         })
         .collect();
-    let search_suggestions = search::suggestions(store, &snapshot, &q.q, 5).await?;
+    let search_suggestions = search::suggestions(
+        store,
+        snapshot.search_index(),
+        &snapshot.products,
+        &snapshot.categories,
+        &q.q,
+        5,
+    )
+    .await?;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let entry = SearchLog {
         id: uuid::Uuid::new_v4().to_string(),
@@ -146,7 +161,7 @@ pub async fn search(
         total_count: total as u64,
         page: q.page,
         page_size: q.page_size,
-        total_pages: catalog_view::page_count(total, q.page_size as usize) as u64,
+        total_pages: snapshot::page_count(total, q.page_size as usize) as u64,
         response_time_ms: latency_ms,
         search_suggestions,
     }))
@@ -160,11 +175,20 @@ pub async fn search(
 )]
 pub async fn suggestions(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     ValidQuery(q): ValidQuery<SuggestionParams>,
 ) -> ApiResult<Json<Suggestions>> {
     let store = state.store.as_ref();
-    let snapshot = state.catalog.get(&state.store).await?;
-    let suggestions = search::suggestions(store, &snapshot, &q.q, q.limit as usize).await?;
+    let snapshot = snapshots.get(&state.store).await?;
+    let suggestions = search::suggestions(
+        store,
+        snapshot.search_index(),
+        &snapshot.products,
+        &snapshot.categories,
+        &q.q,
+        q.limit as usize,
+    )
+    .await?;
     Ok(Json(Suggestions { suggestions }))
 }
 

@@ -1,18 +1,16 @@
 //! Handlers of the textbook routes (spec 001). No authentication: sessions are identified by
 //! client-generated ids.
 
-use std::sync::Arc;
-
 use axum::{
     Json,
-    extract::{FromRequestParts, Path},
-    http::request::Parts,
+    extract::{Path, State},
 };
 use chrono::SecondsFormat;
-use shared::{ApiError, ApiResult, AppState, error::ErrorBody};
+use shared::{ApiResult, error::ErrorBody};
 
 use crate::{
-    adapt::{self, Adapter, Level},
+    TextbookState,
+    adapt::Level,
     cache::{self, Adapted},
     errors, keys,
     models::*,
@@ -21,32 +19,6 @@ use crate::{
     sessions::{self, PersonalizationSession, Preferences},
     settings::Settings,
 };
-
-/// What every handler needs: the state, the settings and the adapter the configuration selects.
-pub struct Ctx {
-    pub state: AppState,
-    pub settings: Arc<Settings>,
-    pub adapter: Arc<dyn Adapter>,
-}
-
-impl FromRequestParts<AppState> for Ctx {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // `router_with_settings` (tests) puts settings in the extensions; else the process-wide ones.
-        let settings = parts
-            .extensions
-            .get::<Arc<Settings>>()
-            .cloned()
-            .unwrap_or_else(|| Settings::global().clone());
-        let adapter = adapt::for_state(state, &settings);
-        Ok(Self {
-            state: state.clone(),
-            settings,
-            adapter,
-        })
-    }
-}
 
 fn timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -76,7 +48,10 @@ struct Outcome<'a> {
     content_focus: Option<String>,
 }
 
-async fn store_and_answer(ctx: &Ctx, o: Outcome<'_>) -> ApiResult<Json<PersonalizeResponse>> {
+async fn store_and_answer(
+    ctx: &TextbookState,
+    o: Outcome<'_>,
+) -> ApiResult<Json<PersonalizeResponse>> {
     let (now, expires_at) = sessions::access_times(&ctx.settings);
     let previous_prefs = o.previous.map(|s| &s.preferences);
     let preferences = Preferences {
@@ -108,7 +83,7 @@ async fn store_and_answer(ctx: &Ctx, o: Outcome<'_>) -> ApiResult<Json<Personali
         original_readability: o.adapted.original_readability,
         expires_at,
     };
-    sessions::put(ctx.state.store.as_ref(), &session, o.previous.is_some()).await?;
+    sessions::put(ctx.app.store.as_ref(), &session, o.previous.is_some()).await?;
     Ok(Json(PersonalizeResponse {
         session_id: session.session_id,
         personalized_content: session.personalized_content,
@@ -142,7 +117,10 @@ async fn store_and_answer(ctx: &Ctx, o: Outcome<'_>) -> ApiResult<Json<Personali
         (status = 503, description = "processing_error: the model is throttling; retry after Retry-After", body = ErrorBody),
     )
 )]
-pub async fn personalize(ctx: Ctx, body: JsonObject) -> ApiResult<Json<PersonalizeResponse>> {
+pub async fn personalize(
+    State(ctx): State<TextbookState>,
+    body: JsonObject,
+) -> ApiResult<Json<PersonalizeResponse>> {
     let req = body.personalize()?;
     check_id("session_id", &req.session_id)?;
     check_id("chapter_id", &req.chapter_id)?;
@@ -152,7 +130,7 @@ pub async fn personalize(ctx: Ctx, body: JsonObject) -> ApiResult<Json<Personali
     let preferred_format = check_preference("preferred_format", req.preferred_format)?;
     let content_focus = check_preference("content_focus", req.content_focus)?;
 
-    let store = ctx.state.store.as_ref();
+    let store = ctx.app.store.as_ref();
     let previous = sessions::get(store, &req.session_id).await?;
     let content_sha256 = keys::content_hash(&req.chapter_content);
     let adapted = cache::get_or_generate(
@@ -210,7 +188,10 @@ pub async fn personalize(ctx: Ctx, body: JsonObject) -> ApiResult<Json<Personali
         (status = 503, description = "processing_error: the model is throttling", body = ErrorBody),
     )
 )]
-pub async fn change_difficulty(ctx: Ctx, body: JsonObject) -> ApiResult<Json<PersonalizeResponse>> {
+pub async fn change_difficulty(
+    State(ctx): State<TextbookState>,
+    body: JsonObject,
+) -> ApiResult<Json<PersonalizeResponse>> {
     let req = body.change_difficulty()?;
     check_id("session_id", &req.session_id)?;
     let level = parse_level(&req.difficulty_level)?;
@@ -225,7 +206,7 @@ pub async fn change_difficulty(ctx: Ctx, body: JsonObject) -> ApiResult<Json<Per
     let preferred_format = check_preference("preferred_format", req.preferred_format)?;
     let content_focus = check_preference("content_focus", req.content_focus)?;
 
-    let store = ctx.state.store.as_ref();
+    let store = ctx.app.store.as_ref();
     let session = sessions::require(store, &req.session_id).await?;
     let original = req
         .chapter_content
@@ -279,13 +260,13 @@ pub async fn change_difficulty(ctx: Ctx, body: JsonObject) -> ApiResult<Json<Per
     )
 )]
 pub async fn toggle_original(
-    ctx: Ctx,
+    State(ctx): State<TextbookState>,
     body: JsonObject,
 ) -> ApiResult<Json<ToggleOriginalResponse>> {
     let req = body.toggle_original()?;
     check_id("session_id", &req.session_id)?;
     let position = check_position(req.reading_position)?;
-    let store = ctx.state.store.as_ref();
+    let store = ctx.app.store.as_ref();
     let session = sessions::require(store, &req.session_id).await?;
     let pos = position.unwrap_or(session.reading_position);
     let mapped = if session.showing_original {
@@ -327,11 +308,11 @@ pub async fn toggle_original(
     )
 )]
 pub async fn delete_session(
-    ctx: Ctx,
+    State(ctx): State<TextbookState>,
     Path(session_id): Path<String>,
 ) -> ApiResult<Json<SessionCleared>> {
     check_id("session_id", &session_id)?;
-    sessions::delete(ctx.state.store.as_ref(), &session_id).await?;
+    sessions::delete(ctx.app.store.as_ref(), &session_id).await?;
     Ok(Json(SessionCleared {
         message: "Session cleared successfully".into(),
         session_id,

@@ -27,14 +27,34 @@ pub mod settings;
 
 use std::sync::Arc;
 
-use axum::{Extension, Router};
+use axum::{Router, extract::FromRef};
 use shared::AppState;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use settings::Settings;
 
-/// Routes with their OpenAPI operations.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The textbook function's state: the shared dependencies, its settings and the adapter the
+/// configuration selects (built once with the state).
+#[derive(Clone, FromRef)]
+pub struct TextbookState {
+    pub app: AppState,
+    pub settings: Arc<Settings>,
+    pub adapter: Arc<dyn adapt::Adapter>,
+}
+
+impl TextbookState {
+    pub fn new(app: AppState, settings: Settings) -> Self {
+        let adapter = adapt::for_state(&app, settings.model_limits());
+        Self {
+            app,
+            settings: Arc::new(settings),
+            adapter,
+        }
+    }
+}
+
+/// The routes with their OpenAPI operations, before the state is applied.
+fn api() -> OpenApiRouter<TextbookState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::personalize))
         .routes(routes!(handlers::change_difficulty))
@@ -42,16 +62,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::delete_session))
 }
 
-/// The function's router (state applied). Settings come from the environment, read once.
+/// The function's routes with its state applied (the local server merges these). The settings
+/// are read from the environment here, once.
+pub fn routes(state: AppState) -> OpenApiRouter {
+    let settings = Settings::from_env();
+    tracing::debug!(?settings, "textbook settings");
+    api().with_state(TextbookState::new(state, settings))
+}
+
+/// The function's OpenAPI operations (no state needed).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The function's router (state applied), with settings from the environment.
 pub fn router(state: AppState) -> Router {
-    // Read (and log) the settings at cold start rather than on the first request.
-    tracing::debug!(settings = ?Settings::global(), "textbook settings");
-    routes().with_state(state).split_for_parts().0
+    routes(state).split_for_parts().0
 }
 
 /// The router with explicit settings (tests, benchmarks).
 pub fn router_with_settings(state: AppState, settings: Settings) -> Router {
-    router(state).layer(Extension(Arc::new(settings)))
+    api()
+        .with_state(TextbookState::new(state, settings))
+        .split_for_parts()
+        .0
 }
 
 #[cfg(test)]

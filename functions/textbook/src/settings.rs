@@ -1,4 +1,5 @@
-//! Settings of the textbook function, read from the environment once per process.
+//! Settings of the textbook function, read from the environment once, when its state is built
+//! (`crate::router`); tests build the state with their own.
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
@@ -12,10 +13,7 @@
 //! The content limit keeps a session (original plus adapted text) inside DynamoDB's 400 KB item
 //! limit.
 
-use std::{
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::time::Duration;
 
 use crate::adapt::model::ModelLimits;
 
@@ -33,14 +31,15 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let model = ModelLimits::default();
         Self {
             session_ttl: Duration::from_secs(3600),
             max_content_bytes: 128 * 1024,
             cache_ttl: Duration::from_secs(30 * 24 * 3600),
-            chunk_chars: 8000,
-            model_concurrency: 4,
+            chunk_chars: model.chunk_chars,
+            model_concurrency: model.concurrency,
             adapt_timeout: Duration::from_secs(25),
-            throttle_backoff: Duration::from_millis(400),
+            throttle_backoff: model.throttle_backoff,
         }
     }
 }
@@ -68,19 +67,17 @@ impl Settings {
         }
     }
 
-    /// The process-wide settings, read from the environment on first use.
-    pub fn global() -> &'static Arc<Settings> {
-        static SETTINGS: OnceLock<Arc<Settings>> = OnceLock::new();
-        SETTINGS.get_or_init(|| Arc::new(Self::from_lookup(|k| std::env::var(k).ok())))
+    /// The settings in the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     pub fn model_limits(&self) -> ModelLimits {
         ModelLimits {
             chunk_chars: self.chunk_chars,
             concurrency: self.model_concurrency,
-            throttle_retries: 2,
             throttle_backoff: self.throttle_backoff,
-            validation_retries: 1,
+            ..ModelLimits::default()
         }
     }
 }

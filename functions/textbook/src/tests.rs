@@ -732,7 +732,7 @@ async fn event_files_replay_through_the_router() {
 
 #[test]
 fn every_route_is_in_the_openapi_document() {
-    let doc = crate::routes().split_for_parts().1;
+    let doc = crate::openapi();
     let json = serde_json::to_value(&doc).unwrap_or_else(|e| panic!("openapi: {e}"));
     for (path, method) in [
         ("/api/personalization/personalize", "post"),

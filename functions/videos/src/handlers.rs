@@ -1,6 +1,6 @@
 //! Route handlers. Errors are the platform's `ErrorBody`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
@@ -13,7 +13,7 @@ use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
     domain::{
-        catalog::{self, ProductRecord},
+        catalog::{self, ProductRecord, snapshot::SnapshotCache},
         videos::{
             self, NewVideo, VIDEO_CONTENT_TYPE, VideoError, VideoPatch, VideoRecord, VideoStatus,
             feed::{self, FeedCursor},
@@ -166,6 +166,7 @@ async fn detail(
 )]
 pub async fn feed(
     State(state): State<AppState>,
+    State(snapshots): State<Arc<SnapshotCache>>,
     caller: Option<AuthUser>,
     ValidQuery(params): ValidQuery<FeedParams>,
 ) -> ApiResult<Response> {
@@ -179,7 +180,7 @@ pub async fn feed(
         .map(FeedCursor::decode)
         .transpose()
         .map_err(video_error)?;
-    let catalog = state.catalog.get(&state.store).await?;
+    let catalog = snapshots.get(&state.store).await?;
     let page = feed::page(
         state.store.as_ref(),
         &catalog,

@@ -16,15 +16,35 @@ mod handlers;
 pub mod models;
 mod upload;
 
-use axum::Router;
-use shared::AppState;
+use std::sync::Arc;
+
+use axum::{Router, extract::FromRef};
+use shared::{AppState, domain::catalog::snapshot::SnapshotCache};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use handlers::{MODERATE_PERMISSION, NEXT_CURSOR};
 pub use upload::MULTIPART_MAX_BYTES;
 
-/// Routes with their OpenAPI operations.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// The videos function's state: the shared dependencies and its own catalog snapshot (the feed
+/// ranks products from it).
+#[derive(Clone, FromRef)]
+pub struct VideosState {
+    pub app: AppState,
+    /// This instance's catalog snapshot, reloaded when the catalog changes.
+    pub snapshot: Arc<SnapshotCache>,
+}
+
+impl VideosState {
+    pub fn new(app: AppState) -> Self {
+        Self {
+            app,
+            snapshot: Arc::new(SnapshotCache::default()),
+        }
+    }
+}
+
+/// The routes with their OpenAPI operations, before the state is applied.
+fn api() -> OpenApiRouter<VideosState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::feed, handlers::upload))
         .routes(routes!(
@@ -38,9 +58,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::view))
 }
 
+/// The function's routes with its state applied (the local server merges these).
+pub fn routes(state: AppState) -> OpenApiRouter {
+    api().with_state(VideosState::new(state))
+}
+
+/// The function's OpenAPI operations (no state needed).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
 /// The function's router (state applied).
 pub fn router(state: AppState) -> Router {
-    routes().with_state(state).split_for_parts().0
+    routes(state).split_for_parts().0
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use font8x8::{BASIC_FONTS, LATIN_FONTS, UnicodeFonts};
 use image::{ImageEncoder, Rgb, RgbImage};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::text::{fold, words};
+
 use super::{
     AiError, AiResult, Embedder, Embedding, GeneratedImage, ImageGenerator, ImageRequest,
     Provenance, TextGenerator, TextRequest, TextResponse,
@@ -39,51 +41,7 @@ fn provenance(model_id: &str) -> Provenance {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Text normalisation shared by the three implementations
-
-/// Lowercases `text` and folds common Latin accents and ligatures to ASCII ("Crème Brûlée" ->
-/// "creme brulee", "Straße" -> "strasse"). Other characters are kept as they are.
-pub fn fold_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars().flat_map(char::to_lowercase) {
-        match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => out.push('a'),
-            'ç' | 'ć' | 'č' | 'ĉ' | 'ċ' => out.push('c'),
-            'ď' | 'đ' | 'ð' => out.push('d'),
-            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => out.push('e'),
-            'ĝ' | 'ğ' | 'ġ' | 'ģ' => out.push('g'),
-            'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => out.push('i'),
-            'ł' | 'ľ' | 'ĺ' | 'ļ' => out.push('l'),
-            'ñ' | 'ń' | 'ň' | 'ņ' => out.push('n'),
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => out.push('o'),
-            'ŕ' | 'ř' | 'ŗ' => out.push('r'),
-            'ś' | 'š' | 'ş' | 'ŝ' | 'ș' => out.push('s'),
-            'ť' | 'ţ' | 'ț' => out.push('t'),
-            'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => out.push('u'),
-            'ý' | 'ÿ' => out.push('y'),
-            'ź' | 'ż' | 'ž' => out.push('z'),
-            'ß' => out.push_str("ss"),
-            'æ' => out.push_str("ae"),
-            'œ' => out.push_str("oe"),
-            'þ' => out.push_str("th"),
-            // Typographic apostrophes join words like the ASCII one ("don’t").
-            '’' | '‘' => out.push('\''),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// The words of `text`: folded with [`fold_text`], split on anything not alphanumeric
-/// (apostrophes inside words are dropped, so "don't" -> "dont").
-pub fn words(text: &str) -> Vec<String> {
-    fold_text(text)
-        .replace('\'', "")
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+// Text normalisation: `crate::text` (the same words as search and the classroom classifier)
 
 /// Approximate token count used by the local backends: whitespace-separated words.
 pub fn approx_tokens(text: &str) -> u32 {
@@ -392,7 +350,7 @@ pub fn key_sentences(text: &str, n: usize) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let candidates: Vec<(usize, String)> = content
         .into_iter()
-        .filter(|s| seen.insert(fold_text(s)))
+        .filter(|s| seen.insert(fold(s)))
         .enumerate()
         .collect();
     let mut scored: Vec<(f32, usize)> = candidates
@@ -615,7 +573,7 @@ fn glyph(c: char) -> [u8; 8] {
         .get(c)
         .or_else(|| LATIN_FONTS.get(c))
         .or_else(|| {
-            fold_text(&c.to_string())
+            fold(&c.to_string())
                 .chars()
                 .next()
                 .and_then(|f| BASIC_FONTS.get(f))
@@ -750,12 +708,13 @@ mod tests {
     }
 
     #[test]
-    fn fold_text_lowercases_and_strips_accents() {
-        assert_eq!(fold_text("Crème Brûlée"), "creme brulee");
-        assert_eq!(fold_text("Straße ÆON"), "strasse aeon");
+    fn words_are_the_text_modules() {
+        assert_eq!(words("Crème Brûlée"), ["creme", "brulee"]);
+        assert_eq!(fold("Straße"), "strasse");
+        // An apostrophe separates words, as in search and the classifier.
         assert_eq!(
             words("Don’t stop: T-Shirt!"),
-            ["dont", "stop", "t", "shirt"]
+            ["don", "t", "stop", "t", "shirt"]
         );
     }
 

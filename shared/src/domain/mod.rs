@@ -2,11 +2,9 @@
 
 pub mod cart;
 pub mod catalog;
-pub mod catalog_view;
 pub mod fbt;
 pub mod login_throttle;
 pub mod orders;
-pub mod search;
 pub mod stats;
 pub mod teachers;
 pub mod users;

@@ -5,7 +5,7 @@
 //! the token was issued is refused with 401. See [`authorize`].
 
 use axum::{
-    extract::{FromRequestParts, OptionalFromRequestParts},
+    extract::{FromRef, FromRequestParts, OptionalFromRequestParts},
     http::{header, request::Parts},
 };
 
@@ -41,13 +41,15 @@ impl AuthUser {
     }
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -72,7 +74,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 ApiError::unauthorized("INVALID_TOKEN", "Could not validate credentials")
             }
         })?;
-        authorize(state, claims).await
+        authorize(&state, claims).await
     }
 }
 
@@ -130,15 +132,19 @@ async fn account_status(
 
 /// Optional authentication: no `Authorization` header is `None`; a header with a bad, expired or
 /// tampered token is still a 401 (a client that sends a token expects it to count).
-impl OptionalFromRequestParts<AppState> for AuthUser {
+impl<S> OptionalFromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            <Self as FromRequestParts<S>>::from_request_parts(parts, state)
                 .await
                 .map(Some)
         } else {

@@ -20,8 +20,6 @@ use shared::{AppState, ai::Provenance, config::AiBackend};
 use thiserror::Error;
 use utoipa::ToSchema;
 
-use crate::settings::Settings;
-
 /// A reading level of spec 001.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -82,12 +80,9 @@ pub trait Adapter: Send + Sync {
 
 /// The adapter the configuration asks for: offline with `AI=local`, else the model adapter over
 /// `state.text`.
-pub fn for_state(state: &AppState, settings: &Settings) -> Arc<dyn Adapter> {
+pub fn for_state(state: &AppState, limits: model::ModelLimits) -> Arc<dyn Adapter> {
     match state.config.ai {
         AiBackend::Local => Arc::new(offline::OfflineAdapter),
-        AiBackend::Bedrock => Arc::new(model::ModelAdapter::new(
-            state.text.clone(),
-            settings.model_limits(),
-        )),
+        AiBackend::Bedrock => Arc::new(model::ModelAdapter::new(state.text.clone(), limits)),
     }
 }

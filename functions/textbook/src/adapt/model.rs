@@ -38,8 +38,15 @@ pub struct ModelLimits {
 }
 
 impl Default for ModelLimits {
+    /// The defaults of the `TEXTBOOK_*` settings (see `crate::settings`, which reads them).
     fn default() -> Self {
-        crate::settings::Settings::default().model_limits()
+        Self {
+            chunk_chars: 8000,
+            concurrency: 4,
+            throttle_retries: 2,
+            throttle_backoff: Duration::from_millis(400),
+            validation_retries: 1,
+        }
     }
 }
 

@@ -21,7 +21,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::Value;
 
 use crate::{
-    domain::{catalog::ProductRecord, catalog_view::CatalogSnapshot, viewed},
+    domain::{
+        catalog::{ProductRecord, snapshot::CatalogSnapshot},
+        viewed,
+    },
     reco::feed::{
         self as scoring, InterestProfile, LIKE_SIGNAL, PRODUCT_VIEW_SIGNAL, PROFILE_CATEGORIES,
         PROFILE_TAGS, ProfileSets, Ranked, SAVE_SIGNAL, Score, Signal,

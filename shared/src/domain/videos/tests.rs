@@ -16,8 +16,8 @@ use crate::{
     ai::local::LocalEmbedder,
     blobs::fs::FsBlobs,
     domain::{
+        catalog::snapshot::CatalogSnapshot,
         catalog::{self, NewCategory, NewProduct, ProductPatch, ProductRecord},
-        catalog_view::CatalogSnapshot,
         viewed,
     },
     store::{Query, local::LocalStore},

@@ -1,19 +1,25 @@
-//! Product search: text relevance (name, brand, category, tags, description; case-insensitive,
-//! prefixes and small typos) blended with the vector similarity of the query's embedding, plus
+//! Product search: text relevance (name, brand, category, tags, description; case- and
+//! accent-insensitive through [`crate::text::words`], prefixes and small typos) blended with the vector similarity of the query's embedding, plus
 //! suggestions and the search log that analytics reads (query, user, results, latency, clicks).
+//!
+//! The index is built from products and categories and scores with their vectors; it knows
+//! nothing of the snapshot that keeps it (see [`super::snapshot`]).
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{
+    records::{Category, ProductRecord},
+    vectors::ProductVectors,
+};
 use crate::{
-    domain::{
-        catalog::ProductRecord,
-        catalog_view::{CatalogSnapshot, ProductVectors},
-    },
     store::{
         self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, Item, ItemStore, PK, Query, SK, StoreError,
         Update, keys, now_epoch,
     },
+    text::words,
 };
 
 /// Weight of the text score in the relevance; the rest is vector similarity.
@@ -35,14 +41,6 @@ pub struct Hit<'a> {
     /// In [0, 1].
     pub relevance: f64,
     pub match_reason: &'static str,
-}
-
-/// Lower-case words of letters and digits.
-pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
 }
 
 /// How well one query word matches one word, by the definition (the reference the index is
@@ -129,7 +127,7 @@ fn histogram(word: &str) -> [u8; 64] {
     h
 }
 
-/// Search structures of one catalog snapshot, built once per snapshot:
+/// Search structures of a set of products (one catalog snapshot's, built once per snapshot):
 /// - the distinct words of the active products' fields, sorted, so an exact word or a prefix is
 ///   a binary search and the typo check runs once per distinct word, not per product;
 /// - per word, the products and fields that contain it (postings), so a query only visits the
@@ -148,17 +146,20 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    pub fn build(snapshot: &CatalogSnapshot) -> Self {
+    /// The index of `products`, with their categories' names (inactive products are left out).
+    pub fn build(products: &[ProductRecord], categories: &HashMap<String, Category>) -> Self {
         let mut by_word: std::collections::HashMap<String, Vec<u32>> =
             std::collections::HashMap::new();
-        let mut names = vec![String::new(); snapshot.products.len()];
+        let mut names = vec![String::new(); products.len()];
         let mut name_starts = Vec::new();
-        for (i, p) in snapshot.products.iter().enumerate() {
+        for (i, p) in products.iter().enumerate() {
             if !p.is_active {
                 continue;
             }
             let Ok(index) = u32::try_from(i) else { break };
-            let category = snapshot.category_name(&p.category_id).unwrap_or("");
+            let category = categories
+                .get(&p.category_id)
+                .map_or("", |c| c.name.as_str());
             let name_words = words(&p.name);
             // Word starts of the name, in the name as it is joined below (single spaces).
             let mut offset = 0;
@@ -230,7 +231,7 @@ impl SearchIndex {
     /// letters and digits joined by single spaces), sorted, distinct, at most `limit`.
     fn names_with_word_prefix(
         &self,
-        snapshot: &CatalogSnapshot,
+        products: &[ProductRecord],
         prefix: &str,
         limit: usize,
     ) -> Vec<String> {
@@ -241,7 +242,7 @@ impl SearchIndex {
             .iter()
             .take_while(|e| text(e).starts_with(prefix))
         {
-            best.insert(&snapshot.products[e.0 as usize].name);
+            best.insert(&products[e.0 as usize].name);
             if best.len() > limit {
                 best.pop_last();
             }
@@ -252,11 +253,12 @@ impl SearchIndex {
     }
 }
 
-/// Scores the active products of the snapshot for `query`; products that match no word and are
-/// not semantically close are left out. `query_vector` is the query's embedding, when there is
-/// one, and `vectors` the products' (see [`CatalogSnapshot::vectors`]).
+/// Scores the active `products` (those `index` was built from) for `query`; products that match
+/// no word and are not semantically close are left out. `query_vector` is the query's embedding,
+/// when there is one, and `vectors` the products' (see [`super::snapshot::CatalogSnapshot::vectors`]).
 pub fn score<'a>(
-    snapshot: &'a CatalogSnapshot,
+    index: &SearchIndex,
+    products: &'a [ProductRecord],
     vectors: Option<&ProductVectors>,
     query: &str,
     query_vector: Option<&[f32]>,
@@ -265,8 +267,7 @@ pub fn score<'a>(
     if query_words.is_empty() {
         return Vec::new();
     }
-    let index = snapshot.search_index();
-    let n = snapshot.products.len();
+    let n = products.len();
     // Per product: the text score summed over query words, and the fields that gave each word
     // its best match.
     let mut text = vec![0.0f64; n];
@@ -302,7 +303,7 @@ pub fn score<'a>(
         _ => None,
     };
     let mut hits = Vec::new();
-    for (i, p) in snapshot.products.iter().enumerate() {
+    for (i, p) in products.iter().enumerate() {
         if !p.is_active {
             continue;
         }
@@ -341,10 +342,12 @@ pub fn score<'a>(
 }
 
 /// Suggestions for a prefix: popular past queries first, then category names, then product names
-/// in which a word starts with it; distinct, lower-case.
+/// in which a word starts with it; distinct, lower-case. `index` is the index of `products`.
 pub async fn suggestions(
     store: &dyn ItemStore,
-    snapshot: &CatalogSnapshot,
+    index: &SearchIndex,
+    products: &[ProductRecord],
+    categories: &HashMap<String, Category>,
     prefix: &str,
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
@@ -378,8 +381,7 @@ pub async fn suggestions(
         let name = words(name).join(" ");
         name.starts_with(&prefix) || name.contains(&format!(" {prefix}"))
     };
-    let mut categories: Vec<String> = snapshot
-        .categories
+    let mut categories: Vec<String> = categories
         .values()
         .map(|c| c.name.to_lowercase())
         .filter(|n| starts(n))
@@ -388,10 +390,7 @@ pub async fn suggestions(
     for c in categories {
         push(c, &mut out);
     }
-    for n in snapshot
-        .search_index()
-        .names_with_word_prefix(snapshot, &prefix, limit)
-    {
+    for n in index.names_with_word_prefix(products, &prefix, limit) {
         push(n, &mut out);
     }
     Ok(out)
@@ -536,5 +535,67 @@ mod tests {
             got.sort_by_key(|e| e.0);
             assert_eq!(got, expected, "query word {q:?}");
         }
+    }
+
+    fn product(id: &str, name: &str, description: &str) -> ProductRecord {
+        ProductRecord {
+            id: id.into(),
+            name: name.into(),
+            code: id.to_uppercase(),
+            brand: None,
+            price: 10.0,
+            compare_price: None,
+            description: Some(description.into()),
+            specification: Default::default(),
+            technical_details: Default::default(),
+            images: vec![],
+            in_stock: true,
+            stock_quantity: 1,
+            category_id: "c".into(),
+            tags: vec![],
+            meta_title: None,
+            meta_description: None,
+            is_active: true,
+            view_count: 0,
+            order_count: 0,
+            basket_count: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+        }
+    }
+
+    /// Accents are folded on both sides, so an unaccented query is an exact match (not a typo)
+    /// and the other way round, in names and descriptions, and in suggestions.
+    #[test]
+    fn search_folds_accents_on_both_sides() {
+        let products = vec![
+            product("p1", "Café Noir", "dark roast"),
+            product("p2", "Crème Brûlée Kit", "a naive dessert"),
+            product("p3", "Tea", "green"),
+        ];
+        let categories = HashMap::new();
+        let index = SearchIndex::build(&products, &categories);
+        let top = |q: &str| {
+            let hits = score(&index, &products, None, q, None);
+            hits.iter()
+                .map(|h| (h.product.id.clone(), h.relevance, h.match_reason))
+                .collect::<Vec<_>>()
+        };
+        let exact = TEXT_WEIGHT * 1.0;
+        assert_eq!(top("cafe"), [("p1".to_string(), exact, "title_match")]);
+        assert_eq!(top("CAFÉ"), top("cafe"));
+        assert_eq!(
+            top("creme brulee"),
+            [("p2".to_string(), exact, "title_match")]
+        );
+        let naive = top("naïve");
+        assert_eq!(naive.len(), 1);
+        assert_eq!(naive[0].0, "p2");
+        assert_eq!(naive[0].2, "description_match");
+        assert_eq!(
+            index.names_with_word_prefix(&products, "cre", 5),
+            ["crème brûlée kit"]
+        );
     }
 }
