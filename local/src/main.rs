@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 config.data_dir = dir;
             }
             if memory {
-                config.store = StoreBackend::Memory;
+                local::memory_only(&mut config);
             }
             if demo {
                 anyhow::ensure!(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use shared::{
     AppState,
     ai::local::{LocalEmbedder, LocalImages, LocalText},
-    blobs::{BlobStore, fs::FsBlobs, s3::S3Blobs},
+    blobs::{BlobStore, local::LocalBlobs, s3::S3Blobs},
     config::Config,
     store::{ItemStore, dynamo::DynamoStore, local::LocalStore},
 };
@@ -97,7 +97,7 @@ impl TestServer {
             Backend::Memory => (
                 Arc::new(LocalStore::in_memory().unwrap_or_else(|e| panic!("store: {e}"))),
                 Arc::new(
-                    FsBlobs::new(
+                    LocalBlobs::on_disk(
                         config.data_dir.join("blobs"),
                         format!("{base}/blobs"),
                         config.blob_signing_secret.expose().as_bytes(),

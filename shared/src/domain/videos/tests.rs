@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     ai::local::LocalEmbedder,
-    blobs::fs::FsBlobs,
+    blobs::local::LocalBlobs,
     domain::{
         catalog::{self, NewCategory, NewProduct, ProductPatch, ProductRecord},
         catalog_view::CatalogSnapshot,
@@ -36,7 +36,7 @@ pub(crate) fn tiny_mp4() -> Bytes {
 
 struct Fixture {
     store: Arc<dyn ItemStore>,
-    blobs: Arc<FsBlobs>,
+    blobs: Arc<LocalBlobs>,
     /// Two categories, three products each (the last of B inactive).
     products: Vec<ProductRecord>,
     _dir: tempfile::TempDir,
@@ -47,7 +47,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ItemStore> = Arc::new(LocalStore::in_memory().unwrap());
         let blobs = Arc::new(
-            FsBlobs::new(dir.path().join("blobs"), "http://x/blobs".into(), b"secret").unwrap(),
+            LocalBlobs::on_disk(dir.path().join("blobs"), "http://x/blobs".into(), b"secret")
+                .unwrap(),
         );
         let embedder = LocalEmbedder::new(16);
         let mut products = Vec::new();
