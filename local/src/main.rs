@@ -73,7 +73,7 @@ enum Command {
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
-        name: String,
+        name: jobs_fn::Job,
         /// Folder of the embedded store (overrides DATA_DIR).
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -130,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
                     local::demo_orders::seed_orders(&running.state, demo_orders, demo_customers)
                         .await?;
                 let fbt =
-                    jobs_fn::run(&running.state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
+                    jobs_fn::run(&running.state, &jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules)).await?;
                 let classroom =
                     local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
                 let videos =

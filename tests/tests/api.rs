@@ -1033,7 +1033,7 @@ async fn a_shopper_journey_through_catalog_search_cart_orders_and_fbt(b: Backend
         &s.state,
         &jobs_fn::JobEvent {
             min_support_count: Some(2),
-            ..jobs_fn::JobEvent::named("fbt-rules")
+            ..jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules)
         },
     )
     .await
@@ -1362,7 +1362,7 @@ async fn shoppable_videos_signed_upload_verification_feed_and_like_race(b: Backe
     assert_eq!(r.json["likes_count"], 2);
 
     // The trend job scores it from its activity (two net likes and a view this hour).
-    let trends = jobs_fn::run(&s.state, &jobs_fn::JobEvent::named("video-trends"))
+    let trends = jobs_fn::run(&s.state, &jobs_fn::JobEvent::named(jobs_fn::Job::VideoTrends))
         .await
         .unwrap();
     assert_eq!(trends["report"]["ready_videos"], 1, "{trends}");
