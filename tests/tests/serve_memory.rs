@@ -83,9 +83,7 @@ async fn serve_memory_writes_nothing_to_disk() {
     )
     .await;
     let upload = &created["upload"];
-    let mut put = http
-        .put(upload["url"].as_str().unwrap())
-        .body(clip.clone());
+    let mut put = http.put(upload["url"].as_str().unwrap()).body(clip.clone());
     for (k, v) in upload["headers"].as_object().unwrap() {
         put = put.header(k.as_str(), v.as_str().unwrap());
     }
