@@ -129,8 +129,11 @@ async fn main() -> anyhow::Result<()> {
                 let orders =
                     local::demo_orders::seed_orders(&running.state, demo_orders, demo_customers)
                         .await?;
-                let fbt =
-                    jobs_fn::run(&running.state, &jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules)).await?;
+                let fbt = jobs_fn::run(
+                    &running.state,
+                    &jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules),
+                )
+                .await?;
                 let classroom =
                     local::demo_classroom::seed_teachers(&running.state, demo_teachers).await?;
                 let videos =

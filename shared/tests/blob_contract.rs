@@ -696,15 +696,15 @@ async fn check_put_new_refuses_a_taken_key(store: &dyn BlobStore) {
         assert_ne!(a, b, "a new body gets a new entity tag");
     }
     // Concurrent conditional writes: exactly one wins.
-    let results = futures::future::join_all((0..8).map(|i| {
-        store.put_new(
-            "new/race",
-            Bytes::from(format!("writer {i}")),
-            "text/plain",
-        )
-    }))
+    let results = futures::future::join_all(
+        (0..8).map(|i| store.put_new("new/race", Bytes::from(format!("writer {i}")), "text/plain")),
+    )
     .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(
         results
             .iter()
@@ -1186,12 +1186,8 @@ mod fs_signatures {
             .await
             .expect("put");
         let root = f.blobs.root().expect("a folder").to_path_buf();
-        let again = LocalBlobs::on_disk(
-            root.clone(),
-            "http://x/blobs".into(),
-            SECRET,
-        )
-        .expect("reopen");
+        let again =
+            LocalBlobs::on_disk(root.clone(), "http://x/blobs".into(), SECRET).expect("reopen");
         assert_eq!(
             again.get("keep/a").await.expect("get").body,
             Bytes::from_static(b"kept")

@@ -1157,7 +1157,10 @@ async fn unlimited_pages(store: &dyn ItemStore, query: Query) -> Vec<Page> {
     let mut q = query;
     loop {
         let page = store.query(q.clone()).await.unwrap();
-        assert!(!page.items.is_empty() || page.cursor.is_none(), "empty page with a cursor");
+        assert!(
+            !page.items.is_empty() || page.cursor.is_none(),
+            "empty page with a cursor"
+        );
         let cursor = page.cursor.clone();
         out.push(page);
         match cursor {
@@ -1187,7 +1190,10 @@ async fn check_pages_stop_at_one_megabyte(store: &dyn ItemStore) {
     }
     let item_bytes = string_item_size(&all[0]);
     let expected: Vec<String> = (0..ITEMS).map(|i| format!("item#{i:02}")).collect();
-    assert!(item_bytes * ITEMS > MB + MB / 4, "the partition holds more than 1 MB");
+    assert!(
+        item_bytes * ITEMS > MB + MB / 4,
+        "the partition holds more than 1 MB"
+    );
 
     for (name, query) in [
         ("table", Query::table("BIG")),
@@ -1196,8 +1202,14 @@ async fn check_pages_stop_at_one_megabyte(store: &dyn ItemStore) {
     ] {
         let ps = unlimited_pages(store, query).await;
         let first = &ps[0];
-        assert!(first.cursor.is_some(), "{name}: the first page stops with a cursor");
-        assert!(first.items.len() < ITEMS, "{name}: the first page is not everything");
+        assert!(
+            first.cursor.is_some(),
+            "{name}: the first page stops with a cursor"
+        );
+        assert!(
+            first.items.len() < ITEMS,
+            "{name}: the first page is not everything"
+        );
         let bytes: usize = first.items.iter().map(string_item_size).sum();
         // Every backend: about 1 MB (moto counts 1,000,000 bytes and stops before the item that
         // would cross it; DynamoDB 1 MB; the local store stops once its items reach 1 MiB).
@@ -1207,7 +1219,10 @@ async fn check_pages_stop_at_one_megabyte(store: &dyn ItemStore) {
         );
         if store.backend_name() != "dynamodb" {
             // The local store's exact rule: items up to and including the one reaching 1 MiB.
-            assert!(bytes >= MB && bytes - item_bytes < MB, "{name}: {bytes} bytes");
+            assert!(
+                bytes >= MB && bytes - item_bytes < MB,
+                "{name}: {bytes} bytes"
+            );
         }
         let mut got = sks(&flatten(&ps));
         if name == "reverse" {
@@ -1236,7 +1251,10 @@ async fn check_pages_stop_at_one_megabyte(store: &dyn ItemStore) {
             .await
             .unwrap();
         if first {
-            assert!(page.cursor.is_some(), "scan: the first page stops with a cursor");
+            assert!(
+                page.cursor.is_some(),
+                "scan: the first page stops with a cursor"
+            );
             assert!(page.items.len() < ITEMS);
             first = false;
         }

@@ -310,7 +310,12 @@ macro_rules! suite {
 
 /// Creates a category named `category` and, through the admin API, a product in it from
 /// `product` (its `category_id` is filled in); returns the product id.
-pub async fn admin_product(s: &TestServer, admin: &str, category: &str, mut product: Value) -> String {
+pub async fn admin_product(
+    s: &TestServer,
+    admin: &str,
+    category: &str,
+    mut product: Value,
+) -> String {
     let cat = s
         .json(
             "POST",

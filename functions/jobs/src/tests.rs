@@ -50,7 +50,10 @@ async fn user_clusters_needs_at_least_four_distinct_users() {
 async fn unknown_jobs_and_bad_parameters_are_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!("nope".parse::<Job>(), Err(JobError::UnknownJob(_))));
+    assert!(matches!(
+        "nope".parse::<Job>(),
+        Err(JobError::UnknownJob(_))
+    ));
     assert!(matches!(
         crate::handle(&state, json!({"job": "nope"})).await,
         Err(JobError::BadEvent(_))

@@ -29,7 +29,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
-use super::{Blob, BlobError, BlobMeta, BlobResult, local::BlobBytes, local::etag_of, validate_key};
+use super::{
+    Blob, BlobError, BlobMeta, BlobResult, local::BlobBytes, local::etag_of, validate_key,
+};
 
 const BLOB_SUFFIX: &str = "~blob";
 const TMP_DIR: &str = "~tmp";

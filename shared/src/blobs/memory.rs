@@ -74,7 +74,9 @@ impl BlobBytes for Memory {
     async fn read_prefix(&self, key: &str, len: u64) -> BlobResult<Bytes> {
         let blobs = self.lock()?;
         let blob = blobs.get(key).ok_or(BlobError::NotFound)?;
-        let end = usize::try_from(len).unwrap_or(usize::MAX).min(blob.body.len());
+        let end = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .min(blob.body.len());
         Ok(blob.body.slice(..end))
     }
 

@@ -126,7 +126,6 @@ fn presigning(expires_in: Duration) -> BlobResult<PresigningConfig> {
         .map_err(|e| BlobError::Invalid(format!("signed URL expiry: {e}")))
 }
 
-
 #[async_trait]
 impl BlobStore for S3Blobs {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()> {

@@ -304,7 +304,12 @@ fn value_size(v: &Value) -> usize {
         Value::Number(n) => number_size(&n.to_string()),
         Value::String(s) => s.len(),
         Value::Array(a) => 3 + a.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-        Value::Object(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>(),
+        Value::Object(m) => {
+            3 + m
+                .iter()
+                .map(|(k, x)| 1 + k.len() + value_size(x))
+                .sum::<usize>()
+        }
     }
 }
 

@@ -723,8 +723,14 @@ async fn a_changed_file_under_a_ready_video_fails_it() {
     );
     let v = get(f.s(), &video.id).await.unwrap().unwrap();
     assert_eq!(v.status, VideoStatus::Failed);
-    assert_eq!(v.failure_reason.as_deref(), Some(Rejection::Changed.message()));
-    assert!(get_ready(f.s(), &video.id).await.is_err(), "no longer served");
+    assert_eq!(
+        v.failure_reason.as_deref(),
+        Some(Rejection::Changed.message())
+    );
+    assert!(
+        get_ready(f.s(), &video.id).await.is_err(),
+        "no longer served"
+    );
     let listed = f
         .s()
         .query(Query::gsi1(keys::READY_VIDEOS_PK))
