@@ -285,8 +285,9 @@ impl DecodedCache {
 }
 
 /// Where a page without a limit stops: DynamoDB ends a query or scan page after 1 MB of data
-/// read; the local store ends it once the items it returns reach this many bytes as
-/// [`item_size`] measures them.
+/// read; the local store ends it once the live items it has read reach this many bytes as
+/// [`item_size`] measures them (whole items, also for a projected read: DynamoDB counts what it
+/// reads, not what it returns). Expired items, which DynamoDB would count too, are not counted.
 pub(crate) const PAGE_BYTES: usize = 1024 * 1024;
 
 /// The size of an item as DynamoDB counts it, approximately: the UTF-8 length of every attribute
