@@ -35,10 +35,12 @@ async fn a_replayed_upload_url_cannot_replace_a_ready_video(b: Backend) {
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let upload = &created.json["upload"];
-    assert_eq!(
-        upload["headers"]["if-none-match"], "*",
-        "the client is told to send the once-only condition: {upload}"
-    );
+    if b == Backend::Emulator {
+        assert_eq!(
+            upload["headers"]["if-none-match"], "*",
+            "the client is told to send the signed once-only condition: {upload}"
+        );
+    }
     let id = created.json["id"].as_str().unwrap().to_string();
     assert_eq!(signed_upload(&s, b, upload, clip.clone()).await, 200);
     let video = s.json("GET", &format!("{base}/{id}/"), None, None).await;
