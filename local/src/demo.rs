@@ -127,7 +127,7 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     let seeded = seed(state, sizes.customers).await?;
     let catalog = crate::demo_catalog::seed_catalog(state, sizes.products).await?;
     let orders = crate::demo_orders::seed_orders(state, sizes.orders, sizes.customers).await?;
-    let fbt = jobs_fn::run(state, &jobs_fn::JobEvent::named("fbt-rules")).await?;
+    let fbt = jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules)).await?;
     let classroom = crate::demo_classroom::seed_teachers(state, sizes.teachers).await?;
     let videos = crate::demo_videos::seed_videos(state, sizes.videos, sizes.customers).await?;
     tracing::info!(

@@ -40,7 +40,8 @@ pub async fn seed_teachers(state: &AppState, n: usize) -> anyhow::Result<SeededT
             &teachers::synthetic_population(n, FIRST_ID, DEMO_SEED),
         )
         .await?;
-        let report = jobs_fn::run(state, &jobs_fn::JobEvent::named("user-clusters")).await?;
+        let report =
+            jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::UserClusters)).await?;
         out.distribution = report["report"]["cluster_distribution"].to_string();
     }
     let model = classroom_fn::model_store::ModelCache::default()

@@ -134,7 +134,7 @@ pub async fn seed_videos(
         return Ok(out);
     }
     seed_interactions(state, &seeded, customers, &mut out).await?;
-    let report = jobs_fn::run(state, &jobs_fn::JobEvent::named("video-trends")).await?;
+    let report = jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::VideoTrends)).await?;
     out.trending = report["report"]["trending_listed"].as_u64().unwrap_or(0) as usize;
     Ok(out)
 }

@@ -16,11 +16,8 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{Json, Router, response::Html, routing::get};
 use shared::{
     AppState,
-    blobs::{
-        BlobMeta,
-        fs::{self, FsBlobs},
-    },
-    config::{BlobBackend, Config},
+    blobs::{BlobMeta, local::UploadHook},
+    config::{BlobBackend, Config, StoreBackend},
     domain::videos::verify,
 };
 use tokio::net::{TcpListener, TcpSocket};
@@ -90,25 +87,25 @@ pub fn app(state: AppState) -> anyhow::Result<Router> {
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         );
-    if state.config.blobs == BlobBackend::Local {
-        let blobs = local_blobs(&state.config)?.on_upload(verify_videos_on_upload(state.clone()));
-        router = router.nest("/blobs", fs::router(blobs));
+    // The state's own local blob store (files or memory): its signed URLs are served here.
+    if let Some(blobs) = state.blobs.local() {
+        let blobs = blobs.on_upload(verify_videos_on_upload(state.clone()));
+        router = router.nest("/blobs", shared::http::blob_urls::router(blobs));
     }
     Ok(router)
 }
 
-/// The local blob store the state uses, for its signed-URL route.
-fn local_blobs(config: &Config) -> anyhow::Result<FsBlobs> {
-    Ok(FsBlobs::new(
-        config.data_dir.join("blobs"),
-        format!("{}/blobs", config.public_base_url),
-        config.blob_signing_secret.expose().as_bytes(),
-    )?)
+/// `serve --memory`: the store and the local blobs in memory, so that nothing touches the disk.
+pub fn memory_only(config: &mut Config) {
+    config.store = StoreBackend::Memory;
+    if config.blobs == BlobBackend::Local {
+        config.blobs = BlobBackend::Memory;
+    }
 }
 
 /// The local counterpart of the S3 object-created event that verifies uploaded videos in the
 /// cloud (`functions/jobs`): the same check, run when a signed upload completes.
-fn verify_videos_on_upload(state: AppState) -> fs::UploadHook {
+fn verify_videos_on_upload(state: AppState) -> UploadHook {
     Arc::new(move |meta: BlobMeta| {
         let state = state.clone();
         Box::pin(async move {

@@ -73,7 +73,7 @@ enum Command {
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
-        name: String,
+        name: jobs_fn::Job,
         /// Folder of the embedded store (overrides DATA_DIR).
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 config.data_dir = dir;
             }
             if memory {
-                config.store = StoreBackend::Memory;
+                local::memory_only(&mut config);
             }
             if demo {
                 anyhow::ensure!(

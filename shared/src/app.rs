@@ -72,8 +72,12 @@ impl AppState {
             )),
         };
         let blobs: Arc<dyn BlobStore> = match config.blobs {
-            BlobBackend::Local => Arc::new(blobs::fs::FsBlobs::new(
+            BlobBackend::Local => Arc::new(blobs::local::LocalBlobs::on_disk(
                 config.data_dir.join("blobs"),
+                format!("{}/blobs", config.public_base_url),
+                config.blob_signing_secret.expose().as_bytes(),
+            )?),
+            BlobBackend::Memory => Arc::new(blobs::local::LocalBlobs::in_memory(
                 format!("{}/blobs", config.public_base_url),
                 config.blob_signing_secret.expose().as_bytes(),
             )?),
@@ -147,7 +151,7 @@ impl AppState {
     pub fn for_tests(data_dir: std::path::PathBuf) -> anyhow::Result<Self> {
         let config = Config::for_tests(data_dir);
         let store = Arc::new(store::local::LocalStore::in_memory()?);
-        let blobs = Arc::new(blobs::fs::FsBlobs::new(
+        let blobs = Arc::new(blobs::local::LocalBlobs::on_disk(
             config.data_dir.join("blobs"),
             format!("{}/blobs", config.public_base_url),
             config.blob_signing_secret.expose().as_bytes(),

@@ -3,7 +3,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `STORE` | `local` | `local` (embedded file under `DATA_DIR`), `memory` (embedded, in memory), `dynamodb` |
-//! | `BLOBS` | `local` | `local` (files under `DATA_DIR/blobs`), `s3` |
+//! | `BLOBS` | `local` | `local` (files under `DATA_DIR/blobs`), `memory` (in memory, nothing on disk), `s3` |
 //! | `AI` | `local` | `local` (offline, deterministic), `bedrock` |
 //! | `TABLE_NAME` | `personalization` | DynamoDB table |
 //! | `BUCKET_NAME` | `personalization-media` | S3 bucket for media and artifacts |
@@ -44,7 +44,10 @@ pub enum StoreBackend {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobBackend {
+    /// Files under `DATA_DIR/blobs`, with signed URLs served by the local server.
     Local,
+    /// In memory only, with the same signed URLs (`local serve --memory`): nothing on disk.
+    Memory,
     S3,
 }
 
@@ -138,8 +141,13 @@ impl Config {
         };
         let blobs = match get("BLOBS").as_deref().unwrap_or("local") {
             "local" => BlobBackend::Local,
+            "memory" => BlobBackend::Memory,
             "s3" => BlobBackend::S3,
-            other => return Err(ConfigError(format!("BLOBS={other}: expected local or s3"))),
+            other => {
+                return Err(ConfigError(format!(
+                    "BLOBS={other}: expected local, memory or s3"
+                )));
+            }
         };
         let ai = match get("AI").as_deref().unwrap_or("local") {
             "local" => AiBackend::Local,

@@ -1,23 +1,22 @@
 //! One contract suite for every [`BlobStore`]: each check is written once as
 //! `async fn check_xxx(store: &dyn BlobStore)` and instantiated per backend by `contract!`.
 //!
-//! - `fs`: [`FsBlobs`] in a temp folder, its [`router`] served by a real axum server so signed
-//!   URLs are fetched over HTTP.
+//! - `fs`: [`LocalBlobs`] in a temp folder, its signed-URL [`router`] served by a real axum
+//!   server so signed URLs are fetched over HTTP;
+//! - `memory`: [`LocalBlobs`] in memory, served the same way (and nothing written to disk);
 //! - `s3`: [`S3Blobs`] against the AWS emulator named by `TEST_AWS_ENDPOINT` (ignored by default:
 //!   run `tests/run.sh`, or `TEST_AWS_ENDPOINT=http://127.0.0.1:5005 cargo test -p shared --test
 //!   blob_contract -- --include-ignored`), one fresh bucket per test.
 //!
-//! Signature checks (expiry, tampering, size cap, content type) are `fs` only: the emulator does
-//! not verify signatures.
+//! Signature checks (expiry, tampering, size cap, content type) are local only: the emulator does
+//! not verify signatures. The once-only upload (a second conditional write fails) is checked on
+//! every backend: moto 5.2.5 implements `If-None-Match: *` on `PutObject` (412).
 
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use shared::blobs::{
-    BlobError, BlobStore,
-    fs::{FsBlobs, router},
-    s3::S3Blobs,
-};
+use shared::blobs::{BlobError, BlobStore, local::LocalBlobs, s3::S3Blobs};
+use shared::http::blob_urls::router;
 use tokio::task::JoinHandle;
 
 // ---------------------------------------------------------------------------------------------
@@ -49,20 +48,28 @@ impl Drop for Fixture {
 
 /// A local store with its signed-URL router served on 127.0.0.1 under `/blobs`.
 struct FsFixture {
-    blobs: FsBlobs,
+    blobs: LocalBlobs,
     base: String,
     dir: tempfile::TempDir,
     server: JoinHandle<()>,
 }
 
 async fn serve_fs(dir: tempfile::TempDir, secret: &[u8]) -> FsFixture {
+    let root = dir.path().join("blobs");
+    serve_local(dir, |base| LocalBlobs::on_disk(root, base, secret)).await
+}
+
+/// Serves the store `make(base_url)` builds under `/blobs` on a free port.
+async fn serve_local(
+    dir: tempfile::TempDir,
+    make: impl FnOnce(String) -> Result<LocalBlobs, BlobError>,
+) -> FsFixture {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let base = format!("http://{addr}");
-    let blobs =
-        FsBlobs::new(dir.path().join("blobs"), format!("{base}/blobs"), secret).expect("fs blobs");
+    let blobs = make(format!("{base}/blobs")).expect("local blobs");
     let app = axum::Router::new().nest("/blobs", router(blobs.clone()));
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
@@ -78,6 +85,17 @@ async fn serve_fs(dir: tempfile::TempDir, secret: &[u8]) -> FsFixture {
 async fn fs_fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = serve_fs(dir, SECRET).await;
+    Fixture {
+        store: Arc::new(f.blobs),
+        _dir: Some(f.dir),
+        server: Some(f.server),
+    }
+}
+
+/// The in-memory store (`local/tests/memory_mode.rs` checks that it writes nothing to disk).
+async fn memory_fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = serve_local(dir, |base| LocalBlobs::in_memory(base, SECRET)).await;
     Fixture {
         store: Arc::new(f.blobs),
         _dir: Some(f.dir),
@@ -143,6 +161,8 @@ macro_rules! contract {
                 check_unusual_key_characters,
                 check_signed_get_url,
                 check_signed_put_url,
+                check_signed_put_url_works_once,
+                check_put_new_refuses_a_taken_key,
                 check_signed_put_large_body,
                 check_signed_url_expiry_limit,
                 check_backend_name,
@@ -163,6 +183,7 @@ macro_rules! contract {
 }
 
 contract!(fs, fs_fixture);
+contract!(memory, memory_fixture);
 contract!(s3, s3_fixture, #[ignore = "needs the AWS emulator: run tests/run.sh"]);
 
 // ---------------------------------------------------------------------------------------------
@@ -614,6 +635,87 @@ async fn check_signed_put_url(store: &dyn BlobStore) {
     assert_eq!(blob.meta.size, 18);
 }
 
+/// An upload URL works once: replaying it with other bytes fails (S3: 412 because the client
+/// sends the signed `If-None-Match: *` listed in the headers; local: the URL server answers 412
+/// with the JSON error shape, whatever the client sends) and the first upload stays.
+async fn check_signed_put_url_works_once(store: &dyn BlobStore) {
+    let key = "once/video.mp4";
+    let up = store
+        .signed_put_url(key, "video/mp4", 1024, Duration::from_secs(600))
+        .await
+        .expect("signed put");
+    if store.backend_name() == "s3" {
+        // S3 enforces it only when the client sends the signed header; the local server
+        // enforces the rule itself.
+        assert!(
+            up.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("if-none-match") && v == "*"),
+            "{:?}",
+            up.headers
+        );
+    }
+    let first = upload(&up, b"the original".to_vec()).await;
+    assert!(first.status().is_success(), "upload: {}", first.status());
+    let etag = store.head(key).await.expect("head").expect("stored").etag;
+    assert!(etag.is_some(), "the store reports an entity tag");
+
+    let replay = upload(&up, b"<html>replaced</html>".to_vec()).await;
+    assert_eq!(replay.status(), 412, "a replayed upload URL is refused");
+    if store.backend_name() != "s3" {
+        let body: serde_json::Value = replay.json().await.expect("JSON error");
+        assert_eq!(body["error_code"], "ALREADY_UPLOADED", "{body}");
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    let blob = store.get(key).await.expect("get");
+    assert_eq!(blob.body, Bytes::from_static(b"the original"));
+    assert_eq!(blob.meta.etag, etag);
+}
+
+/// `put_new` writes a free key and refuses a taken one, atomically, leaving the first body.
+async fn check_put_new_refuses_a_taken_key(store: &dyn BlobStore) {
+    let key = "new/only";
+    let meta = store
+        .put_new(key, Bytes::from_static(b"first"), "text/plain")
+        .await
+        .expect("first put_new");
+    assert_eq!(meta.size, 5);
+    assert!(matches!(
+        store
+            .put_new(key, Bytes::from_static(b"second"), "text/plain")
+            .await,
+        Err(BlobError::AlreadyExists)
+    ));
+    assert_eq!(
+        store.get(key).await.expect("get").body,
+        Bytes::from_static(b"first")
+    );
+    // Different bytes, different tag; a plain put still replaces.
+    store
+        .put(key, Bytes::from_static(b"third"), "text/plain")
+        .await
+        .expect("put");
+    let now = store.head(key).await.expect("head").expect("present");
+    if let (Some(a), Some(b)) = (&meta.etag, &now.etag) {
+        assert_ne!(a, b, "a new body gets a new entity tag");
+    }
+    // Concurrent conditional writes: exactly one wins.
+    let results = futures::future::join_all(
+        (0..8).map(|i| store.put_new("new/race", Bytes::from(format!("writer {i}")), "text/plain")),
+    )
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(BlobError::AlreadyExists)))
+    );
+}
+
 /// Above axum's default 2 MB body limit and Lambda's 6 MB payload cap.
 async fn check_signed_put_large_body(store: &dyn BlobStore) {
     let key = "signed/put/large.bin";
@@ -659,21 +761,23 @@ async fn check_signed_url_expiry_limit(store: &dyn BlobStore) {
 }
 
 async fn check_backend_name(store: &dyn BlobStore) {
-    assert!(["local", "s3"].contains(&store.backend_name()));
+    assert!(["local", "memory", "s3"].contains(&store.backend_name()));
 }
 
-/// S3 only: the presigned PUT signs the content type (S3 then refuses another one) and carries
-/// no checksum of an empty body.
+/// S3 only: the presigned PUT signs the content type (S3 then refuses another one) and
+/// `If-None-Match: *` (so the URL works once), lists both as headers the client must send, and
+/// carries no checksum of an empty body.
 #[tokio::test]
 #[ignore = "needs the AWS emulator: run tests/run.sh"]
-async fn s3_presigned_put_signs_the_content_type() {
+async fn s3_presigned_put_signs_the_content_type_and_if_none_match() {
     let store = s3_store().await;
     let up = store
         .signed_put_url("k/v.mp4", "video/mp4", 10, Duration::from_secs(60))
         .await
         .expect("url");
     assert!(
-        up.url.contains("X-Amz-SignedHeaders=content-type%3Bhost"),
+        up.url
+            .contains("X-Amz-SignedHeaders=content-type%3Bhost%3Bif-none-match"),
         "{}",
         up.url
     );
@@ -682,9 +786,14 @@ async fn s3_presigned_put_signs_the_content_type() {
         "{}",
         up.url
     );
+    let mut headers = up.headers.clone();
+    headers.sort();
     assert_eq!(
-        up.headers,
-        [("content-type".to_string(), "video/mp4".to_string())]
+        headers,
+        [
+            ("content-type".to_string(), "video/mp4".to_string()),
+            ("if-none-match".to_string(), "*".to_string())
+        ]
     );
     assert_eq!(up.max_size, 10);
 }
@@ -838,7 +947,7 @@ mod fs_signatures {
         );
 
         // A URL signed with another secret is refused.
-        let other = FsBlobs::new(
+        let other = LocalBlobs::on_disk(
             f.dir.path().join("blobs"),
             format!("{}/blobs", f.base),
             b"another secret",
@@ -1080,17 +1189,14 @@ mod fs_signatures {
             .put("keep/a", Bytes::from_static(b"kept"), "text/plain")
             .await
             .expect("put");
-        let again = FsBlobs::new(
-            f.blobs.root().to_path_buf(),
-            "http://x/blobs".into(),
-            SECRET,
-        )
-        .expect("reopen");
+        let root = f.blobs.root().expect("a folder").to_path_buf();
+        let again =
+            LocalBlobs::on_disk(root.clone(), "http://x/blobs".into(), SECRET).expect("reopen");
         assert_eq!(
             again.get("keep/a").await.expect("get").body,
             Bytes::from_static(b"kept")
         );
-        assert!(FsBlobs::new(f.blobs.root().to_path_buf(), "http://x/blobs".into(), b"").is_err());
+        assert!(LocalBlobs::on_disk(root, "http://x/blobs".into(), b"").is_err());
     }
 
     /// Readers racing a writer see whole versions only, with matching metadata.

@@ -137,6 +137,7 @@ contract!(
         check_gsi_queries,
         check_sort_key_conditions,
         check_pagination,
+        check_pages_stop_at_one_megabyte,
         check_pagination_on_index,
         check_projection,
         check_batch_get,
@@ -1128,7 +1129,7 @@ async fn check_pagination(store: &dyn ItemStore) {
     let page = store.query(Query::table("PAGE").limit(100)).await.unwrap();
     assert_eq!(page.items.len(), 25);
     assert_eq!(page.cursor, None);
-    // limit None: everything.
+    // limit None on a small partition: one page (the 1 MB page stop is checked below).
     let page = store.query(Query::table("PAGE")).await.unwrap();
     assert_eq!(page.items.len(), 25);
     assert_eq!(page.cursor, None);
@@ -1141,6 +1142,130 @@ async fn check_pagination(store: &dyn ItemStore) {
     )
     .await;
     assert_eq!(sks(&flatten(&ps)), expected[5..=16].to_vec());
+}
+
+/// DynamoDB's size of an item whose attributes are all strings: names plus values, in bytes.
+fn string_item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum()
+}
+
+/// Follows the cursor of `query` (no limit) to the end; every page must be non-empty.
+async fn unlimited_pages(store: &dyn ItemStore, query: Query) -> Vec<Page> {
+    let mut out = Vec::new();
+    let mut q = query;
+    loop {
+        let page = store.query(q.clone()).await.unwrap();
+        assert!(
+            !page.items.is_empty() || page.cursor.is_none(),
+            "empty page with a cursor"
+        );
+        let cursor = page.cursor.clone();
+        out.push(page);
+        match cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return out,
+        }
+        assert!(out.len() < 100, "pages never end");
+    }
+}
+
+/// Without a limit a page stops at about 1 MB of item data, as DynamoDB's does, and returns a
+/// cursor; following it returns every item exactly once (table, index, reverse and scan). With a
+/// limit, a page holds that many items whatever their size.
+async fn check_pages_stop_at_one_megabyte(store: &dyn ItemStore) {
+    const ITEMS: usize = 30;
+    const MB: usize = 1024 * 1024;
+    let filler = "x".repeat(50_000);
+    let mut all = Vec::new();
+    for i in 0..ITEMS {
+        let it = item(
+            "BIG",
+            &format!("item#{i:02}"),
+            json!({"GSI1PK": "BIGIDX", "GSI1SK": format!("g#{i:02}"), "blob": filler}),
+        );
+        store.put(it.clone(), None).await.unwrap();
+        all.push(it);
+    }
+    let item_bytes = string_item_size(&all[0]);
+    let expected: Vec<String> = (0..ITEMS).map(|i| format!("item#{i:02}")).collect();
+    assert!(
+        item_bytes * ITEMS > MB + MB / 4,
+        "the partition holds more than 1 MB"
+    );
+
+    for (name, query) in [
+        ("table", Query::table("BIG")),
+        ("index", Query::gsi1("BIGIDX")),
+        ("reverse", Query::table("BIG").reverse()),
+    ] {
+        let ps = unlimited_pages(store, query).await;
+        let first = &ps[0];
+        assert!(
+            first.cursor.is_some(),
+            "{name}: the first page stops with a cursor"
+        );
+        assert!(
+            first.items.len() < ITEMS,
+            "{name}: the first page is not everything"
+        );
+        let bytes: usize = first.items.iter().map(string_item_size).sum();
+        // Every backend: about 1 MB (moto counts 1,000,000 bytes and stops before the item that
+        // would cross it; DynamoDB 1 MB; the local store stops once its items reach 1 MiB).
+        assert!(
+            bytes + item_bytes > 1_000_000 && bytes < MB + item_bytes,
+            "{name}: first page holds {bytes} bytes"
+        );
+        if store.backend_name() != "dynamodb" {
+            // The local store's exact rule: items up to and including the one reaching 1 MiB.
+            assert!(
+                bytes >= MB && bytes - item_bytes < MB,
+                "{name}: {bytes} bytes"
+            );
+        }
+        let mut got = sks(&flatten(&ps));
+        if name == "reverse" {
+            got.reverse();
+        }
+        assert_eq!(got, expected, "{name}: every item exactly once, in order");
+    }
+
+    // A limit is honoured whatever the size (the DynamoDB store reads on past 1 MB to fill it).
+    let page = store.query(Query::table("BIG").limit(25)).await.unwrap();
+    assert_eq!(page.items.len(), 25);
+    assert!(page.cursor.is_some());
+
+    // A scan without a limit pages the same way.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut first = true;
+    loop {
+        let page = store
+            .scan(Scan {
+                segment: 0,
+                total_segments: 1,
+                limit: None,
+                cursor: cursor.clone(),
+            })
+            .await
+            .unwrap();
+        if first {
+            assert!(
+                page.cursor.is_some(),
+                "scan: the first page stops with a cursor"
+            );
+            assert!(page.items.len() < ITEMS);
+            first = false;
+        }
+        seen.extend(sks(&page.items));
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, expected, "scan: every item exactly once");
 }
 
 /// A projected query returns the asked attributes plus the keys and the expiry time, pages like

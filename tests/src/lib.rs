@@ -15,7 +15,7 @@ use serde_json::Value;
 use shared::{
     AppState,
     ai::local::{LocalEmbedder, LocalImages, LocalText},
-    blobs::{BlobStore, fs::FsBlobs, s3::S3Blobs},
+    blobs::{BlobStore, local::LocalBlobs, s3::S3Blobs},
     config::Config,
     store::{ItemStore, dynamo::DynamoStore, local::LocalStore},
 };
@@ -99,7 +99,7 @@ impl TestServer {
             Backend::Memory => (
                 Arc::new(LocalStore::in_memory().unwrap_or_else(|e| panic!("store: {e}"))),
                 Arc::new(
-                    FsBlobs::new(
+                    LocalBlobs::on_disk(
                         config.data_dir.join("blobs"),
                         format!("{base}/blobs"),
                         config.blob_signing_secret.expose().as_bytes(),
@@ -290,4 +290,97 @@ impl Reply {
             })
             .unwrap_or_default()
     }
+}
+
+/// Instantiates each `async fn name(b: Backend)` of a test file twice: `memory::name` on the
+/// in-memory backends and `emulator::name` (ignored unless run with the emulator, as
+/// `tests/run.sh` does) on DynamoDB + S3.
+#[macro_export]
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Backend::Memory).await } )*
+        }
+        mod emulator {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               #[ignore = "needs the AWS emulator: run tests/run.sh"]
+               async fn $name() { super::$name($crate::Backend::Emulator).await } )*
+        }
+    };
+}
+
+/// Creates a category named `category` and, through the admin API, a product in it from
+/// `product` (its `category_id` is filled in); returns the product id.
+pub async fn admin_product(
+    s: &TestServer,
+    admin: &str,
+    category: &str,
+    mut product: Value,
+) -> String {
+    let cat = s
+        .json(
+            "POST",
+            "/api/v1/admin/categories",
+            Some(admin),
+            Some(serde_json::json!({"name": category})),
+        )
+        .await;
+    assert_eq!(cat.status, 201, "{}", cat.text);
+    product["category_id"] = cat.json["id"].clone();
+    let r = s
+        .json(
+            "POST",
+            "/api/v1/admin/products/",
+            Some(admin),
+            Some(product),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("product id in {}", r.text))
+        .to_string()
+}
+
+/// Uploads `body` through a signed upload returned by `POST /api/v1/shoppable-videos` (sending
+/// the headers it lists), then lets verification run: on the memory backend the local blob
+/// server's upload hook runs it; on the emulator (moto S3 sends no events) the test delivers the
+/// S3 "Object Created" event to the jobs function, as EventBridge does in the cloud.
+pub async fn signed_upload(s: &TestServer, b: Backend, upload: &Value, body: Vec<u8>) -> u16 {
+    let url = upload["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("upload url in {upload}"));
+    let mut req = s.client.put(url).body(body.clone());
+    for (k, v) in upload["headers"].as_object().into_iter().flatten() {
+        req = req.header(k.as_str(), v.as_str().unwrap_or_default());
+    }
+    let status = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {url}: {e}"))
+        .status()
+        .as_u16();
+    if b == Backend::Emulator && status == 200 {
+        deliver_object_created(s, url, body.len()).await;
+    }
+    status
+}
+
+/// Delivers the S3 "Object Created" event of the object behind the signed `url` to the jobs
+/// function (emulator runs: moto sends no events).
+pub async fn deliver_object_created(s: &TestServer, url: &str, size: usize) {
+    let key = url
+        .split('?')
+        .next()
+        .and_then(|path| path.split_once("/videos/"))
+        .map(|(_, rest)| format!("videos/{rest}"))
+        .unwrap_or_else(|| panic!("no video key in {url}"));
+    let event = serde_json::json!({
+        "version": "0", "detail-type": "Object Created", "source": "aws.s3",
+        "detail": {"bucket": {"name": s.state.config.bucket_name}, "object": {"key": key, "size": size}}
+    });
+    jobs_fn::handle(&s.state, event)
+        .await
+        .unwrap_or_else(|e| panic!("object created event: {e}"));
 }

@@ -16,7 +16,10 @@
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
 
-use serde::Deserialize;
+use std::{fmt, str::FromStr};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{
     AppState,
@@ -33,13 +36,50 @@ use shared::{
     store::StoreError,
 };
 
-/// The names of the jobs this function runs.
-pub const JOBS: [&str; 3] = ["fbt-rules", "user-clusters", "video-trends"];
+/// The jobs this function runs; the serde (and command-line) names are the kebab-case ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Job {
+    FbtRules,
+    UserClusters,
+    VideoTrends,
+}
+
+impl Job {
+    /// Every job, in the order of the module docs.
+    pub const ALL: [Job; 3] = [Job::FbtRules, Job::UserClusters, Job::VideoTrends];
+
+    /// The job's name in events, reports and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::FbtRules => "fbt-rules",
+            Job::UserClusters => "user-clusters",
+            Job::VideoTrends => "video-trends",
+        }
+    }
+}
+
+impl fmt::Display for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Job {
+    type Err = JobError;
+
+    fn from_str(s: &str) -> Result<Self, JobError> {
+        Job::ALL
+            .into_iter()
+            .find(|j| j.name() == s)
+            .ok_or_else(|| JobError::UnknownJob(s.to_string()))
+    }
+}
 
 /// The event a schedule sends.
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobEvent {
-    pub job: String,
+    pub job: Job,
     /// `fbt-rules`: minimum number of orders a pair must share.
     #[serde(default)]
     pub min_support_count: Option<u64>,
@@ -50,9 +90,9 @@ pub struct JobEvent {
 
 impl JobEvent {
     /// An event for `job` with default parameters.
-    pub fn named(job: impl Into<String>) -> Self {
+    pub fn named(job: Job) -> Self {
         Self {
-            job: job.into(),
+            job,
             min_support_count: None,
             seed: None,
         }
@@ -75,21 +115,48 @@ pub enum JobError {
     BadEvent(String),
 }
 
-/// The S3 "Object Created" event as EventBridge delivers it (only the fields used).
-#[derive(Debug, Deserialize)]
-struct S3ObjectCreated {
-    detail: S3Detail,
+/// The `detail` of S3's "Object Created" event on EventBridge (the envelope is
+/// [`EventBridgeEvent`]); `aws_lambda_events` types S3's own notifications (`Records`), not
+/// this shape. See
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ObjectCreated {
+    #[serde(default)]
+    pub version: Option<String>,
+    pub bucket: S3Bucket,
+    pub object: S3Object,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub requester: Option<String>,
+    #[serde(default)]
+    pub source_ip_address: Option<String>,
+    /// `PutObject`, `CopyObject`, `CompleteMultipartUpload`, ...
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct S3Detail {
-    object: S3Object,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct S3Bucket {
+    pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct S3Object {
-    key: String,
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct S3Object {
+    /// URL-encoded as a form value (see [`decode_s3_key`]).
+    pub key: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub sequencer: Option<String>,
 }
+
+/// The S3 event source on EventBridge.
+const S3_SOURCE: &str = "aws.s3";
+const OBJECT_CREATED: &str = "Object Created";
 
 /// S3 event keys are URL-encoded as form values (`+` for a space, `%XX` for other bytes).
 fn decode_s3_key(raw: &str) -> String {
@@ -99,12 +166,18 @@ fn decode_s3_key(raw: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Entry point of the Lambda: an S3 object-created event (`"source": "aws.s3"`) verifies an
+/// Entry point of the Lambda: an S3 "Object Created" event (`"source": "aws.s3"`) verifies an
 /// uploaded video; anything else is a [`JobEvent`].
 pub async fn handle(state: &AppState, event: Value) -> Result<Value, JobError> {
-    if event.get("source").and_then(Value::as_str) == Some("aws.s3") {
-        let created: S3ObjectCreated =
+    if event.get("source").and_then(Value::as_str) == Some(S3_SOURCE) {
+        let created: EventBridgeEvent<ObjectCreated> =
             serde_json::from_value(event).map_err(|e| JobError::BadEvent(e.to_string()))?;
+        if created.detail_type != OBJECT_CREATED {
+            return Err(JobError::BadEvent(format!(
+                "S3 event of type {:?}: only {OBJECT_CREATED:?} is handled",
+                created.detail_type
+            )));
+        }
         let key = decode_s3_key(&created.detail.object.key);
         let outcome =
             verify::verify_upload(state.store.as_ref(), state.blobs.as_ref(), &key).await?;
@@ -118,8 +191,8 @@ pub async fn handle(state: &AppState, event: Value) -> Result<Value, JobError> {
 
 /// Runs one job and returns its report.
 pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> {
-    match event.job.as_str() {
-        "fbt-rules" => {
+    match event.job {
+        Job::FbtRules => {
             let min_support = event.min_support_count.unwrap_or(fbt::DEFAULT_MIN_SUPPORT);
             if min_support == 0 {
                 return Err(JobError::InvalidParameter);
@@ -131,9 +204,9 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 rules = report.rules,
                 "fbt rules mined"
             );
-            Ok(json!({"job": "fbt-rules", "report": report}))
+            Ok(json!({"job": event.job, "report": report}))
         }
-        "user-clusters" => {
+        Job::UserClusters => {
             let params = ClusterParams {
                 seed: event.seed.unwrap_or(ClusterParams::default().seed),
                 ..ClusterParams::default()
@@ -146,9 +219,9 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 removed_versions = report.removed_versions,
                 "user clusters recomputed"
             );
-            Ok(json!({"job": "user-clusters", "report": report}))
+            Ok(json!({"job": event.job, "report": report}))
         }
-        "video-trends" => {
+        Job::VideoTrends => {
             let report = trends::recompute(
                 state.store.as_ref(),
                 chrono::Utc::now(),
@@ -161,9 +234,8 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 updated = report.scores_updated,
                 "video trend scores recomputed"
             );
-            Ok(json!({"job": "video-trends", "report": report}))
+            Ok(json!({"job": event.job, "report": report}))
         }
-        other => Err(JobError::UnknownJob(other.to_string())),
     }
 }
 

@@ -1,7 +1,7 @@
 use serde_json::json;
 use shared::AppState;
 
-use crate::{JobError, JobEvent, run};
+use crate::{Job, JobError, JobEvent, run};
 
 fn event(file: &str) -> JobEvent {
     serde_json::from_value(raw_event(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -17,17 +17,19 @@ async fn every_job_event_file_runs() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    for job in crate::JOBS {
+    for job in Job::ALL {
         let ev = event(&format!("{job}.json"));
         assert_eq!(ev.job, job);
         let report = run(&state, &ev)
             .await
             .unwrap_or_else(|e| panic!("{job}: {e}"));
-        assert_eq!(report["job"], job);
+        assert_eq!(report["job"], job.name());
         match job {
-            "fbt-rules" => assert_eq!(report["report"]["orders"], json!(0)),
-            "video-trends" => assert_eq!(report["report"]["ready_videos"], json!(0)),
-            _ => assert_eq!(report["report"]["total_users_processed"], json!(200)),
+            Job::FbtRules => assert_eq!(report["report"]["orders"], json!(0)),
+            Job::VideoTrends => assert_eq!(report["report"]["ready_videos"], json!(0)),
+            Job::UserClusters => {
+                assert_eq!(report["report"]["total_users_processed"], json!(200))
+            }
         }
     }
 }
@@ -37,7 +39,7 @@ async fn user_clusters_needs_at_least_four_distinct_users() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(
-        run(&state, &JobEvent::named("user-clusters")).await,
+        run(&state, &JobEvent::named(Job::UserClusters)).await,
         Err(JobError::Recompute(
             shared::domain::teachers::RecomputeError::TooFewUsers { users: 0, .. }
         ))
@@ -48,14 +50,17 @@ async fn user_clusters_needs_at_least_four_distinct_users() {
 async fn unknown_jobs_and_bad_parameters_are_errors() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
-    let unknown = JobEvent::named("nope");
     assert!(matches!(
-        run(&state, &unknown).await,
+        "nope".parse::<Job>(),
         Err(JobError::UnknownJob(_))
+    ));
+    assert!(matches!(
+        crate::handle(&state, json!({"job": "nope"})).await,
+        Err(JobError::BadEvent(_))
     ));
     let zero = JobEvent {
         min_support_count: Some(0),
-        ..JobEvent::named("fbt-rules")
+        ..JobEvent::named(Job::FbtRules)
     };
     assert!(matches!(
         run(&state, &zero).await,
@@ -136,6 +141,43 @@ async fn an_s3_object_created_event_verifies_the_uploaded_video() {
         crate::handle(&state, json!({"source": "aws.s3", "detail": {}})).await,
         Err(JobError::BadEvent(_))
     ));
+    let mut deleted = raw_event("video-upload-verification.json");
+    deleted["detail-type"] = json!("Object Deleted");
+    assert!(matches!(
+        crate::handle(&state, deleted).await,
+        Err(JobError::BadEvent(_))
+    ));
+}
+
+/// Job names keep the strings events and the command line use.
+#[test]
+fn job_names_are_the_event_strings() {
+    for (job, name) in [
+        (Job::FbtRules, "fbt-rules"),
+        (Job::UserClusters, "user-clusters"),
+        (Job::VideoTrends, "video-trends"),
+    ] {
+        assert_eq!(job.name(), name);
+        assert_eq!(serde_json::to_value(job).unwrap_or_default(), json!(name));
+        assert_eq!(name.parse::<Job>().ok(), Some(job));
+    }
+}
+
+/// The event file parses as a typed EventBridge "Object Created" event.
+#[test]
+fn the_s3_event_file_is_a_typed_eventbridge_event() {
+    let event: aws_lambda_events::event::eventbridge::EventBridgeEvent<crate::ObjectCreated> =
+        serde_json::from_value(raw_event("video-upload-verification.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(event.source, "aws.s3");
+    assert_eq!(event.detail_type, "Object Created");
+    assert_eq!(event.detail.bucket.name, "personalization-media");
+    assert_eq!(
+        event.detail.object.key,
+        "videos/00000000-0000-4000-8000-000000000000/video.mp4"
+    );
+    assert_eq!(event.detail.object.size, Some(1_048_576));
+    assert_eq!(event.detail.reason.as_deref(), Some("PutObject"));
 }
 
 #[test]

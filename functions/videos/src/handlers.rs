@@ -336,27 +336,29 @@ async fn upload_form(
         }
     }
     let product = active_product(state, &product_id).await?;
-    let size = file.len() as u64;
     // The record first, pending: in the cloud, storing the file sends an S3 event whose
     // verification must find the record (a file without one is removed as an orphan).
     let pending =
         videos::create_pending(state.store.as_ref(), new_video(&product, user, title, tags))
             .await
             .map_err(video_error)?;
-    if let Err(e) = state
+    let stored = match state
         .blobs
-        .put(&pending.blob_key, file, VIDEO_CONTENT_TYPE)
+        .put_new(&pending.blob_key, file, VIDEO_CONTENT_TYPE)
         .await
     {
-        if let Err(cleanup) =
-            videos::delete(state.store.as_ref(), state.blobs.as_ref(), &pending.id).await
-        {
-            tracing::warn!(error = %cleanup, video_id = %pending.id, "pending video left behind");
+        Ok(meta) => meta,
+        Err(e) => {
+            if let Err(cleanup) =
+                videos::delete(state.store.as_ref(), state.blobs.as_ref(), &pending.id).await
+            {
+                tracing::warn!(error = %cleanup, video_id = %pending.id, "pending video left behind");
+            }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
+    };
     // Checked above; the S3 event's verification may have got there first, which is the same.
-    verify::accept_upload(state.store.as_ref(), &pending, size)
+    verify::accept_upload(state.store.as_ref(), &pending, &stored)
         .await
         .map_err(video_error)?;
     let video = videos::get(state.store.as_ref(), &pending.id)

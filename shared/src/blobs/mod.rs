@@ -1,14 +1,20 @@
 //! Blob storage: videos, banners, model artifacts.
 //!
 //! [`BlobStore`] has two implementations sharing one contract suite: [`s3::S3Blobs`] and
-//! [`fs::FsBlobs`] (files under `DATA_DIR/blobs`, with signed URLs served by the local server
-//! through [`fs::router`] and verified by HMAC).
+//! [`local::LocalBlobs`], whose bytes live in a folder ([`fs`], `DATA_DIR/blobs`) or in memory
+//! ([`memory`]), with HMAC-signed URLs ([`signing`]) served by the local server through
+//! [`crate::http::blob_urls`].
 //!
 //! Signed URLs let clients move large bodies (videos up to 50 MB) straight to and from the blob
-//! store, since Lambda request bodies are capped near 6 MB.
+//! store, since Lambda request bodies are capped near 6 MB. An upload URL works once: it writes
+//! only a key that does not exist yet (S3: `If-None-Match: *` signed into the URL; local: the
+//! URL server refuses with 412), so a leaked or replayed URL cannot replace a verified file.
 
 pub mod fs;
+pub mod local;
+pub mod memory;
 pub mod s3;
+pub mod signing;
 
 use std::time::Duration;
 
@@ -24,6 +30,9 @@ pub struct BlobMeta {
     pub content_type: String,
     /// RFC 3339 time of the last write, when the backend knows it.
     pub last_modified: Option<String>,
+    /// Entity tag of this version of the blob (S3's `ETag`, a body hash locally), when known:
+    /// a different tag means different bytes.
+    pub etag: Option<String>,
 }
 
 /// A blob's body with its metadata.
@@ -55,6 +64,9 @@ pub enum BlobError {
     Invalid(String),
     #[error("blob too large")]
     TooLarge,
+    /// A write that must not replace anything found the key taken.
+    #[error("blob already exists")]
+    AlreadyExists,
     #[error("blob backend: {0}")]
     Backend(String),
 }
@@ -82,6 +94,9 @@ pub fn validate_key(key: &str) -> BlobResult<()> {
 pub trait BlobStore: Send + Sync + 'static {
     /// Writes (or replaces) a blob.
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()>;
+    /// Writes a blob only if the key is free, atomically ([`BlobError::AlreadyExists`] when it
+    /// is taken); returns the new blob's metadata (its `etag` when the backend reports one).
+    async fn put_new(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<BlobMeta>;
     /// Reads a blob; [`BlobError::NotFound`] when absent.
     async fn get(&self, key: &str) -> BlobResult<Blob>;
     /// Metadata, or `None` when absent.
@@ -96,7 +111,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// A URL that lets anyone GET the blob until `expires_in` has passed.
     async fn signed_get_url(&self, key: &str, expires_in: Duration) -> BlobResult<String>;
     /// A URL that lets anyone PUT a body of `content_type` and at most `max_size` bytes at `key`
-    /// until `expires_in` has passed.
+    /// until `expires_in` has passed, once: the write fails when `key` exists (the client must
+    /// send the returned headers, which include `if-none-match: *`).
     async fn signed_put_url(
         &self,
         key: &str,
@@ -104,6 +120,11 @@ pub trait BlobStore: Send + Sync + 'static {
         max_size: u64,
         expires_in: Duration,
     ) -> BlobResult<SignedUpload>;
-    /// Short name of the backend (`"s3"`, `"local"`).
+    /// Short name of the backend (`"s3"`, `"local"`, `"memory"`).
     fn backend_name(&self) -> &'static str;
+    /// The local store behind this one, whose signed URLs the local server must serve; `None`
+    /// for S3. Decorators (test kits) forward it.
+    fn local(&self) -> Option<local::LocalBlobs> {
+        None
+    }
 }

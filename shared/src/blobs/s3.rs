@@ -17,7 +17,10 @@ use aws_sdk_s3::{
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{Blob, BlobError, BlobMeta, BlobResult, BlobStore, SignedUpload, validate_key};
+use super::{
+    Blob, BlobError, BlobMeta, BlobResult, BlobStore, SignedUpload, signing::validate_content_type,
+    validate_key,
+};
 
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// Concurrent `HEAD` requests of `list`.
@@ -94,6 +97,8 @@ where
     let status_404 = e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
     match e.code() {
         Some("NoSuchKey" | "NotFound") => BlobError::NotFound,
+        // `If-None-Match: *` on a taken key (a concurrent conditional write may answer 409).
+        Some("PreconditionFailed" | "ConditionalRequestConflict") => BlobError::AlreadyExists,
         Some("NoSuchBucket") => backend(e),
         None if status_404 => BlobError::NotFound,
         _ => backend(e),
@@ -121,21 +126,6 @@ fn presigning(expires_in: Duration) -> BlobResult<PresigningConfig> {
         .map_err(|e| BlobError::Invalid(format!("signed URL expiry: {e}")))
 }
 
-fn validate_content_type(content_type: &str) -> BlobResult<()> {
-    let ok = !content_type.trim().is_empty()
-        && content_type.len() <= 255
-        && content_type
-            .bytes()
-            .all(|b| b == b' ' || b.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(BlobError::Invalid(format!(
-            "bad content type {content_type:?}"
-        )))
-    }
-}
-
 #[async_trait]
 impl BlobStore for S3Blobs {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()> {
@@ -153,6 +143,30 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
+    async fn put_new(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<BlobMeta> {
+        validate_key(key)?;
+        validate_content_type(content_type)?;
+        let size = body.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(BlobMeta {
+            key: key.to_string(),
+            size,
+            content_type: content_type.to_string(),
+            last_modified: None,
+            etag: out.e_tag().map(str::to_string),
+        })
+    }
+
     async fn get(&self, key: &str) -> BlobResult<Blob> {
         validate_key(key)?;
         let out = self
@@ -168,6 +182,7 @@ impl BlobStore for S3Blobs {
             .unwrap_or(DEFAULT_CONTENT_TYPE)
             .to_string();
         let last_modified = fmt_time(out.last_modified());
+        let etag = out.e_tag().map(str::to_string);
         let body = read_body(out.body, key).await?;
         Ok(Blob {
             meta: BlobMeta {
@@ -175,6 +190,7 @@ impl BlobStore for S3Blobs {
                 size: body.len() as u64,
                 content_type,
                 last_modified,
+                etag,
             },
             body,
         })
@@ -234,6 +250,7 @@ impl BlobStore for S3Blobs {
                     .unwrap_or(DEFAULT_CONTENT_TYPE)
                     .to_string(),
                 last_modified: fmt_time(out.last_modified()),
+                etag: out.e_tag().map(str::to_string),
             })),
             Err(BlobError::NotFound) => Ok(None),
             Err(e) => Err(e),
@@ -296,6 +313,7 @@ impl BlobStore for S3Blobs {
                             .unwrap_or(DEFAULT_CONTENT_TYPE)
                             .to_string(),
                         last_modified: fmt_time(out.last_modified()),
+                        etag: out.e_tag().map(str::to_string),
                         key,
                     })),
                     Err(BlobError::NotFound) => Ok(None),
@@ -355,6 +373,9 @@ impl BlobStore for S3Blobs {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            // Signed into the URL (X-Amz-SignedHeaders) and listed in `headers`: the client must
+            // send it, and S3 then refuses (412) a second write to the key.
+            .if_none_match("*")
             .presigned(config)
             .await
             .map_err(backend)?;

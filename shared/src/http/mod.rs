@@ -1,7 +1,9 @@
 //! HTTP building blocks shared by every function router: extractors that turn bad input into
-//! [`ApiError`](crate::ApiError)s, and the middleware stack every router is served with.
+//! [`ApiError`](crate::ApiError)s, the middleware stack every router is served with, and the
+//! server of the local blob store's signed URLs.
 
 pub mod auth;
+pub mod blob_urls;
 pub mod client_addr;
 pub mod extract;
 pub mod layers;

@@ -782,7 +782,8 @@ fn sort_key_condition(ex: &mut Expr, attr: &str, sk: &SortKey) -> String {
     }
 }
 
-/// Reads items of successive pages until `limit` live items are collected or the key space ends.
+/// Reads items of successive pages until `limit` live items are collected or the key space ends;
+/// without a limit, returns DynamoDB's own (1 MB) page as soon as it holds a live item.
 /// `fetch(start, remaining)` returns one page of raw items and its `LastEvaluatedKey`.
 async fn collect_pages<F, Fut>(
     start: Option<AttrMap>,
@@ -811,7 +812,10 @@ where
                 items.push(item);
             }
         }
-        let full = limit.is_some_and(|l| items.len() >= l as usize);
+        let full = match limit {
+            Some(l) => items.len() >= l as usize,
+            None => !items.is_empty(),
+        };
         match lek {
             None => {
                 return Ok(Page {

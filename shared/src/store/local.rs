@@ -284,6 +284,41 @@ impl DecodedCache {
     }
 }
 
+/// Where a page without a limit stops: DynamoDB ends a query or scan page after 1 MB of data
+/// read; the local store ends it once the live items it has read reach this many bytes as
+/// [`item_size`] measures them (whole items, also for a projected read: DynamoDB counts what it
+/// reads, not what it returns). Expired items, which DynamoDB would count too, are not counted.
+pub(crate) const PAGE_BYTES: usize = 1024 * 1024;
+
+/// The size of an item as DynamoDB counts it, approximately: the UTF-8 length of every attribute
+/// name plus its value's size. Strings count their UTF-8 bytes; numbers `1 + digits / 2` (DynamoDB
+/// stores about two significant digits per byte); booleans and nulls 1; lists and maps 3 bytes
+/// plus 1 per element plus the elements (and, for maps, their names). DynamoDB's own figure for
+/// numbers with trailing zeros or fractions differs by a byte or two; that is the approximation.
+pub(crate) fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Number(n) => number_size(&n.to_string()),
+        Value::String(s) => s.len(),
+        Value::Array(a) => 3 + a.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
+        Value::Object(m) => {
+            3 + m
+                .iter()
+                .map(|(k, x)| 1 + k.len() + value_size(x))
+                .sum::<usize>()
+        }
+    }
+}
+
+/// DynamoDB's size of a number from its decimal text: about one byte per two digits, plus one.
+fn number_size(text: &str) -> usize {
+    1 + text.bytes().filter(u8::is_ascii_digit).count().div_ceil(2)
+}
+
 fn decode(bytes: &[u8]) -> StoreResult<Item> {
     codec::decode(bytes).ok_or_else(|| StoreError::Backend("corrupt stored item".into()))
 }
@@ -325,6 +360,22 @@ mod codec {
 
     pub(super) fn decode(bytes: &[u8]) -> Option<Item> {
         decode_keeping(bytes, None)
+    }
+
+    /// [`super::item_size`] of the stored item, read off its bytes without building it.
+    pub(super) fn dynamo_size(bytes: &[u8]) -> Option<usize> {
+        match bytes.split_first()? {
+            (&VERSION, rest) => {
+                let mut r = Reader { rest };
+                let mut total = 0;
+                for _ in 0..r.len()? {
+                    total += r.str()?.len() + r.value_size(0)?;
+                }
+                Some(total)
+            }
+            (b'{', _) => decode(bytes).map(|item| super::item_size(&item)),
+            _ => None,
+        }
     }
 
     /// Decodes only the top-level attributes named in `keep`; the others are stepped over
@@ -482,6 +533,38 @@ mod codec {
                 _ => return None,
             }
             Some(())
+        }
+
+        /// Steps over one value, returning its size as [`super::value_size`] counts it.
+        fn value_size(&mut self, depth: usize) -> Option<usize> {
+            if depth > MAX_DEPTH + 1 {
+                return None;
+            }
+            Some(match self.u8()? {
+                0..=2 => 1,
+                3 => super::number_size(&i64::from_le_bytes(self.bytes8()?).to_string()),
+                4 => super::number_size(&u64::from_le_bytes(self.bytes8()?).to_string()),
+                5 => {
+                    let f = Number::from_f64(f64::from_le_bytes(self.bytes8()?))?;
+                    super::number_size(&f.to_string())
+                }
+                6 => self.str()?.len(),
+                7 => {
+                    let mut total = 3;
+                    for _ in 0..self.len()? {
+                        total += 1 + self.value_size(depth + 1)?;
+                    }
+                    total
+                }
+                8 => {
+                    let mut total = 3;
+                    for _ in 0..self.len()? {
+                        total += 1 + self.str()?.len() + self.value_size(depth + 1)?;
+                    }
+                    total
+                }
+                _ => return None,
+            })
         }
 
         /// A map; with `keep`, only those keys (the other values are skipped, not built).
@@ -810,31 +893,48 @@ fn sort_range(sk: Option<&SortKey>) -> StoreResult<(Vec<u8>, Option<Vec<u8>>)> {
     })
 }
 
-/// Collects up to `limit` live items from `entries`, peeking one further to know whether more
-/// follow; the cursor is made of the `cursor_attrs` of the last item returned.
+/// Collects up to `limit` live items from `entries` (each with its [`item_size`]), peeking one
+/// further to know whether more follow; the cursor is made of the `cursor_attrs` of the last item
+/// returned. Without a limit the page ends, like DynamoDB's, once its items reach
+/// [`PAGE_BYTES`]; with one it holds `limit` items whatever their size (the DynamoDB store reads
+/// on past its 1 MB pages to fill a limit too).
 fn collect<I>(entries: I, limit: Option<u32>, now: i64, cursor_attrs: &[&str]) -> StoreResult<Page>
 where
-    I: Iterator<Item = StoreResult<Option<Item>>>,
+    I: Iterator<Item = StoreResult<Option<(Item, usize)>>>,
 {
     let limit = limit.map(|l| l as usize);
     let mut items: Vec<Item> = Vec::with_capacity(limit.unwrap_or(16).min(1024));
+    let mut bytes = 0;
     for entry in entries {
-        let Some(item) = entry?.filter(|i| !is_expired(i, now)) else {
+        let Some((item, size)) = entry?.filter(|(i, _)| !is_expired(i, now)) else {
             continue;
         };
-        if limit.is_some_and(|l| items.len() >= l) {
+        let full = match limit {
+            Some(l) => items.len() >= l,
+            None => bytes >= PAGE_BYTES,
+        };
+        if full {
             let cursor = match items.last() {
                 Some(last) => Some(cursor_of(last, cursor_attrs)?),
                 None => None,
             };
             return Ok(Page { items, cursor });
         }
+        bytes += size;
         items.push(item);
     }
     Ok(Page {
         items,
         cursor: None,
     })
+}
+
+/// [`item_size`] of a stored item when a page is bounded by size (no limit), else 0.
+fn sized(bytes: &[u8], by_size: bool) -> StoreResult<usize> {
+    if !by_size {
+        return Ok(0);
+    }
+    codec::dynamo_size(bytes).ok_or_else(|| StoreError::Backend("corrupt stored item".into()))
 }
 
 fn cursor_of(item: &Item, attrs: &[&str]) -> StoreResult<String> {
@@ -913,11 +1013,14 @@ impl LocalStore {
             .range::<MainKey<'_>>((lower, upper))
             .map_err(backend_err)?;
         let keep = q.projected_attrs();
+        let by_size = q.limit.is_none();
         let mut read = 0;
         let entries = range.map(|e| {
             let (_, v) = e.map_err(backend_err)?;
             read += 1;
-            self.decode_read(v.value(), read, keep.as_deref()).map(Some)
+            let size = sized(v.value(), by_size)?;
+            self.decode_read(v.value(), read, keep.as_deref())
+                .map(|item| Some((item, size)))
         });
         if q.forward {
             collect(entries, q.limit, now, &[PK, SK])
@@ -973,13 +1076,18 @@ impl LocalStore {
             .range::<IndexKey<'_>>((lower, upper))
             .map_err(backend_err)?;
         let keep = q.projected_attrs();
+        let by_size = q.limit.is_none();
         let mut read = 0;
         let entries = range.map(|e| {
             let (k, _) = e.map_err(backend_err)?;
             let (_, _, p, s) = k.value();
             read += 1;
             match main.get((p, s)).map_err(backend_err)? {
-                Some(v) => self.decode_read(v.value(), read, keep.as_deref()).map(Some),
+                Some(v) => {
+                    let size = sized(v.value(), by_size)?;
+                    self.decode_read(v.value(), read, keep.as_deref())
+                        .map(|item| Some((item, size)))
+                }
                 None => Ok(None),
             }
         });
@@ -1178,6 +1286,7 @@ impl ItemStore for LocalStore {
             .range::<MainKey<'_>>((lower, Bound::Unbounded))
             .map_err(backend_err)?;
         let total = scan.total_segments;
+        let by_size = scan.limit.is_none();
         // The segment of the current partition, computed once per partition.
         let mut current: Option<(Vec<u8>, bool)> = None;
         let entries = range.filter_map(|e| {
@@ -1197,7 +1306,11 @@ impl ItemStore for LocalStore {
             if !mine {
                 return None;
             }
-            Some(decode(v.value()).map(Some))
+            let size = match sized(v.value(), by_size) {
+                Ok(size) => size,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(decode(v.value()).map(|item| Some((item, size))))
         });
         collect(entries, scan.limit, now, &[PK, SK])
     }

@@ -19,6 +19,9 @@
 //!   and a missing item is created with the key and the update applied.
 //! - Queries return items in sort-key order (`forward`) or reverse; `limit` caps a page; the
 //!   returned cursor is opaque and resumes exactly after the last returned item.
+//! - A query or scan without a limit returns one page of about 1 MB of item data, as DynamoDB
+//!   does, with a cursor when more may follow: a reader that wants everything follows the cursor
+//!   ([`query_all`]). With a limit, a page holds up to that many items whatever their size.
 
 pub mod keys;
 
@@ -184,7 +187,8 @@ pub struct Query {
     pub index: Index,
     pub pk: String,
     pub sk: Option<SortKey>,
-    /// Page size; `None` means "all" (implementations page internally).
+    /// Page size in items; `None` ends the page after about 1 MB of item data (DynamoDB's page),
+    /// with a cursor when more may follow.
     pub limit: Option<u32>,
     /// Opaque cursor returned by a previous page of the same query.
     pub cursor: Option<String>,

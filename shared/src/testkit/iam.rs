@@ -272,6 +272,13 @@ impl BlobStore for RecordingBlobs {
         self.inner.put(key, body, content_type).await
     }
 
+    async fn put_new(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<BlobMeta> {
+        // A conditional PutObject (If-None-Match: *): the same IAM action as a plain put.
+        self.recorder
+            .note("BlobStore::put_new", &[(PUT_OBJECT, object(key))]);
+        self.inner.put_new(key, body, content_type).await
+    }
+
     async fn get(&self, key: &str) -> BlobResult<Blob> {
         self.recorder
             .note("BlobStore::get", &[(GET_OBJECT, object(key))]);
@@ -342,6 +349,10 @@ impl BlobStore for RecordingBlobs {
 
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
+    }
+
+    fn local(&self) -> Option<crate::blobs::local::LocalBlobs> {
+        self.inner.local()
     }
 }
 

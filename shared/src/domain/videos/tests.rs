@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     ai::local::LocalEmbedder,
-    blobs::fs::FsBlobs,
+    blobs::local::LocalBlobs,
     domain::{
         catalog::snapshot::CatalogSnapshot,
         catalog::{self, NewCategory, NewProduct, ProductPatch, ProductRecord},
@@ -36,7 +36,7 @@ pub(crate) fn tiny_mp4() -> Bytes {
 
 struct Fixture {
     store: Arc<dyn ItemStore>,
-    blobs: Arc<FsBlobs>,
+    blobs: Arc<LocalBlobs>,
     /// Two categories, three products each (the last of B inactive).
     products: Vec<ProductRecord>,
     _dir: tempfile::TempDir,
@@ -47,7 +47,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ItemStore> = Arc::new(LocalStore::in_memory().unwrap());
         let blobs = Arc::new(
-            FsBlobs::new(dir.path().join("blobs"), "http://x/blobs".into(), b"secret").unwrap(),
+            LocalBlobs::on_disk(dir.path().join("blobs"), "http://x/blobs".into(), b"secret")
+                .unwrap(),
         );
         let embedder = LocalEmbedder::new(16);
         let mut products = Vec::new();
@@ -675,4 +676,69 @@ fn cursors_round_trip_and_garbage_is_refused() {
         served: vec![0; feed::MAX_SESSION_VIDEOS + 1],
     };
     assert!(FeedCursor::decode(&too_long.encode()).is_err());
+}
+
+/// A ready video's file replaced behind its back (same size, other bytes) is caught by the next
+/// object-created event: the video fails, leaves the ready index and the changed file is removed.
+/// The same file again (a repeated event) changes nothing.
+#[tokio::test]
+async fn a_changed_file_under_a_ready_video_fails_it() {
+    let f = Fixture::new().await;
+    let video = f.pending(0).await;
+    f.blobs
+        .put(&video.blob_key, tiny_mp4(), VIDEO_CONTENT_TYPE)
+        .await
+        .unwrap();
+    let outcome = verify::verify_upload(f.s(), f.blobs.as_ref(), &video.blob_key)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Ready(video.id.clone()));
+    let item = f.s().get(&keys::video(&video.id)).await.unwrap().unwrap();
+    let verified = f.blobs.head(&video.blob_key).await.unwrap().unwrap().etag;
+    assert_eq!(
+        item.get(verify::VERIFIED_ETAG).and_then(|v| v.as_str()),
+        verified.as_deref(),
+        "the verified file's entity tag is recorded"
+    );
+    assert_eq!(
+        verify::verify_upload(f.s(), f.blobs.as_ref(), &video.blob_key)
+            .await
+            .unwrap(),
+        Outcome::AlreadyDone(video.id.clone()),
+        "the same file again: nothing changes"
+    );
+
+    // Same size, other bytes (an HTML page padded to the MP4's length).
+    let mut html = b"<html>replaced</html>".to_vec();
+    html.resize(tiny_mp4().len(), b' ');
+    f.blobs
+        .put(&video.blob_key, Bytes::from(html), VIDEO_CONTENT_TYPE)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify::verify_upload(f.s(), f.blobs.as_ref(), &video.blob_key)
+            .await
+            .unwrap(),
+        Outcome::Changed(video.id.clone())
+    );
+    let v = get(f.s(), &video.id).await.unwrap().unwrap();
+    assert_eq!(v.status, VideoStatus::Failed);
+    assert_eq!(
+        v.failure_reason.as_deref(),
+        Some(Rejection::Changed.message())
+    );
+    assert!(
+        get_ready(f.s(), &video.id).await.is_err(),
+        "no longer served"
+    );
+    let listed = f
+        .s()
+        .query(Query::gsi1(keys::READY_VIDEOS_PK))
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty(), "out of the ready index");
+    assert!(
+        f.blobs.head(&video.blob_key).await.unwrap().is_none(),
+        "the changed file is removed"
+    );
 }
