@@ -30,8 +30,10 @@ pub struct AdminOrderSummary {
 /// `PUT /api/v1/admin/orders/{order_id}/status`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateStatusRequest {
+    #[schema(pattern = r"^(pending|confirmed|shipped|delivered|cancelled)$")]
     #[validate(custom(function = "shared::domain::orders::validate_status"))]
     pub status: String,
+    #[schema(max_length = 1000)]
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub admin_notes: Option<String>,
 }

@@ -16,13 +16,16 @@ fn twenty() -> u32 {
 #[into_params(parameter_in = Query)]
 pub struct ListOrdersQuery {
     /// `pending`, `confirmed`, `shipped`, `delivered` or `cancelled`.
+    #[param(pattern = r"^(pending|confirmed|shipped|delivered|cancelled)$")]
     #[validate(custom(function = "crate::domain::orders::validate_status"))]
     pub status: Option<String>,
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,
     /// Orders per page, 1-100.
     #[serde(default = "twenty")]
+    #[param(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub page_size: u32,
 }
