@@ -79,8 +79,6 @@ async fn a_short_or_missing_secret_is_refused() {
 #[test]
 fn an_unread_secret_never_signs_tokens() {
     let config = cloud_config("arn:aws:secretsmanager:us-east-1:123456789012:secret:x");
-    let err = shared::AppState::from_config_and_sdk(config, None)
-        .err()
-        .expect("refused");
+    let err = shared::AppState::from_config_and_sdk(config, None).expect_err("refused");
     assert!(err.to_string().contains("JWT_SECRET_ARN"), "{err}");
 }
