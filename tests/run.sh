@@ -5,6 +5,7 @@
 #   tests/run.sh                  everything (needs Rust with clippy + rustfmt, Python 3.11+ with pip)
 #   tests/run.sh --no-emulator    skip moto: the emulator suites stay #[ignore]d
 #   tests/run.sh --setup          only create/refresh the Python tool venvs, then exit
+#   tests/run.sh --only-api-fuzz  only the OpenAPI step (document validation + schemathesis)
 #
 # Python tools live in .venv-test/ (gitignored) with pinned versions; a stamp file makes later runs
 # skip pip when the pins did not change. Every step runs even if an earlier one failed; the exit
@@ -15,8 +16,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 # ---- pins -------------------------------------------------------------------------------------
-# moto and cfn-lint share a venv; SAM CLI gets its own because its pins clash with moto's.
-TOOLS_PINS=("moto[server]==5.2.5" "cfn-lint==1.58.0")
+# moto, cfn-lint, schemathesis and openapi-spec-validator share a venv (pip check is clean with
+# these pins); SAM CLI gets its own because its pins clash with moto's.
+TOOLS_PINS=("moto[server]==5.2.5" "cfn-lint==1.58.0" "schemathesis==4.32.5" "openapi-spec-validator==0.9.0")
 SAM_PINS=("aws-sam-cli==1.170.0")
 VENV_ROOT="$ROOT/.venv-test"
 TOOLS_VENV="$VENV_ROOT/tools"
@@ -24,14 +26,16 @@ SAM_VENV="$VENV_ROOT/sam"
 LOG_DIR="$ROOT/target/test-logs"
 PYTHON=${PYTHON:-python3}
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 EMULATOR=1
 SETUP_ONLY=0
+ONLY_API_FUZZ=0
 for arg in "$@"; do
   case "$arg" in
     --no-emulator) EMULATOR=0 ;;
     --setup) SETUP_ONLY=1 ;;
+    --only-api-fuzz) ONLY_API_FUZZ=1; EMULATOR=0 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "tests/run.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -76,6 +80,7 @@ fi
 MOTO_PID=""
 MOTO_PORT=""
 MOTO_LOG="$LOG_DIR/moto.log"
+SERVER_PID=""
 stop_moto() {
   if [[ -n "$MOTO_PID" ]] && kill -0 "$MOTO_PID" 2>/dev/null; then
     kill "$MOTO_PID" 2>/dev/null || true
@@ -83,7 +88,14 @@ stop_moto() {
   fi
   MOTO_PID=""
 }
-trap stop_moto EXIT
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap 'stop_moto; stop_server' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -152,6 +164,67 @@ sam_validate() {
   SAM_CLI_TELEMETRY=0 "$SAM_VENV/bin/sam" validate --lint --region us-east-1 --template-file template.yaml
 }
 
+# The OpenAPI step: the local server (in memory, a small demo data set) on a free port; its
+# /openapi.json must be a valid OpenAPI document (openapi-spec-validator) and must describe what
+# the server does: schemathesis sends generated valid and invalid requests to every operation
+# (authenticated as the demo admin, so the token routes run too) and fails on any 5xx, a status
+# the document does not list, a body that does not match its schema, or a wrong content type.
+# Bounded: at most SCHEMATHESIS_MAX_EXAMPLES cases per operation and SCHEMATHESIS_MAX_TIME seconds.
+# Left out: POST /classify/examples, which retrains the classifier on every call (seconds each in
+# a debug build, so fuzzed calls queue behind each other past any time bound).
+API_FUZZ_LOG="$LOG_DIR/api-fuzz"
+api_fuzz() {
+  local port base token
+  rm -rf "$API_FUZZ_LOG"
+  mkdir -p "$API_FUZZ_LOG"
+  cargo build "${LOCKED[@]}" --quiet -p local || return 1
+  port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  base="http://127.0.0.1:$port"
+  "$ROOT/target/debug/local" serve --memory --demo --host 127.0.0.1 --port "$port" \
+    --demo-customers 5 --demo-products 50 --demo-orders 20 --demo-teachers 50 --demo-videos 2 \
+    >"$API_FUZZ_LOG/server.log" 2>&1 &
+  SERVER_PID=$!
+  # Ready when /health answers AND the demo admin can log in (seeding done); 120 s at most.
+  token=""
+  for _ in $(seq 1 240); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    token=$("$PYTHON" - "$base" <<'PY' 2>/dev/null || true
+import json, sys, urllib.parse, urllib.request as u
+base = sys.argv[1]
+u.urlopen(base + "/health", timeout=2)
+form = urllib.parse.urlencode({"username": "admin@ecommerce.com", "password": "admin123"}).encode()
+print(json.load(u.urlopen(u.Request(base + "/api/v1/auth/login", data=form), timeout=5))["access_token"])
+PY
+)
+    [[ -n "$token" ]] && break
+    sleep 0.5
+  done
+  if [[ -z "$token" ]]; then
+    echo "the local server did not answer a demo admin login within 120 s; its log:" >&2
+    tail -n 40 "$API_FUZZ_LOG/server.log" >&2 || true
+    stop_server
+    return 1
+  fi
+  local ok=0
+  "$PYTHON" -c "import urllib.request as u; open('$API_FUZZ_LOG/openapi.json', 'wb').write(u.urlopen('$base/openapi.json').read())" || ok=1
+  "$TOOLS_VENV/bin/openapi-spec-validator" "$API_FUZZ_LOG/openapi.json" || ok=1
+  SCHEMATHESIS_TELEMETRY=false "$TOOLS_VENV/bin/schemathesis" run "$base/openapi.json" \
+    --header "Authorization: Bearer $token" \
+    --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
+    --phases examples,coverage,fuzzing \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" --max-time "${SCHEMATHESIS_MAX_TIME:-150}" \
+    --request-timeout 10 --seed "${SCHEMATHESIS_SEED:-20261206}" --no-shrink --workers 2 \
+    --report junit --report-dir "$API_FUZZ_LOG" \
+    --exclude-operation-id add_examples || ok=1
+  stop_server
+  return $ok
+}
+
+if [[ $ONLY_API_FUZZ == 1 ]]; then
+  step "OpenAPI document + schemathesis" api_fuzz
+  exit $FAILED
+fi
+
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
 if [[ $EMULATOR == 1 ]]; then
@@ -161,6 +234,7 @@ else
 fi
 step "sam validate --lint" sam_validate
 step "cfn-lint" "$TOOLS_VENV/bin/cfn-lint" template.yaml
+step "OpenAPI document + schemathesis" api_fuzz
 
 stop_moto
 

@@ -187,6 +187,11 @@ impl Prepared {
 pub async fn start_with_state(listener: TcpListener, state: AppState) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let service = shared::http::service(app(state.clone())?, &state.config);
+    // Only here, not under Lambda: a connection to announce the close of.
+    let service = tower::Layer::layer(
+        &axum::middleware::from_fn(shared::http::layers::close_on_unread_body),
+        service,
+    );
     spawn_expiry_sweeper(state.clone());
     let handle = tokio::spawn(async move {
         // With the peer address (`ConnectInfo`): login throttling counts per client address.

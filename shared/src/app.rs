@@ -39,15 +39,20 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Builds every backend the configuration names. AWS clients share one SDK config, loaded
     /// from the environment (region, credentials, `AWS_ENDPOINT_URL`) only when a backend needs it.
-    pub async fn from_config(config: Config) -> anyhow::Result<Self> {
+    /// The JWT key is read from Secrets Manager first when `JWT_SECRET_ARN` names it.
+    pub async fn from_config(mut config: Config) -> anyhow::Result<Self> {
         let needs_aws = config.store == StoreBackend::Dynamodb
             || config.blobs == BlobBackend::S3
-            || config.ai == AiBackend::Bedrock;
+            || config.ai == AiBackend::Bedrock
+            || config.jwt_secret_arn.is_some();
         let sdk = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
         } else {
             None
         };
+        if let Some(sdk) = &sdk {
+            config.resolve_jwt_secret(sdk).await?;
+        }
         Self::from_config_and_sdk(config, sdk.as_ref())
     }
 
@@ -57,6 +62,11 @@ impl AppState {
         sdk: Option<&aws_config::SdkConfig>,
     ) -> anyhow::Result<Self> {
         let sdk_ref = || sdk.ok_or_else(|| anyhow::anyhow!("AWS config not loaded"));
+        // Never sign tokens with the empty placeholder of an unread JWT_SECRET_ARN.
+        anyhow::ensure!(
+            !config.jwt_secret.expose().is_empty(),
+            "JWT_SECRET_ARN is set but the secret was not read (use AppState::from_config)"
+        );
 
         let store: Arc<dyn ItemStore> = match config.store {
             StoreBackend::Memory => Arc::new(store::local::LocalStore::in_memory()?),

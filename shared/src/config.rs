@@ -10,6 +10,7 @@
 //! | `DATA_DIR` | `.data` | folder for the embedded store and local blobs |
 //! | `PUBLIC_BASE_URL` | `http://127.0.0.1:3000` | base of signed URLs served by the local server |
 //! | `JWT_SECRET` | none (random per process in local mode) | HS256 signing key, at least 32 bytes |
+//! | `JWT_SECRET_ARN` | unset | Secrets Manager secret holding the signing key, read once per instance at init (the cloud: the key is never in the environment); wins over `JWT_SECRET` |
 //! | `JWT_TTL_SECONDS` | `1800` | access-token lifetime |
 //! | `BLOB_SIGNING_SECRET` | derived from `JWT_SECRET` | HMAC key for local signed blob URLs |
 //! | `EMBEDDING_MODEL_ID` | `amazon.titan-embed-text-v2:0` | Bedrock embeddings model |
@@ -18,7 +19,7 @@
 //! | `IMAGE_MODEL_ID` | `amazon.titan-image-generator-v2:0` | Bedrock image model |
 //! | `AWS_ENDPOINT_URL` | unset | endpoint override (emulators); read by the AWS SDK itself |
 //! | `S3_FORCE_PATH_STYLE` | `false` | path-style S3 addressing (emulators) |
-//! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins, or `*` |
+//! | `CORS_ALLOWED_ORIGINS` | `*` | comma-separated origins, or `*` (permissive default for the local server; the template's `CorsAllowedOrigins` has no default) |
 //! | `DEMO_MODE` | `false` | seeds the demo admin (`admin@ecommerce.com` / `admin123`); never set in the cloud |
 //! | `LOGIN_MAX_FAILURES` | `5` | failed logins per (login name, client address) within the window before 429 |
 //! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | `20` | failed logins per client address, across login names, within the window before 429 |
@@ -90,6 +91,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub public_base_url: String,
     pub jwt_secret: Secret,
+    /// Secrets Manager secret id of the signing key (`JWT_SECRET_ARN`); see
+    /// [`Config::resolve_jwt_secret`].
+    pub jwt_secret_arn: Option<String>,
     pub jwt_ttl: Duration,
     pub blob_signing_secret: Secret,
     pub embedding_model_id: String,
@@ -121,6 +125,37 @@ pub const APP_NAME: &str = "E-commerce Backend";
 pub const APP_VERSION: &str = "2.0.0";
 
 impl Config {
+    /// With `JWT_SECRET_ARN` set (the cloud), reads the signing key from Secrets Manager and
+    /// puts it in `jwt_secret` (and the blob signing key derived from it, unless
+    /// `BLOB_SIGNING_SECRET` was given). Called once per process by [`crate::AppState::from_config`],
+    /// so a Lambda instance reads the secret once, at init. Without an ARN it does nothing.
+    pub async fn resolve_jwt_secret(&mut self, sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+        let Some(arn) = self.jwt_secret_arn.clone() else {
+            return Ok(());
+        };
+        let out = aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("reading the JWT secret {arn}: {}", e.into_service_error())
+            })?;
+        let value = out
+            .secret_string()
+            .ok_or_else(|| anyhow::anyhow!("the JWT secret {arn} has no SecretString"))?;
+        if value.len() < 32 {
+            anyhow::bail!("the JWT secret {arn} must be at least 32 bytes");
+        }
+        let derived_blob_key = self.blob_signing_secret.expose()
+            == format!("blob-signing:{}", self.jwt_secret.expose());
+        self.jwt_secret = Secret::new(value);
+        if derived_blob_key {
+            self.blob_signing_secret = Secret::new(format!("blob-signing:{value}"));
+        }
+        Ok(())
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| env::var(k).ok())
@@ -159,14 +194,17 @@ impl Config {
             }
         };
         let cloud = store == StoreBackend::Dynamodb || blobs == BlobBackend::S3;
+        let jwt_secret_arn = get("JWT_SECRET_ARN").filter(|a| !a.trim().is_empty());
         let jwt_secret = match get("JWT_SECRET") {
+            // Replaced by the secret's value in `resolve_jwt_secret` before any key is built.
+            _ if jwt_secret_arn.is_some() => Secret::new(String::new()),
             Some(s) if s.len() >= 32 => Secret::new(s),
             Some(_) => return Err(ConfigError("JWT_SECRET must be at least 32 bytes".into())),
             // Local runs get a fresh random key: tokens do not survive a restart, nothing to leak.
             None if !cloud => Secret::new(random_hex(32)),
             None => {
                 return Err(ConfigError(
-                    "JWT_SECRET is required with cloud backends".into(),
+                    "JWT_SECRET or JWT_SECRET_ARN is required with cloud backends".into(),
                 ));
             }
         };
@@ -193,6 +231,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             jwt_secret,
+            jwt_secret_arn,
             jwt_ttl: Duration::from_secs(parse_num(get("JWT_TTL_SECONDS"), 1800)?),
             blob_signing_secret,
             embedding_model_id: get("EMBEDDING_MODEL_ID")

@@ -7,11 +7,17 @@
 //! (utoipa-swagger-ui would embed the viewer, but it downloads it at build time, which an offline
 //! build cannot do.)
 
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{
     Modify,
     openapi::{
-        OpenApi, OpenApiBuilder,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        OpenApi, OpenApiBuilder, Ref, RefOr,
+        path::{Operation, ParameterIn},
+        response::{Response, ResponseBuilder},
+        schema::{Schema, SchemaType, Type},
     },
 };
 
@@ -20,10 +26,14 @@ use crate::config::{APP_NAME, APP_VERSION};
 /// Name of the bearer security scheme used by every authenticated route.
 pub const BEARER: &str = "bearer";
 
-/// Adds the title, version, bearer scheme and shared error schema to a merged document.
+/// Adds the title, version, bearer scheme and shared error schema to a merged document, then
+/// completes every operation's responses (see [`complete_responses`]).
 pub fn finish(mut api: OpenApi) -> OpenApi {
     api.info.title = APP_NAME.to_string();
     api.info.version = APP_VERSION.to_string();
+    // utoipa fills contact and license from the utoipa crate's own Cargo metadata, not ours.
+    api.info.contact = None;
+    api.info.license = None;
     api.info.description = Some(
         "Serverless personalization and recommendation platform. Errors use the ErrorBody schema."
             .to_string(),
@@ -46,7 +56,134 @@ pub fn finish(mut api: OpenApi) -> OpenApi {
                 <crate::error::FieldError as utoipa::PartialSchema>::schema().into(),
             )
         });
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            complete_responses(op);
+        }
+    }
     api
+}
+
+/// Adds the error responses the shared layers give every operation of a kind, so no handler has
+/// to repeat them (each only where the status can really occur):
+/// - a request body (`ValidJson`, `JsonOrForm`, raw bodies): 400 empty or malformed body,
+///   413 over the body limit, 415 wrong content type, 422 a field failed validation;
+/// - a bearer security requirement (the `AuthUser` / `MaybeAuthUser` extractors): 401 missing,
+///   expired or invalid token (optional-auth routes refuse an invalid token too);
+/// - a path or query parameter that is not a plain string: 422 when it does not parse or breaks
+///   a stated limit.
+///
+/// Then every response without a description gets its status's reason phrase (OpenAPI requires
+/// one).
+pub fn complete_responses(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    if op.request_body.is_some() {
+        add_error(
+            responses,
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_REQUEST: empty or malformed body, or a field of the wrong type",
+        );
+        add_error(
+            responses,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE: body over the limit",
+        );
+        add_error(
+            responses,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE: a content type the operation does not take",
+        );
+        add_error(
+            responses,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR: field_errors name each invalid field",
+        );
+    }
+    let bearer = op
+        .security
+        .iter()
+        .flatten()
+        .any(|req| serde_json::to_value(req).is_ok_and(|v| v.get(BEARER).is_some()));
+    if bearer {
+        add_error(
+            responses,
+            StatusCode::UNAUTHORIZED,
+            "Missing, expired or invalid bearer token",
+        );
+    }
+    let typed_param = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => {
+            matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query)
+                && p.schema.as_ref().is_some_and(|s| !is_plain_string(s))
+        }
+        RefOr::Ref(_) => false,
+    });
+    if typed_param {
+        add_error(
+            responses,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR: a parameter does not parse or is out of range",
+        );
+    }
+    for (status, response) in responses.iter_mut() {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = status
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Response")
+                .to_string();
+        }
+    }
+}
+
+fn add_error(
+    responses: &mut BTreeMap<String, RefOr<Response>>,
+    status: StatusCode,
+    description: &str,
+) {
+    responses
+        .entry(status.as_u16().to_string())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        utoipa::openapi::content::ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+}
+
+/// A string schema with no limit (no length, pattern, format or enum): any value parses.
+fn is_plain_string(schema: &RefOr<Schema>) -> bool {
+    match schema {
+        RefOr::T(Schema::Object(o)) => {
+            matches!(&o.schema_type, SchemaType::Type(Type::String))
+                && o.max_length.is_none()
+                && o.min_length.is_none()
+                && o.pattern.is_none()
+                && o.format.is_none()
+                && o.enum_values.is_none()
+        }
+        _ => false,
+    }
 }
 
 /// An empty document to merge function documents into.

@@ -54,17 +54,21 @@ fn yes() -> bool {
 /// `POST /api/v1/admin/products/`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateProductRequest {
+    #[schema(min_length = 1, max_length = 200)]
     #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
     pub name: String,
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     #[validate(custom(function = "validate_code"))]
     pub code: String,
     /// Greater than 0.
+    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
     #[validate(range(
         exclusive_min = 0.0,
         max = 10000000.0,
         message = "must be greater than 0"
     ))]
     pub price: f64,
+    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
     #[validate(range(
         exclusive_min = 0.0,
         max = 10000000.0,
@@ -72,8 +76,10 @@ pub struct CreateProductRequest {
     ))]
     pub compare_price: Option<f64>,
     pub category_id: String,
+    #[schema(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub brand: Option<String>,
+    #[schema(max_length = 10000)]
     #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
     pub description: Option<String>,
     #[serde(default)]
@@ -86,6 +92,7 @@ pub struct CreateProductRequest {
     #[validate(custom(function = "validate_images"))]
     pub images: Vec<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100000000)]
     #[validate(range(min = 0, max = 100000000, message = "must be between 0 and 100000000"))]
     pub stock_quantity: i64,
     #[serde(default = "yes")]
@@ -93,8 +100,10 @@ pub struct CreateProductRequest {
     #[serde(default)]
     #[validate(custom(function = "validate_tags"))]
     pub tags: Vec<String>,
+    #[schema(max_length = 200)]
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     pub meta_title: Option<String>,
+    #[schema(max_length = 500)]
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     pub meta_description: Option<String>,
     #[serde(default = "yes")]
@@ -104,16 +113,20 @@ pub struct CreateProductRequest {
 /// `PUT /api/v1/admin/products/{product_id}`: only the fields sent change.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateProductRequest {
+    #[schema(min_length = 1, max_length = 200)]
     #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
     pub name: Option<String>,
+    #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     #[validate(custom(function = "validate_code"))]
     pub code: Option<String>,
+    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
     #[validate(range(
         exclusive_min = 0.0,
         max = 10000000.0,
         message = "must be greater than 0"
     ))]
     pub price: Option<f64>,
+    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
     #[validate(range(
         exclusive_min = 0.0,
         max = 10000000.0,
@@ -121,8 +134,10 @@ pub struct UpdateProductRequest {
     ))]
     pub compare_price: Option<f64>,
     pub category_id: Option<String>,
+    #[schema(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub brand: Option<String>,
+    #[schema(max_length = 10000)]
     #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
     pub description: Option<String>,
     #[schema(value_type = Option<Object>)]
@@ -131,13 +146,16 @@ pub struct UpdateProductRequest {
     pub technical_details: Option<Map<String, Value>>,
     #[validate(custom(function = "validate_images"))]
     pub images: Option<Vec<String>>,
+    #[schema(minimum = 0, maximum = 100000000)]
     #[validate(range(min = 0, max = 100000000, message = "must be between 0 and 100000000"))]
     pub stock_quantity: Option<i64>,
     pub in_stock: Option<bool>,
     #[validate(custom(function = "validate_tags"))]
     pub tags: Option<Vec<String>>,
+    #[schema(max_length = 200)]
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     pub meta_title: Option<String>,
+    #[schema(max_length = 500)]
     #[validate(length(max = 500, message = "must be at most 500 characters"))]
     pub meta_description: Option<String>,
     pub is_active: Option<bool>,
@@ -146,11 +164,14 @@ pub struct UpdateProductRequest {
 /// `POST /api/v1/admin/categories` (not in spec 002, which has no way to make categories).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateCategoryRequest {
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub name: String,
     /// Derived from the name when absent.
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub slug: Option<String>,
+    #[schema(max_length = 1000)]
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub description: Option<String>,
     pub parent_id: Option<String>,

@@ -11,13 +11,16 @@ use validator::Validate;
 pub struct ListUsersQuery {
     /// Page number, from 1.
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,
     /// Users per page (1-100).
     #[serde(default = "twenty")]
+    #[param(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub page_size: u32,
     /// Case-insensitive match on name, email or username.
+    #[param(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub search: Option<String>,
 }
@@ -72,16 +75,21 @@ pub struct CreateUserRequest {
         length(max = 254, message = "must be at most 254 characters")
     )]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     #[validate(length(min = 8, max = 128, message = "Password must be 8-128 characters"))]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub first_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub last_name: String,
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$")]
     #[validate(custom(function = "shared::domain::users::validate_username"))]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(pattern = r"^\+?[ .()-]*([0-9][ .()-]*){7,15}$")]
     #[validate(custom(function = "shared::domain::users::validate_phone"))]
     pub phone: Option<String>,
     #[serde(default)]
@@ -101,12 +109,16 @@ fn yes() -> bool {
 /// Fields left out are unchanged.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub last_name: Option<String>,
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$")]
     #[validate(custom(function = "shared::domain::users::validate_username"))]
     pub username: Option<String>,
+    #[schema(pattern = r"^\+?[ .()-]*([0-9][ .()-]*){7,15}$")]
     #[validate(custom(function = "shared::domain::users::validate_phone"))]
     pub phone: Option<String>,
     pub is_active: Option<bool>,

@@ -52,7 +52,7 @@ async fn detail(state: &AppState, o: OrderRecord) -> ApiResult<AdminOrderDetail>
 
 /// Every order, newest first, with its customer (total in `X-Total-Count`).
 #[utoipa::path(
-    get, path = "/api/v1/admin/orders", tag = "admin",
+    get, path = "/api/v1/admin/orders", tag = "admin", operation_id = "admin_list_orders",
     security(("bearer" = [])),
     params(ListOrdersQuery),
     responses(
@@ -95,7 +95,7 @@ pub async fn list_orders(
 
 /// One order with its customer.
 #[utoipa::path(
-    get, path = "/api/v1/admin/orders/{order_id}", tag = "admin",
+    get, path = "/api/v1/admin/orders/{order_id}", tag = "admin", operation_id = "admin_get_order",
     security(("bearer" = [])),
     params(("order_id" = String, Path, description = "Order id")),
     responses(

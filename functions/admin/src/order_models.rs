@@ -34,6 +34,7 @@ pub struct UpdateStatusRequest {
     #[validate(custom(function = "shared::domain::orders::validate_status"))]
     #[schema(value_type = OrderStatus)]
     pub status: String,
+    #[schema(max_length = 1000)]
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub admin_notes: Option<String>,
 }

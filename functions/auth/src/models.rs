@@ -14,17 +14,22 @@ pub struct RegisterRequest {
         length(max = 254, message = "must be at most 254 characters")
     )]
     pub email: String,
+    #[schema(min_length = 8, max_length = 128)]
     #[validate(length(min = 8, max = 128, message = "Password must be 8-128 characters"))]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub first_name: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub last_name: String,
     /// 3-30 characters: letters, digits, `_`, `.`, `-`.
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$")]
     #[validate(custom(function = "validate_username"))]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(pattern = r"^\+?[ .()-]*([0-9][ .()-]*){7,15}$")]
     #[validate(custom(function = "shared::domain::users::validate_phone"))]
     pub phone: Option<String>,
     #[serde(default)]
@@ -46,6 +51,7 @@ pub struct RegisterResponse {
 #[into_params(parameter_in = Query)]
 pub struct UsernameQuery {
     /// The username to check.
+    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$")]
     #[validate(custom(function = "validate_username"))]
     pub username: String,
 }
@@ -59,8 +65,10 @@ pub struct UsernameAvailability {
 /// Login form: `username` may be the email or the username.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct LoginRequest {
+    #[schema(min_length = 1, max_length = 254)]
     #[validate(length(min = 1, max = 254, message = "Field required"))]
     pub username: String,
+    #[schema(min_length = 1, max_length = 128)]
     #[validate(length(min = 1, max = 128, message = "Field required"))]
     pub password: String,
 }

@@ -10,9 +10,11 @@ use validator::Validate;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct AddItemRequest {
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub product_id: String,
     /// 1-100.
+    #[schema(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = MAX_QUANTITY, message = "must be between 1 and 100"))]
     pub quantity: i64,
 }
@@ -20,6 +22,7 @@ pub struct AddItemRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateItemRequest {
     /// 1-100.
+    #[schema(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = MAX_QUANTITY, message = "must be between 1 and 100"))]
     pub quantity: i64,
 }

@@ -10,27 +10,40 @@ use validator::{Validate, ValidationError};
 pub struct ListParams {
     /// Page number, from 1.
     #[serde(default = "default_page")]
+    #[param(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,
     /// Items per page, 1-100.
     #[serde(default = "default_size")]
+    #[param(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub size: u32,
     /// Category name or slug (its sub-categories included).
     pub category: Option<String>,
     pub brand: Option<String>,
-    #[validate(range(min = 0.0, message = "must not be negative"))]
+    #[param(minimum = 0.0)]
+    #[validate(
+        range(min = 0.0, message = "must not be negative"),
+        custom(function = "shared::http::extract::finite")
+    )]
     pub min_price: Option<f64>,
-    #[validate(range(min = 0.0, message = "must not be negative"))]
+    #[param(minimum = 0.0)]
+    #[validate(
+        range(min = 0.0, message = "must not be negative"),
+        custom(function = "shared::http::extract::finite")
+    )]
     pub max_price: Option<f64>,
     pub in_stock: Option<bool>,
     /// `name`, `price`, `created_at` or `popularity` (default `created_at`).
+    #[param(pattern = r"^(name|price|created_at|popularity)$")]
     #[validate(custom(function = "validate_sort_by"))]
     pub sort_by: Option<String>,
     /// `asc` or `desc` (default `desc`).
+    #[param(pattern = r"^(asc|desc)$")]
     #[validate(custom(function = "validate_sort_order"))]
     pub sort_order: Option<String>,
     /// Words that must all appear in the name, description or brand.
+    #[param(max_length = 200)]
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     pub search_term: Option<String>,
 }
@@ -65,6 +78,7 @@ fn validate_sort_order(v: &str) -> Result<(), ValidationError> {
 pub struct SimilarParams {
     /// How many similar products, 1-50 (default 10).
     #[serde(default = "default_similar")]
+    #[param(minimum = 1, maximum = 50)]
     #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
     pub limit: u32,
 }
@@ -93,6 +107,7 @@ pub struct SimilarProduct {
 pub struct FbtParams {
     /// How many products, 1-20 (default 5).
     #[serde(default = "default_fbt")]
+    #[param(minimum = 1, maximum = 20)]
     #[validate(range(min = 1, max = 20, message = "must be between 1 and 20"))]
     pub limit: u32,
 }

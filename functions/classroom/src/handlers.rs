@@ -259,7 +259,7 @@ fn parse_cluster_id(raw: &str) -> ApiResult<ClusterName> {
 
 #[utoipa::path(
     get, path = "/recommend/{cluster_id}", tag = "classroom",
-    params(("cluster_id" = String, Path, description = "0, 1, 2 or 3")),
+    params(("cluster_id" = u32, Path, description = "0, 1, 2 or 3 (another integer: 404)")),
     responses(
         (status = 200, description = "Content strategy of the cluster", body = RecommendResponse),
         (status = 404, description = "CLUSTER_NOT_FOUND: an integer outside 0-3", body = ErrorBody),
@@ -290,7 +290,7 @@ fn user_not_found(id: u64) -> ApiError {
 
 #[utoipa::path(
     get, path = "/user/{user_id}/profile", tag = "classroom",
-    params(("user_id" = String, Path, description = "positive integer")),
+    params(("user_id" = u64, Path, minimum = 1, description = "positive integer")),
     responses(
         (status = 200, description = "Profile, activity, cluster and its recommendations", body = ProfileResponse),
         (status = 404, description = "USER_NOT_FOUND", body = ErrorBody),
@@ -398,7 +398,7 @@ pub async fn import_users(
 #[utoipa::path(
     post, path = "/user/{user_id}/activity", tag = "classroom",
     security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "positive integer")),
+    params(("user_id" = u64, Path, minimum = 1, description = "positive integer")),
     request_body = ActivityRequest,
     responses(
         (status = 200, description = "The counts after the (atomic) increments", body = ActivityResponse),

@@ -47,10 +47,13 @@ pub struct ClassifyResponse {
 /// One labelled example.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 pub struct ExampleIn {
+    #[schema(min_length = 1, max_length = 65536)]
     #[validate(length(min = 1, max = 65536, message = "must be 1-65536 characters"))]
     pub content: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub theme: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub defi: String,
 }
@@ -58,6 +61,7 @@ pub struct ExampleIn {
 /// `POST /classify/examples` body (admin).
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 pub struct AddExamplesRequest {
+    #[schema(min_items = 1, max_items = 500)]
     #[validate(length(min = 1, max = 500, message = "1-500 examples"), nested)]
     pub examples: Vec<ExampleIn>,
     /// Retrain the model on every stored example after adding these (default true).

@@ -24,12 +24,18 @@ pub struct CreateOrderRequest {
     #[validate(nested)]
     pub shipping_address: Option<OrderAddress>,
     /// Default `cash_on_delivery`.
+    #[schema(
+        pattern = r"^(cash_on_delivery|credit_card|debit_card|paypal|bank_transfer|apple_pay|google_pay|upi|wallet)$"
+    )]
     #[validate(custom(function = "validate_payment_method"))]
     pub payment_method: Option<String>,
+    #[schema(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub recommendation_source: Option<String>,
+    #[schema(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub recommendation_session_id: Option<String>,
+    #[schema(max_length = 1000)]
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub order_notes: Option<String>,
 }

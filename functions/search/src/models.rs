@@ -47,18 +47,29 @@ pub struct SearchParams {
     pub q: String,
     /// Only this category (and its sub-categories).
     pub category_id: Option<String>,
-    #[validate(range(min = 0.0, message = "must not be negative"))]
+    #[param(minimum = 0.0)]
+    #[validate(
+        range(min = 0.0, message = "must not be negative"),
+        custom(function = "shared::http::extract::finite")
+    )]
     pub price_min: Option<f64>,
-    #[validate(range(min = 0.0, message = "must not be negative"))]
+    #[param(minimum = 0.0)]
+    #[validate(
+        range(min = 0.0, message = "must not be negative"),
+        custom(function = "shared::http::extract::finite")
+    )]
     pub price_max: Option<f64>,
     pub in_stock: Option<bool>,
     /// `relevance` (default), `price_low`, `price_high`, `name` or `newest`.
+    #[param(pattern = r"^(relevance|price_low|price_high|name|newest)$")]
     #[validate(custom(function = "validate_sort"))]
     pub sort_by: Option<String>,
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,
     #[serde(default = "twenty")]
+    #[param(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub page_size: u32,
     /// Filled from `brand[]` / `brand` by the handler.
@@ -106,6 +117,7 @@ pub struct SuggestionParams {
     pub q: String,
     /// 1-20 (default 5).
     #[serde(default = "five")]
+    #[param(minimum = 1, maximum = 20)]
     #[validate(range(min = 1, max = 20, message = "must be between 1 and 20"))]
     pub limit: u32,
 }
@@ -117,11 +129,14 @@ pub struct Suggestions {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct TrackClickRequest {
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub search_id: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub product_id: String,
     /// 1-based position of the product in the results.
+    #[schema(minimum = 1, maximum = 10000)]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub position: u32,
 }

@@ -301,9 +301,10 @@ pub async fn toggle_original(
 /// Delete a session.
 #[utoipa::path(
     delete, path = "/api/personalization/session/{session_id}", tag = "textbook",
-    params(("session_id" = String, Path, description = "The session to clear")),
+    params(("session_id" = String, Path, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", description = "The session to clear")),
     responses(
         (status = 200, body = SessionCleared),
+        (status = 400, description = "invalid_identifier: over 200 characters or a control character", body = ErrorBody),
         (status = 404, description = "session_not_found (unknown or expired)", body = ErrorBody),
     )
 )]

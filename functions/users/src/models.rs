@@ -61,16 +61,21 @@ impl From<UserRecord> for Profile {
 /// Every field is optional; fields left out are unchanged.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateProfileRequest {
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub last_name: Option<String>,
+    #[schema(pattern = r"^\+?[ .()-]*([0-9][ .()-]*){7,15}$")]
     #[validate(custom(function = "shared::domain::users::validate_phone"))]
     pub phone: Option<String>,
     /// `YYYY-MM-DD`.
+    #[schema(pattern = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     #[validate(custom(function = "shared::domain::users::validate_date_of_birth"))]
     pub date_of_birth: Option<String>,
     /// `male`, `female`, `other` or `prefer_not_to_say`.
+    #[schema(pattern = r"^(male|female|other|prefer_not_to_say)$")]
     #[validate(custom(function = "shared::domain::users::validate_gender"))]
     pub gender: Option<String>,
     #[validate(nested)]
@@ -79,6 +84,7 @@ pub struct UpdateProfileRequest {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateUsernameRequest {
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$")]
     #[validate(custom(function = "shared::domain::users::validate_username"))]
     pub username: String,
 }
@@ -100,6 +106,7 @@ pub struct UsernameUpdated {
 pub struct ViewedParams {
     /// How many, most recent first: 1-50 (default 20).
     #[serde(default = "default_viewed_limit")]
+    #[param(minimum = 1, maximum = 50)]
     #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
     pub limit: u32,
 }

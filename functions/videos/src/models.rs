@@ -47,6 +47,7 @@ pub struct FeedItem {
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// Videos per page, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
     #[validate(range(min = 1, max = 50))]
     pub limit: Option<u32>,
     /// The `X-Next-Cursor` of the previous page: continues the same feed session, which never

@@ -125,16 +125,22 @@ pub fn validate_status(v: &str) -> Result<(), validator::ValidationError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Validate)]
 pub struct OrderAddress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
     pub street: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub city: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub state: String,
+    #[schema(min_length = 1, max_length = 20)]
     #[validate(length(min = 1, max = 20, message = "must be 1-20 characters"))]
     pub zip_code: String,
+    #[schema(min_length = 2, max_length = 56)]
     #[validate(length(min = 2, max = 56, message = "must be 2-56 characters"))]
     pub country: String,
 }

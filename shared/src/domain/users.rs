@@ -28,24 +28,32 @@ use crate::{
 /// A postal address as the spec shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Validate, Default)]
 pub struct Address {
+    #[schema(min_length = 1, max_length = 200)]
     #[validate(length(min = 1, max = 200, message = "must be 1-200 characters"))]
     pub street: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub city: String,
+    #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub state: String,
+    #[schema(min_length = 1, max_length = 20)]
     #[validate(length(min = 1, max = 20, message = "must be 1-20 characters"))]
     pub zip_code: String,
+    #[schema(min_length = 2, max_length = 56)]
     #[validate(length(min = 2, max = 56, message = "must be 2-56 characters"))]
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     pub apartment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     pub landmark: Option<String>,
     /// `home`, `work` or `other`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^(home|work|other)$")]
     #[validate(custom(function = "validate_address_type"))]
     pub address_type: Option<String>,
 }
@@ -121,16 +129,20 @@ pub fn validate_gender(v: &str) -> Result<(), validator::ValidationError> {
 pub struct Preferences {
     /// `budget`, `mid_range`, `premium` or `luxury`.
     #[serde(default)]
+    #[schema(pattern = r"^(budget|mid_range|premium|luxury)$")]
     #[validate(custom(function = "validate_price_range"))]
     pub price_range: Option<String>,
     /// `brand_loyal`, `brand_flexible` or `price_driven`.
     #[serde(default)]
+    #[schema(pattern = r"^(brand_loyal|brand_flexible|price_driven)$")]
     #[validate(custom(function = "validate_brand_preference"))]
     pub brand_preference: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     #[validate(length(max = 50, message = "at most 50 interests"))]
     pub interests: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     #[validate(length(max = 50, message = "at most 50 categories"))]
     pub categories: Vec<String>,
     #[serde(default)]

@@ -107,6 +107,19 @@ fn serde_error(path: &str, message: &str, all_validation: bool) -> ApiError {
     }
 }
 
+/// A `validator` rule for float query parameters: `NaN`, `inf` and values that overflow `f64`
+/// (`1e400` parses as infinity) are refused. Ranges alone let NaN through (every comparison with
+/// it is false). Use it on every float query field:
+/// `#[validate(custom(function = "shared::http::extract::finite"))]`.
+pub fn finite(v: f64) -> Result<(), validator::ValidationError> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("finite")
+            .with_message("must be a finite number".into()))
+    }
+}
+
 /// Runs `validator` rules and turns failures into a 422 with one entry per field.
 pub fn validate<T: Validate>(value: &T) -> Result<(), ApiError> {
     value.validate().map_err(|errors| {

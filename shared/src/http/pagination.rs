@@ -10,10 +10,12 @@ use validator::Validate;
 pub struct PageParams {
     /// Page number, from 1.
     #[serde(default = "default_page")]
+    #[param(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
     pub page: u32,
     /// Items per page, 1-100.
     #[serde(default = "default_page_size")]
+    #[param(minimum = 1, maximum = 100)]
     #[validate(range(min = 1, max = 100, message = "must be between 1 and 100"))]
     pub page_size: u32,
 }
