@@ -86,6 +86,9 @@ impl Template {
                 format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{logical_id}")
             }
             Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{logical_id}"),
+            Some("AWS::SecretsManager::Secret") => {
+                format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}")
+            }
             other => panic!("template.yaml: no ARN known for {logical_id} ({other:?})"),
         }
     }
@@ -120,6 +123,10 @@ impl Template {
                 }
                 if let Some(default) = self.doc["Parameters"][name]["Default"].as_str() {
                     return default.to_string();
+                }
+                // `!Ref` of a secret is its ARN (the functions' JwtSecretRead statements).
+                if self.resource_type(name) == Some("AWS::SecretsManager::Secret") {
+                    return self.arn_of(name);
                 }
                 panic!("template.yaml: cannot resolve ${{{name}}}")
             }
