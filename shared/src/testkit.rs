@@ -1,7 +1,9 @@
 //! Helpers for router tests (`tower::ServiceExt::oneshot`, no server): requests, JSON bodies,
 //! seeded users and their tokens. Enabled by the `testkit` feature in dev-dependencies.
 //! [`iam`]: store and blob decorators that note the IAM action of each call.
+//! [`hot_counters`]: a store decorator that notes counters (`ADD`) on items with index keys.
 
+pub mod hot_counters;
 pub mod iam;
 
 use axum::{

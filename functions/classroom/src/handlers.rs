@@ -437,7 +437,7 @@ pub async fn record_activity(
         .iter()
         .map(|(k, v)| (k.clone(), u64::try_from(*v).unwrap_or(0)))
         .collect();
-    let teacher = teachers::record_activity(state.store.as_ref(), user_id, &increments)
+    let activity = teachers::record_activity(state.store.as_ref(), user_id, &increments)
         .await
         .map_err(|e| match e {
             TeacherError::NotFound => user_not_found(user_id),
@@ -450,7 +450,7 @@ pub async fn record_activity(
         success: true,
         data: ActivityData {
             user_id,
-            activity: import::activity_map(&teacher.activity),
+            activity: import::activity_map(&activity),
         },
     }))
 }
