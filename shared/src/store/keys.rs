@@ -13,7 +13,8 @@
 //! | catalog version | `CATALOG` | `VERSION` | - | - | `n`, `ADD` 1 on every category/product write |
 //! | category | `CATEGORY#<id>` | `CATEGORY` | `CATEGORIES` / `<lowercase name>#<id>` | - | few: one partition |
 //! | category slug marker | `UNIQUE#CATSLUG#<slug>` | `UNIQUE` | - | - | `owner_id` |
-//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | stock/views by `ADD` |
+//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | catalog data; no counters (they would write both indexes on every `ADD`) |
+//! | product counters | `PRODUCT#<id>` | `COUNTERS` | - | - | `stock_quantity`, `view_count`, `order_count`, `basket_count` by `ADD`; written with the product; stock decremented in the order transaction |
 //! | product code marker | `UNIQUE#PRODUCTCODE#<lowercase code>` | `UNIQUE` | - | - | `owner_id` |
 //! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
 //! | cart line (user) | `CART#U#<user id>` | `LINE#<product id>` | - | - | `quantity` written conditionally |
@@ -23,7 +24,8 @@
 //! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
 //! | co-purchase count | `COPURCHASE#<product a>` | `<product b>` | - | - | `count` of orders with both; `ADD` |
 //! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
-//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency, clicks; `expires_at` 90 days |
+//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency; `expires_at` 90 days |
+//! | search clicks | `SEARCH#<id>` | `CLICKS` | - | - | `clicks` by `ADD`, last clicked product and position; `expires_at` 90 days |
 //! | popular query | `POPULARQUERIES` | `<normalised query>` | - | - | `count`; prefix queries give suggestions |
 //! | teacher (spec 003) | `TEACHER#<user id>` | `PROFILE` | `TEACHERS` / `<user id, 20 digits>` | - | profile + activity counts (`ADD`) |
 //! | cluster assignment | `TEACHER#<user id>` | `CLUSTER#<version>` | `CLUSTERASSIGN#<version>` / `<user id, 20 digits>` | - | `cluster_id` of one clustering version |
@@ -107,6 +109,14 @@ pub fn product(id: &str) -> super::Key {
     super::Key::new(format!("PRODUCT#{id}"), "PRODUCT")
 }
 
+/// The product's counters (stock, views, orders): an item without index keys, so that an `ADD`
+/// writes only the table.
+pub fn product_counters(id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{id}"), PRODUCT_COUNTERS_SK)
+}
+
+pub const PRODUCT_COUNTERS_SK: &str = "COUNTERS";
+
 /// The product id in a `PRODUCT#<id>` partition key.
 pub fn product_id_of(pk: &str) -> Option<&str> {
     pk.strip_prefix("PRODUCT#")
@@ -189,6 +199,11 @@ pub fn fbt_rules(product_id: &str) -> super::Key {
 
 pub fn search_log(id: &str) -> super::Key {
     super::Key::new(format!("SEARCH#{id}"), "SEARCH")
+}
+
+/// The clicks on the results of one logged search (no index keys, unlike the log itself).
+pub fn search_clicks(id: &str) -> super::Key {
+    super::Key::new(format!("SEARCH#{id}"), "CLICKS")
 }
 
 pub fn search_log_day_pk(day: &str) -> String {
