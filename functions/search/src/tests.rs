@@ -232,7 +232,10 @@ async fn suggestions_and_click_tracking_use_the_search_log() {
         .unwrap();
     assert_eq!(logged["query"], "Smart Phone");
     // The count is on the clicks item (no index keys), not on the indexed log item.
-    assert_eq!(logged.get("clicks").and_then(|c| c.as_u64()).unwrap_or(0), 0);
+    assert_eq!(
+        logged.get("clicks").and_then(|c| c.as_u64()).unwrap_or(0),
+        0
+    );
     assert_eq!(
         shared::domain::catalog::search::search_clicks(app.state.store.as_ref(), search_id)
             .await

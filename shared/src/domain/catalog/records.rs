@@ -252,8 +252,12 @@ pub fn category_tree(categories: &[Category]) -> Vec<CategoryNode> {
 /// The attributes of a product that move on every view or order. They live on the counter item
 /// (`PRODUCT#<id>`/`COUNTERS`), which has no index keys: on the product item each `ADD` would
 /// also write the `PRODUCTS` and category index partitions (all attributes are projected).
-pub const PRODUCT_COUNTERS: [&str; 4] =
-    ["stock_quantity", "view_count", "order_count", "basket_count"];
+pub const PRODUCT_COUNTERS: [&str; 4] = [
+    "stock_quantity",
+    "view_count",
+    "order_count",
+    "basket_count",
+];
 
 /// The product item: catalog data and index keys, without the counters.
 pub(super) fn product_item(p: &ProductRecord) -> Result<Item, StoreError> {

@@ -47,10 +47,7 @@ fn pk_of(item: &Item) -> Option<&str> {
 }
 
 /// Products from product items and the counter items among `counters`, in the order of `items`.
-fn join_counters(
-    items: Vec<Item>,
-    counters: Vec<Item>,
-) -> Result<Vec<ProductRecord>, StoreError> {
+fn join_counters(items: Vec<Item>, counters: Vec<Item>) -> Result<Vec<ProductRecord>, StoreError> {
     let counters: HashMap<String, Item> = counters
         .into_iter()
         .filter_map(|c| Some((pk_of(&c)?.to_string(), c)))

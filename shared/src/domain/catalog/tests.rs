@@ -287,7 +287,9 @@ async fn counters_live_on_an_item_without_index_keys() {
     // Every reader sees the counters.
     let listed = list_all_products(&store).await.unwrap();
     assert_eq!(listed[0].stock_quantity, p.stock_quantity);
-    let got = get_products(&store, std::slice::from_ref(&p.id)).await.unwrap();
+    let got = get_products(&store, std::slice::from_ref(&p.id))
+        .await
+        .unwrap();
     assert_eq!(got[0], p);
 }
 
@@ -320,7 +322,12 @@ async fn stores_from_before_the_counter_items_are_read_and_migrated_once() {
     // Read: the product item's own counters count while there is no counter item.
     let seen = get_product(&store, &p.id).await.unwrap().unwrap();
     assert_eq!(
-        (seen.stock_quantity, seen.view_count, seen.order_count, seen.basket_count),
+        (
+            seen.stock_quantity,
+            seen.view_count,
+            seen.order_count,
+            seen.basket_count
+        ),
         (9, 4, 2, 1)
     );
     let listed = list_all_products(&store).await.unwrap();
@@ -335,7 +342,11 @@ async fn stores_from_before_the_counter_items_are_read_and_migrated_once() {
     let seen = get_product(&store, &p.id).await.unwrap().unwrap();
     assert_eq!((seen.stock_quantity, seen.view_count), (9, 5));
     assert_eq!(
-        get_product(&store, &q.id).await.unwrap().unwrap().stock_quantity,
+        get_product(&store, &q.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock_quantity,
         q.stock_quantity
     );
     // An update of an unmigrated product writes its counter item in the same transaction.
@@ -350,7 +361,13 @@ async fn stores_from_before_the_counter_items_are_read_and_migrated_once() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((counters["stock_quantity"].as_i64(), counters["view_count"].as_u64()), (Some(9), Some(4)));
+    assert_eq!(
+        (
+            counters["stock_quantity"].as_i64(),
+            counters["view_count"].as_u64()
+        ),
+        (Some(9), Some(4))
+    );
 }
 
 #[tokio::test]
