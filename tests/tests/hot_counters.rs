@@ -7,8 +7,7 @@
 //! `iam_policies.rs` does), every `events/jobs/*.json` through the jobs function, and the domain
 //! operations that count (video like/save/share/view, teacher activity, the platform's stats
 //! counters) run directly, all on `shared::testkit::hot_counters::HotCounterStore`, which reads
-//! the target of every `ADD` and notes it when the item has index keys and is not in the
-//! decorator's allowlist. Seeding runs through it too.
+//! the target of every `ADD` and notes it when the item has index keys (no exceptions). Seeding runs through it too.
 
 use std::sync::Arc;
 
@@ -191,7 +190,7 @@ async fn the_decorator_catches_an_add_on_an_indexed_item() {
         .update(&keys::teacher(7), Update::new().add("nb_sessions", 1), None)
         .await
         .unwrap_or_else(|e| panic!("update: {e}"));
-    // The allowlisted product is not reported.
+    // The product item is indexed too (its counters live on `PRODUCT#<id>`/`COUNTERS`).
     store
         .update(
             &keys::product(&product),
@@ -209,7 +208,8 @@ async fn the_decorator_catches_an_add_on_an_indexed_item() {
         keys,
         [
             (keys::video(&video).pk.as_str(), "VIDEO"),
-            ("TEACHER#7", "PROFILE")
+            ("TEACHER#7", "PROFILE"),
+            (keys::product(&product).pk.as_str(), "PRODUCT"),
         ]
     );
     assert_eq!(

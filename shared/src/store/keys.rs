@@ -8,9 +8,8 @@
 //! goes on its own item without index keys next to the indexed one (`VIDEO#<id>` / `COUNTERS`,
 //! `TEACHER#<id>` / `ACTIVITY`), or on a sharded key (`VIDEOACT#<hour>#<shard>`); readers batch-get
 //! the counter items of a page. `shared::testkit::hot_counters` fails the event replay
-//! (`tests/tests/hot_counters.rs`) on any `ADD` to an item with index keys, except its allowlist:
-//! the product (stock, views, orders, baskets) and the search log's clicks, to be moved by the
-//! catalog split. New interactions and rollups follow the same rule.
+//! (`tests/tests/hot_counters.rs`) on any `ADD` to an item with index keys, with no exceptions
+//! (products: `PRODUCT#<id>` / `COUNTERS`; search clicks: `SEARCH#<id>` / `CLICKS`). New interactions and rollups follow the same rule.
 //!
 //! What each index's readers need (what a narrower projection would keep, besides the keys):
 //! GSI1 `USERS`: the user list's fields; `CATEGORIES`, `PRODUCTS`: the whole record (catalog
@@ -33,7 +32,8 @@
 //! | catalog version | `CATALOG` | `VERSION` | - | - | `n`, `ADD` 1 on every category/product write |
 //! | category | `CATEGORY#<id>` | `CATEGORY` | `CATEGORIES` / `<lowercase name>#<id>` | - | few: one partition |
 //! | category slug marker | `UNIQUE#CATSLUG#<slug>` | `UNIQUE` | - | - | `owner_id` |
-//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | stock/views by `ADD` (hot counters on an indexed item: to move, see above) |
+//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | catalog data; no counters (they would write both indexes on every `ADD`) |
+//! | product counters | `PRODUCT#<id>` | `COUNTERS` | - | - | `stock_quantity`, `view_count`, `order_count`, `basket_count` by `ADD`; written with the product; stock decremented in the order transaction |
 //! | product code marker | `UNIQUE#PRODUCTCODE#<lowercase code>` | `UNIQUE` | - | - | `owner_id` |
 //! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
 //! | cart line (user) | `CART#U#<user id>` | `LINE#<product id>` | - | - | `quantity` written conditionally |
@@ -43,7 +43,8 @@
 //! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
 //! | co-purchase count | `COPURCHASE#<product a>` | `<product b>` | - | - | `count` of orders with both; `ADD` |
 //! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
-//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency, clicks; `expires_at` 90 days |
+//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency; `expires_at` 90 days |
+//! | search clicks | `SEARCH#<id>` | `CLICKS` | - | - | `clicks` by `ADD`, last clicked product and position; `expires_at` 90 days |
 //! | popular query | `POPULARQUERIES` | `<normalised query>` | - | - | `count`; prefix queries give suggestions |
 //! | teacher (spec 003) | `TEACHER#<user id>` | `PROFILE` | `TEACHERS` / `<user id, 20 digits>` | - | profile only (no counters: indexed) |
 //! | teacher activity | `TEACHER#<user id>` | `ACTIVITY` | - | - | the eight activity counts (`ADD`); written with the profile |
@@ -129,6 +130,14 @@ pub fn product(id: &str) -> super::Key {
     super::Key::new(format!("PRODUCT#{id}"), "PRODUCT")
 }
 
+/// The product's counters (stock, views, orders): an item without index keys, so that an `ADD`
+/// writes only the table.
+pub fn product_counters(id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{id}"), PRODUCT_COUNTERS_SK)
+}
+
+pub const PRODUCT_COUNTERS_SK: &str = "COUNTERS";
+
 /// The product id in a `PRODUCT#<id>` partition key.
 pub fn product_id_of(pk: &str) -> Option<&str> {
     pk.strip_prefix("PRODUCT#")
@@ -211,6 +220,11 @@ pub fn fbt_rules(product_id: &str) -> super::Key {
 
 pub fn search_log(id: &str) -> super::Key {
     super::Key::new(format!("SEARCH#{id}"), "SEARCH")
+}
+
+/// The clicks on the results of one logged search (no index keys, unlike the log itself).
+pub fn search_clicks(id: &str) -> super::Key {
+    super::Key::new(format!("SEARCH#{id}"), "CLICKS")
 }
 
 pub fn search_log_day_pk(day: &str) -> String {

@@ -5,8 +5,9 @@
 //! that move on every request must live on items without index keys (`store::keys` states the
 //! rule). [`HotCounterStore`] checks it on every call: before an `update` with an `ADD` (and
 //! before a transaction with such an update element) it reads the target item, and notes a
-//! [`Violation`] when the item has index keys or the update sets them, unless the item type is
-//! in [`ALLOWED`]. Tests replay requests through it and assert that nothing was noted.
+//! [`Violation`] when the item has index keys or the update sets them. There is no allowlist:
+//! every counter (products' stock and views, the search log's clicks, videos, teachers) lives on
+//! an item without index keys. Tests replay requests through it and assert that nothing was noted.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,25 +22,6 @@ use crate::{
 };
 
 use super::TestApp;
-
-/// Item types (partition key prefix, sort key) whose counters may still sit on an indexed item.
-/// Each entry is a known debt with its owner; the list only shrinks.
-pub const ALLOWED: [(&str, &str); 2] = [
-    // The product (`stock_quantity`, `view_count`, `order_count`, `basket_count` by `ADD` on an
-    // item with the PRODUCTS and category indexes): moved off by the catalog split (issue 11),
-    // not here.
-    ("PRODUCT#", "PRODUCT"),
-    // The search log's `clicks` (`SEARCHLOG#<day>` index): moved later with the catalog wing's
-    // search module.
-    ("SEARCH#", "SEARCH"),
-];
-
-/// Whether counters on the item at `key` are tolerated (see [`ALLOWED`]).
-pub fn allowed(key: &Key) -> bool {
-    ALLOWED
-        .iter()
-        .any(|(pk, sk)| key.pk.starts_with(pk) && key.sk == *sk)
-}
 
 /// An `ADD` on an item with index keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +94,7 @@ impl HotCounterStore {
         }
         let mut log = self.log.lock();
         log.checked += 1;
-        if !index_keys.is_empty() && !allowed(key) {
+        if !index_keys.is_empty() {
             log.violations.push(Violation {
                 key: key.clone(),
                 added: update.add.iter().map(|(a, _)| a.clone()).collect(),
@@ -227,7 +209,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_add_on_an_indexed_item_is_noted_unless_allowed() {
+    async fn an_add_on_an_indexed_item_is_noted() {
         let log = HotCounterLog::new();
         let inner: Arc<dyn ItemStore> =
             Arc::new(LocalStore::in_memory().unwrap_or_else(|e| panic!("{e}")));
@@ -254,14 +236,6 @@ mod tests {
             .update(
                 &Key::new("VIDEO#v", "VIDEO"),
                 Update::new().set("t", 1),
-                None,
-            )
-            .await);
-        // The allowlisted product.
-        ok(store
-            .update(
-                &Key::new("PRODUCT#p", "PRODUCT"),
-                Update::new().add("n", 1),
                 None,
             )
             .await);

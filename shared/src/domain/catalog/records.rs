@@ -46,7 +46,8 @@ pub struct CategoryNode {
     pub children: Vec<CategoryNode>,
 }
 
-/// A product as stored. `stock_quantity`, `view_count` and `order_count` change by atomic `ADD`.
+/// A product as read: the product item with its counters (`stock_quantity`, `view_count`,
+/// `order_count`, `basket_count`, see [`PRODUCT_COUNTERS`]) from the counter item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductRecord {
     pub id: String,
@@ -68,6 +69,7 @@ pub struct ProductRecord {
     /// The merchant's availability switch; a product is in stock when this is on and
     /// `stock_quantity` is above zero (see [`ProductRecord::available`]).
     pub in_stock: bool,
+    #[serde(default)]
     pub stock_quantity: i64,
     pub category_id: String,
     #[serde(default)]
@@ -247,8 +249,22 @@ pub fn category_tree(categories: &[Category]) -> Vec<CategoryNode> {
         .collect()
 }
 
+/// The attributes of a product that move on every view or order. They live on the counter item
+/// (`PRODUCT#<id>`/`COUNTERS`), which has no index keys: on the product item each `ADD` would
+/// also write the `PRODUCTS` and category index partitions (all attributes are projected).
+pub const PRODUCT_COUNTERS: [&str; 4] = [
+    "stock_quantity",
+    "view_count",
+    "order_count",
+    "basket_count",
+];
+
+/// The product item: catalog data and index keys, without the counters.
 pub(super) fn product_item(p: &ProductRecord) -> Result<Item, StoreError> {
     let mut item = with_keys(store::to_item(p)?, keys::product(&p.id), "product");
+    for name in PRODUCT_COUNTERS {
+        item.remove(name);
+    }
     item.insert(GSI1PK.into(), keys::PRODUCTS_INDEX_PK.into());
     item.insert(
         GSI1SK.into(),
