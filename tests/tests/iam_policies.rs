@@ -123,10 +123,6 @@ impl Template {
                 if let Some(logical) = name.strip_suffix(".Arn") {
                     return self.arn_of(logical);
                 }
-                // `!Ref` of a secret is its ARN.
-                if self.resource_type(name) == Some("AWS::SecretsManager::Secret") {
-                    return format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}");
-                }
                 if let Some(default) = self.doc["Parameters"][name]["Default"].as_str() {
                     return default.to_string();
                 }
