@@ -213,6 +213,27 @@ impl ErrorCode {
         }
     }
 
+    /// The code whose wire string is `s`.
+    pub fn from_wire(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// Checks an error response against the table: the code is one of [`ErrorCode::ALL`] and
+    /// comes with one of its listed statuses. The test kits run it on every error they receive,
+    /// so the README table cannot drift from what the handlers answer.
+    pub fn check_documented(status: u16, code: &str) -> Result<(), String> {
+        let known = Self::from_wire(code)
+            .ok_or_else(|| format!("error code {code:?} is not in shared::error::ErrorCode"))?;
+        if known.statuses().contains(&status) {
+            Ok(())
+        } else {
+            Err(format!(
+                "error code {code} came with status {status}, but ErrorCode::{known:?} lists {:?}",
+                known.statuses()
+            ))
+        }
+    }
+
     /// The README's error-code table (Markdown), generated from [`ErrorCode::ALL`].
     pub fn markdown_table() -> String {
         let mut out = String::from("| Code | Status | Meaning |\n|---|---|---|\n");
@@ -396,6 +417,17 @@ mod tests {
                 "{name} is never used"
             );
         }
+    }
+
+    #[test]
+    fn responses_are_checked_against_the_table() {
+        assert_eq!(ErrorCode::from_wire("VIDEO_NOT_FOUND"), Some(VideoNotFound));
+        assert_eq!(ErrorCode::from_wire("video_not_found"), None);
+        assert!(ErrorCode::check_documented(404, "VIDEO_NOT_FOUND").is_ok());
+        assert!(ErrorCode::check_documented(403, "ACCOUNT_DISABLED").is_ok());
+        assert!(ErrorCode::check_documented(401, "ACCOUNT_DISABLED").is_ok());
+        assert!(ErrorCode::check_documented(409, "VIDEO_NOT_FOUND").is_err());
+        assert!(ErrorCode::check_documented(400, "NO_SUCH_CODE").is_err());
     }
 
     #[test]
