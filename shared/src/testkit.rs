@@ -64,7 +64,11 @@ impl TestApp {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes).to_string();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(code) = json["error_code"].as_str() {
+            crate::error::ErrorCode::check_documented(status.as_u16(), code)
+                .unwrap_or_else(|e| panic!("{e}: {}", text));
+        }
         TestResponse {
             status,
             headers,

@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
@@ -43,11 +44,11 @@ pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 const SUCCESS: &str = "success";
 
 fn video_not_found() -> ApiError {
-    ApiError::not_found("Video not found").with_code("VIDEO_NOT_FOUND")
+    ApiError::not_found("Video not found").with_code(ErrorCode::VideoNotFound)
 }
 
 fn product_not_found() -> ApiError {
-    ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
+    ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
 }
 
 fn video_error(e: VideoError) -> ApiError {
@@ -332,7 +333,7 @@ async fn upload_form(
                 field_errors: vec![FieldError::new("file", rejection.message())],
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID_VIDEO",
+                    ErrorCode::InvalidVideo,
                     rejection.message(),
                 )
             });

@@ -676,26 +676,30 @@ pub async fn list_all(
 impl From<OrderError> for crate::ApiError {
     fn from(e: OrderError) -> Self {
         match e {
-            OrderError::EmptyCart => Self::bad_request("CART_EMPTY", "The cart is empty"),
+            OrderError::EmptyCart => {
+                Self::bad_request(crate::error::ErrorCode::CartEmpty, "The cart is empty")
+            }
             OrderError::TooManyLines => Self::bad_request(
-                "CART_TOO_LARGE",
+                crate::error::ErrorCode::CartTooLarge,
                 format!("An order can hold at most {MAX_ORDER_LINES} different products"),
             ),
             OrderError::InsufficientStock { product_name, .. } => Self::conflict(
-                "INSUFFICIENT_STOCK",
+                crate::error::ErrorCode::InsufficientStock,
                 format!("Not enough stock of {product_name}"),
             ),
             OrderError::ProductUnavailable { .. } => Self::conflict(
-                "PRODUCT_UNAVAILABLE",
+                crate::error::ErrorCode::ProductUnavailable,
                 "A product in the cart is no longer sold",
             ),
             OrderError::CartChanged => Self::conflict(
-                "CART_CHANGED",
+                crate::error::ErrorCode::CartChanged,
                 "The cart changed while the order was placed; try again",
             ),
-            OrderError::NotFound => Self::not_found("Order not found").with_code("ORDER_NOT_FOUND"),
+            OrderError::NotFound => {
+                Self::not_found("Order not found").with_code(crate::error::ErrorCode::OrderNotFound)
+            }
             OrderError::IllegalTransition { from, to } => Self::conflict(
-                "INVALID_STATUS_TRANSITION",
+                crate::error::ErrorCode::InvalidStatusTransition,
                 format!("An order cannot go from {from} to {to}"),
             ),
             OrderError::Store(e) => e.into(),

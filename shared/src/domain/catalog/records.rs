@@ -284,21 +284,18 @@ pub(super) fn product_item(p: &ProductRecord) -> Result<Item, StoreError> {
 impl From<CatalogError> for crate::ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
-            CatalogError::ProductNotFound => {
-                Self::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
-            }
-            CatalogError::CategoryNotFound => {
-                Self::not_found("Category not found").with_code("CATEGORY_NOT_FOUND")
-            }
-            CatalogError::ParentNotFound => {
-                Self::not_found("Parent category not found").with_code("CATEGORY_NOT_FOUND")
-            }
+            CatalogError::ProductNotFound => Self::not_found("Product not found")
+                .with_code(crate::error::ErrorCode::ProductNotFound),
+            CatalogError::CategoryNotFound => Self::not_found("Category not found")
+                .with_code(crate::error::ErrorCode::CategoryNotFound),
+            CatalogError::ParentNotFound => Self::not_found("Parent category not found")
+                .with_code(crate::error::ErrorCode::CategoryNotFound),
             CatalogError::CodeTaken => Self::conflict(
-                "PRODUCT_CODE_TAKEN",
+                crate::error::ErrorCode::ProductCodeTaken,
                 "A product with this code already exists",
             ),
             CatalogError::SlugTaken => Self::conflict(
-                "CATEGORY_EXISTS",
+                crate::error::ErrorCode::CategoryExists,
                 "A category with this slug already exists",
             ),
             CatalogError::Embedding(e) => e.into(),
