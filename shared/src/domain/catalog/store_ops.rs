@@ -171,7 +171,7 @@ pub async fn get_product(
     id: &str,
 ) -> Result<Option<ProductRecord>, StoreError> {
     match store.get(&keys::product(id)).await? {
-        Some(item) => Ok(Some(store::from_item(item)?)),
+        Some(item) => Ok(Some(product_from_item(item)?)),
         None => Ok(None),
     }
 }
@@ -186,7 +186,7 @@ pub async fn get_products(
         .batch_get(&keys)
         .await?
         .into_iter()
-        .map(store::from_item)
+        .map(product_from_item)
         .collect()
 }
 
@@ -195,7 +195,7 @@ pub async fn list_all_products(store: &dyn ItemStore) -> Result<Vec<ProductRecor
     store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK).reverse())
         .await?
         .into_iter()
-        .map(store::from_item)
+        .map(product_from_item)
         .collect()
 }
 

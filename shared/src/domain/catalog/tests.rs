@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ai::local::LocalEmbedder;
+use crate::money::Cents;
 use crate::store::local::LocalStore;
 use crate::store::{Condition, ItemStore, StoreError, keys};
 
@@ -27,7 +28,7 @@ fn phone(category_id: &str, code: &str) -> NewProduct {
         name: "iPhone 15 Pro".into(),
         code: code.into(),
         brand: Some("Apple".into()),
-        price: 999.99,
+        price: Cents(99_999),
         description: Some("Latest iPhone with A17 Pro chip".into()),
         in_stock: true,
         stock_quantity: 50,
@@ -165,12 +166,12 @@ async fn updates_swap_codes_and_recompute_embeddings_only_when_text_changes() {
 
     // Price and stock do not touch the embedding.
     let patch = ProductPatch {
-        price: Some(279.99),
+        price: Some(Cents(27_999)),
         stock_quantity: Some(0),
         ..Default::default()
     };
     let p2 = update_product(&store, &e, &p.id, &patch).await.unwrap();
-    assert_eq!(p2.price, 279.99);
+    assert_eq!(p2.price, Cents(27_999));
     assert!(!p2.available());
     assert_eq!(p2.version, p.version + 1);
     assert_eq!(get_embedding(&store, &p.id).await.unwrap().unwrap(), before);
@@ -240,11 +241,11 @@ async fn counter_writes_move_the_version_so_stale_saves_retry() {
     );
     // ...and update_product, which re-reads, keeps the view.
     let patch = ProductPatch {
-        price: Some(5.0),
+        price: Some(Cents(500)),
         ..Default::default()
     };
     let updated = update_product(&store, &e, &p.id, &patch).await.unwrap();
-    assert_eq!((updated.view_count, updated.price), (1, 5.0));
+    assert_eq!((updated.view_count, updated.price), (1, Cents(500)));
     assert!(matches!(
         record_view(&store, "missing").await,
         Err(CatalogError::ProductNotFound)
