@@ -270,3 +270,42 @@ async fn embeddings_load_in_bulk() {
     assert_eq!(got_ids, [ids[0].as_str(), ids[2].as_str(), ids[3].as_str()]);
     assert_eq!(get_products(&store, &ids).await.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn an_old_product_item_with_a_decimal_price_still_reads() {
+    let store = LocalStore::in_memory().unwrap();
+    let cat = category(&store, "Old", None).await;
+    let p = create_product(&store, &embedder(), phone(&cat.id, "OLD-1"))
+        .await
+        .unwrap();
+    // Rewrite the item as an older version stored it: decimal `price`/`compare_price`.
+    let mut item = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
+    item.remove("price_cents");
+    item.remove("compare_price_cents");
+    item.insert("price".into(), serde_json::json!(19.99));
+    item.insert("compare_price".into(), serde_json::json!(24.5));
+    store.put(item, None).await.unwrap();
+
+    let read = get_product(&store, &p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.price, read.compare_price),
+        (Cents(1999), Some(Cents(2450)))
+    );
+    let all = list_all_products(&store).await.unwrap();
+    assert_eq!(all[0].price, Cents(1999));
+    // The next whole-item write stores cents and drops the decimal attribute.
+    update_product(
+        &store,
+        &embedder(),
+        &p.id,
+        &ProductPatch {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let item = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
+    assert_eq!(item["price_cents"], 1999);
+    assert!(!item.contains_key("price"));
+}
