@@ -177,7 +177,9 @@ api_fuzz() {
   local port base token
   rm -rf "$API_FUZZ_LOG"
   mkdir -p "$API_FUZZ_LOG"
-  cargo build "${LOCKED[@]}" --quiet -p local || return 1
+  # The same build as the test step (a no-op after it): `cargo build -p local` would resolve other
+  # features and rebuild the AWS SDKs. local/tests/cli.rs makes it build target/debug/local.
+  cargo test "${LOCKED[@]}" --workspace --no-run --quiet || return 1
   port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   base="http://127.0.0.1:$port"
   "$ROOT/target/debug/local" serve --memory --demo --host 127.0.0.1 --port "$port" \

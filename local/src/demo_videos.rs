@@ -19,7 +19,7 @@ use shared::{
         catalog::{self, ProductRecord},
         users,
         videos::{
-            self, NewVideo, VIDEO_CONTENT_TYPE, VideoRecord, VideoStatus,
+            self, NewVideo, VIDEO_CONTENT_TYPE, VideoCounts, VideoRecord, VideoStatus,
             interactions::{self, Toggle},
         },
         viewed,
@@ -116,8 +116,6 @@ pub async fn seed_videos(
             id,
             status: VideoStatus::Ready,
             size: Some(clip.len() as u64),
-            views_count: (h >> 16) % 5000,
-            shares_count: (h >> 32) % 40,
             created_at: created.clone(),
             updated_at: created,
             ..base
@@ -126,7 +124,12 @@ pub async fn seed_videos(
             .blobs
             .put(&record.blob_key, clip.into(), VIDEO_CONTENT_TYPE)
             .await?;
-        videos::insert(store, &record).await?;
+        let counts = VideoCounts {
+            views_count: (h >> 16) % 5000,
+            shares_count: (h >> 32) % 40,
+            ..Default::default()
+        };
+        videos::insert_with_counts(store, &record, &counts).await?;
         seeded.push(record);
     }
     out.videos = seeded.len();

@@ -169,6 +169,11 @@ pub async fn prepare(
         config.public_base_url = format!("http://{addr}");
     }
     let state = AppState::from_config(config).await?;
+    // Stores written before product counters had their own items: give them those (idempotent).
+    let migrated = shared::domain::catalog::migrate_product_counters(state.store.as_ref()).await?;
+    if migrated > 0 {
+        tracing::info!(migrated, "product counters moved to their own items");
+    }
     Ok(Prepared {
         socket,
         addr,

@@ -20,7 +20,7 @@ use shared::{
         catalog::snapshot::CatalogSnapshot,
         catalog::{self, NewCategory, NewProduct},
         videos::{
-            self, NewVideo, VideoRecord, VideoStatus, feed,
+            self, NewVideo, VideoCounts, VideoRecord, VideoStatus, feed,
             interactions::{self, Toggle},
             trends::{self, TrendParams},
         },
@@ -98,8 +98,6 @@ async fn world() -> World {
         let record = VideoRecord {
             status: VideoStatus::Ready,
             size: Some(1000),
-            views_count: (i as u64 * 37) % 5000,
-            shares_count: (i as u64 * 13) % 40,
             created_at: created.clone(),
             updated_at: created,
             ..videos::pending_record(NewVideo {
@@ -113,7 +111,14 @@ async fn world() -> World {
                 ],
             })
         };
-        videos::insert(s, &record).await.unwrap();
+        let counts = VideoCounts {
+            views_count: (i as u64 * 37) % 5000,
+            shares_count: (i as u64 * 13) % 40,
+            ..Default::default()
+        };
+        videos::insert_with_counts(s, &record, &counts)
+            .await
+            .unwrap();
         ids.push((record.id, record.category_id));
     }
     // The user: likes and saves in three categories, some watched, some viewed products.

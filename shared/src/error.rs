@@ -12,9 +12,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{
+    ToSchema,
+    openapi::schema::{Object, ObjectBuilder, Type},
+};
 
 use crate::{ai::AiError, blobs::BlobError, store::StoreError};
+
+mod codes;
+pub use codes::ErrorCode;
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -37,18 +43,34 @@ impl FieldError {
 pub struct ErrorBody {
     /// Human-readable description.
     pub detail: String,
-    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
+    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`: one of [`ErrorCode`] (the OpenAPI
+    /// document lists them all).
+    #[schema(schema_with = error_code_schema)]
     pub error_code: String,
     /// Present on validation errors: one entry per invalid field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub field_errors: Vec<FieldError>,
 }
 
+/// The OpenAPI schema of [`ErrorBody::error_code`]: a string, one of [`ErrorCode::ALL`], so the
+/// document lists exactly the codes the server can send.
+fn error_code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "Stable machine-readable code: one of these values (the README's error-code table says \
+             what each means and with which status it comes). Spec 001 (textbook) codes are lower-case.",
+        ))
+        .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+        .examples([ErrorCode::ValidationError.as_str()])
+        .build()
+}
+
 /// An error a handler returns; converts into the JSON error response.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: Cow<'static, str>,
+    pub code: ErrorCode,
     pub detail: Cow<'static, str>,
     pub field_errors: Vec<FieldError>,
     /// Seconds, sent as `Retry-After` (429, 503).
@@ -60,14 +82,10 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
-            code: code.into(),
+            code,
             detail: detail.into(),
             field_errors: Vec::new(),
             retry_after: None,
@@ -76,16 +94,13 @@ impl ApiError {
     }
 
     /// 400 with a specific code.
-    pub fn bad_request(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     /// 400: the body is not valid JSON, or a field has the wrong type.
     pub fn malformed(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", detail)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest, detail)
     }
 
     /// 422 with one entry per invalid field.
@@ -96,7 +111,11 @@ impl ApiError {
         };
         Self {
             field_errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationError,
+                detail,
+            )
         }
     }
 
@@ -105,32 +124,26 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, message)])
     }
 
-    pub fn unauthorized(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn unauthorized(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail)
     }
 
     pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", detail)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, detail)
     }
 
     pub fn not_found(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", detail)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, detail)
     }
 
-    pub fn conflict(
-        code: impl Into<Cow<'static, str>>,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             "Request body is too large",
         )
     }
@@ -138,7 +151,11 @@ impl ApiError {
     pub fn too_many_requests(detail: impl Into<Cow<'static, str>>, retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", detail)
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyRequests,
+                detail,
+            )
         }
     }
 
@@ -148,7 +165,7 @@ impl ApiError {
             source: Some(cause.into()),
             ..Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
+                ErrorCode::InternalError,
                 "Internal server error",
             )
         }
@@ -161,22 +178,22 @@ impl ApiError {
             retry_after: Some(1),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
+                ErrorCode::ServiceUnavailable,
                 "Service temporarily unavailable, retry shortly",
             )
         }
     }
 
     /// Replaces the error code (e.g. a spec-specific code on a generic constructor).
-    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.code = code.into();
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
         self
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             detail: self.detail.to_string(),
-            error_code: self.code.to_string(),
+            error_code: self.code.as_str().to_string(),
             field_errors: self.field_errors.clone(),
         }
     }
@@ -283,6 +300,42 @@ mod tests {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field_errors"][0]["field"], "email");
         assert_eq!(body["field_errors"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn the_error_body_schema_lists_every_code() {
+        let schema = serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema())
+            .expect("schema json");
+        let code = &schema["properties"]["error_code"];
+        assert_eq!(code["type"], "string");
+        let listed: Vec<&str> = code["enum"]
+            .as_array()
+            .expect("enum")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, all);
+        assert!(
+            schema["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|f| f == "error_code"))
+        );
+    }
+
+    #[tokio::test]
+    async fn codes_reach_the_body_as_their_contract_strings() {
+        let (status, body) =
+            body_of(ApiError::not_found("Video not found").with_code(ErrorCode::VideoNotFound))
+                .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error_code"], "VIDEO_NOT_FOUND");
+        let (_, body) = body_of(ApiError::bad_request(
+            ErrorCode::InvalidDifficulty,
+            "Invalid difficulty level",
+        ))
+        .await;
+        assert_eq!(body["error_code"], "invalid_difficulty");
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! Helpers for router tests (`tower::ServiceExt::oneshot`, no server): requests, JSON bodies,
 //! seeded users and their tokens. Enabled by the `testkit` feature in dev-dependencies.
 //! [`iam`]: store and blob decorators that note the IAM action of each call.
+//! [`hot_counters`]: a store decorator that notes counters (`ADD`) on items with index keys.
 
+pub mod hot_counters;
 pub mod iam;
 
 use axum::{
@@ -62,7 +64,11 @@ impl TestApp {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes).to_string();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(code) = json["error_code"].as_str() {
+            crate::error::ErrorCode::check_documented(status.as_u16(), code)
+                .unwrap_or_else(|e| panic!("{e}: {}", text));
+        }
         TestResponse {
             status,
             headers,

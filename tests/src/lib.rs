@@ -259,7 +259,12 @@ impl Reply {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // Every error answered is in the documented table, with a listed status.
+        if let Some(code) = json["error_code"].as_str() {
+            shared::error::ErrorCode::check_documented(status.as_u16(), code)
+                .unwrap_or_else(|e| panic!("{e}: {text}"));
+        }
         Self {
             status,
             headers,

@@ -23,7 +23,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use api_tests::replay::{Prepared, manifest, prepare_event, repo, router_of};
+use api_tests::replay::{
+    manifest, prepare_event, reach_success_path, repo, router_of, seed_for_jobs,
+};
 use axum::body::Body;
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
@@ -86,6 +88,9 @@ impl Template {
                 format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{logical_id}")
             }
             Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{logical_id}"),
+            Some("AWS::SecretsManager::Secret") => {
+                format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}")
+            }
             other => panic!("template.yaml: no ARN known for {logical_id} ({other:?})"),
         }
     }
@@ -120,6 +125,10 @@ impl Template {
                 }
                 if let Some(default) = self.doc["Parameters"][name]["Default"].as_str() {
                     return default.to_string();
+                }
+                // `!Ref` of a secret is its ARN (the functions' JwtSecretRead statements).
+                if self.resource_type(name) == Some("AWS::SecretsManager::Secret") {
+                    return self.arn_of(name);
                 }
                 panic!("template.yaml: cannot resolve ${{{name}}}")
             }
@@ -304,157 +313,6 @@ struct Use {
     event: String,
 }
 
-/// A request through a function's router with the event's state (setup only, not recorded).
-async fn call(
-    app: &TestApp,
-    function: &str,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    body: Option<Json>,
-) -> Json {
-    let router =
-        router_of(function).unwrap_or_else(|| panic!("no function {function}"))(app.state.clone());
-    let service = shared::http::service(router, &app.state.config);
-    let response = service
-        .oneshot(shared::testkit::request(method, uri, token, body))
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap_or_default();
-    let json: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-    assert!(status.is_success(), "setup {method} {uri}: {status} {json}");
-    json
-}
-
-// Ids the event files fix (no placeholder): the setup creates the entity and puts its id in.
-const EVENT_ORDER_ID: &str = "3b1f0a52-9a43-4c1e-b1c4-7e2d5f6a8c90";
-const EVENT_SEARCH_ID: &str = "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b";
-const EVENT_SESSION_ID: &str = "3f0c5a4e-8d1b-4b7e-9a52-6c1d2e7f9b10";
-const EVENT_TEACHER_ID: u64 = 12345;
-
-/// Creates what an event needs to take its success path rather than stop at a 404 or 400
-/// (whose calls are few): a cart line for a cart update or an order, an order for the fixed
-/// order id, a search for the fixed search id, a textbook session, teachers and a clustering.
-/// Through the functions' own routers, before recording starts. Returns the event text.
-async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepared) -> String {
-    let mut raw = prepared.raw;
-    let token = prepared.caller.as_ref().map(|(_, t)| t.clone());
-    let route_key = serde_json::from_str::<Json>(&raw)
-        .map(|e| e["routeKey"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let product = || async {
-        match &prepared.catalog {
-            Some((_, product)) => product.clone(),
-            None => api_tests::replay::seed_catalog(app).await.1,
-        }
-    };
-    let add_to_cart = |token: String, product: String| async move {
-        call(
-            app,
-            "cart",
-            "POST",
-            "/api/v1/cart/add",
-            Some(&token),
-            Some(serde_json::json!({"product_id": product, "quantity": 1})),
-        )
-        .await["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let mut line_id = String::from("REPLACE_WITH_CART_ITEM_ID");
-    if raw.contains(&line_id)
-        && let Some(token) = &token
-    {
-        let line = add_to_cart(token.clone(), product().await).await;
-        raw = raw.replace(&line_id, &line);
-        line_id = line;
-    }
-    // An order takes the caller's cart; the cart routes work on a cart with a line in it.
-    if (route_key == "POST /api/v1/orders" || (function == "cart" && !raw.contains(&line_id)))
-        && let Some(token) = &token
-    {
-        add_to_cart(token.clone(), product().await).await;
-    }
-    if raw.contains(EVENT_ORDER_ID) {
-        // The caller's own order when a customer asks; any customer's for an admin.
-        let buyer = match (&prepared.caller, raw.contains("/admin/")) {
-            (Some((_, t)), false) => t.clone(),
-            _ => {
-                app.user_with_roles("replay_buyer", &[shared::auth::Role::Customer])
-                    .await
-                    .1
-            }
-        };
-        add_to_cart(buyer.clone(), product().await).await;
-        let body = serde_json::from_str::<Json>(
-            &std::fs::read_to_string(repo().join("events/orders-create-order.json"))
-                .unwrap_or_default(),
-        )
-        .ok()
-        .and_then(|e| serde_json::from_str::<Json>(e["body"].as_str()?).ok());
-        let order = call(app, "orders", "POST", "/api/v1/orders", Some(&buyer), body).await;
-        let id = order["id"].as_str().unwrap_or_default().to_string();
-        raw = raw.replace(EVENT_ORDER_ID, &id);
-        // The event ships it: confirm it first (pending -> confirmed -> shipped).
-        if route_key.ends_with("/status")
-            && let Some(admin) = &token
-        {
-            let uri = format!("/api/v1/admin/orders/{id}/status");
-            let body = serde_json::json!({"status": "confirmed"});
-            call(app, "admin", "PUT", &uri, Some(admin), Some(body)).await;
-        }
-    }
-    if raw.contains(EVENT_SEARCH_ID) {
-        let search = call(app, "search", "GET", "/api/v1/search?q=iphone", None, None).await;
-        let id = search["search_id"].as_str().unwrap_or_default().to_string();
-        raw = raw.replace(EVENT_SEARCH_ID, &id);
-    }
-    if raw.contains(EVENT_SESSION_ID) && !route_key.ends_with("/personalize") {
-        let personalize = serde_json::from_str::<Json>(
-            &std::fs::read_to_string(repo().join("events/textbook-personalize.json"))
-                .unwrap_or_default(),
-        )
-        .ok()
-        .and_then(|e| serde_json::from_str::<Json>(e["body"].as_str()?).ok());
-        call(
-            app,
-            "textbook",
-            "POST",
-            "/api/personalization/personalize",
-            None,
-            personalize,
-        )
-        .await;
-    }
-    if function == "classroom" {
-        shared::domain::teachers::put_teachers(
-            app.state.store.as_ref(),
-            &shared::domain::teachers::synthetic_population(40, EVENT_TEACHER_ID - 20, 5),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("seed teachers: {e}"));
-        if route_key == "GET /clusters" {
-            let (_, admin) = app
-                .user_with_roles("replay_recompute", &[shared::auth::Role::Admin])
-                .await;
-            call(
-                app,
-                "classroom",
-                "POST",
-                "/clusters/recompute",
-                Some(&admin),
-                None,
-            )
-            .await;
-        }
-    }
-    raw
-}
-
 /// Replays every HTTP event through its router on recording backends; returns the noted calls
 /// with the event file they came from, and the events that did not succeed even so.
 async fn http_calls() -> (Vec<(String, String, Vec<IamCall>)>, Vec<String>) {
@@ -491,55 +349,6 @@ async fn http_calls() -> (Vec<(String, String, Vec<IamCall>)>, Vec<String>) {
         out.push((function, file, calls));
     }
     (out, unsuccessful)
-}
-
-/// What the jobs need to find so that each does its work (orders to mine, teachers to
-/// cluster, videos with activity to score, the pending upload the S3 event names).
-async fn seed_for_jobs(state: &shared::AppState, upload_event: &Json) {
-    use shared::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE};
-    local::demo::seed(state, 6)
-        .await
-        .unwrap_or_else(|e| panic!("seed users: {e}"));
-    local::demo_catalog::seed_catalog(state, 30)
-        .await
-        .unwrap_or_else(|e| panic!("seed catalog: {e}"));
-    local::demo_orders::seed_orders(state, 40, 6)
-        .await
-        .unwrap_or_else(|e| panic!("seed orders: {e}"));
-    local::demo_videos::seed_videos(state, 3, 6)
-        .await
-        .unwrap_or_else(|e| panic!("seed videos: {e}"));
-    shared::domain::teachers::put_teachers(
-        state.store.as_ref(),
-        &shared::domain::teachers::synthetic_population(60, 1, 5),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("seed teachers: {e}"));
-    if let Some(key) = upload_event["detail"]["object"]["key"].as_str() {
-        let id =
-            videos::video_id_of_blob_key(key).unwrap_or_else(|| panic!("not a video key: {key}"));
-        let pending = videos::VideoRecord {
-            id: id.to_string(),
-            blob_key: key.to_string(),
-            ..videos::pending_record(NewVideo {
-                product_id: "p".into(),
-                category_id: "c".into(),
-                uploader_id: "u".into(),
-                title: "t".into(),
-                tags: vec![],
-            })
-        };
-        videos::insert(state.store.as_ref(), &pending)
-            .await
-            .unwrap_or_else(|e| panic!("seed pending video: {e}"));
-        let mut mp4 = vec![0, 0, 0, 16];
-        mp4.extend_from_slice(b"ftypmp42\0\0\0\0moov");
-        state
-            .blobs
-            .put(key, mp4.into(), VIDEO_CONTENT_TYPE)
-            .await
-            .unwrap_or_else(|e| panic!("seed upload: {e}"));
-    }
 }
 
 /// Runs every `events/jobs/*.json` through `jobs::handle` on recording backends.

@@ -5,6 +5,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::{Permission, Role, password},
@@ -21,12 +22,12 @@ use shared::{
 use crate::models::*;
 
 fn user_not_found() -> ApiError {
-    ApiError::not_found("User not found").with_code("USER_NOT_FOUND")
+    ApiError::not_found("User not found").with_code(ErrorCode::UserNotFound)
 }
 
 fn role_of(id_or_name: &str) -> ApiResult<Role> {
     Role::parse(id_or_name)
-        .ok_or_else(|| ApiError::not_found("Role not found").with_code("ROLE_NOT_FOUND"))
+        .ok_or_else(|| ApiError::not_found("Role not found").with_code(ErrorCode::RoleNotFound))
 }
 
 /// Users, newest first, with search and pagination. The total is in `X-Total-Count`.
@@ -159,7 +160,7 @@ pub async fn update_user(
     auth.require(Permission::UsersUpdate)?;
     if req.is_active == Some(false) && user_id == auth.user_id {
         return Err(ApiError::conflict(
-            "SELF_LOCKOUT",
+            ErrorCode::SelfLockout,
             "You cannot deactivate your own account",
         ));
     }
@@ -252,7 +253,7 @@ pub async fn remove_role(
     let role = role_of(&role_id)?;
     if role == Role::Admin && user_id == auth.user_id {
         return Err(ApiError::conflict(
-            "SELF_LOCKOUT",
+            ErrorCode::SelfLockout,
             "You cannot remove your own admin role",
         ));
     }

@@ -5,6 +5,7 @@ use axum::{
     extract::{Path, State},
     http::HeaderMap,
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     api::orders::OrderLineBody,
@@ -113,7 +114,9 @@ pub async fn get_order(
     auth.require(Permission::OrdersViewAll)?;
     let order = orders::get(state.store.as_ref(), &order_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("Order not found").with_code("ORDER_NOT_FOUND"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("Order not found").with_code(ErrorCode::OrderNotFound)
+        })?;
     Ok(Json(detail(&state, order).await?))
 }
 

@@ -5,6 +5,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::{Role, password, permissions_for},
@@ -134,7 +135,7 @@ pub async fn login(
             "Too many failed login attempts; try again later",
             retry_after,
         )
-        .with_code("TOO_MANY_LOGIN_ATTEMPTS"));
+        .with_code(ErrorCode::TooManyLoginAttempts));
     }
     let verified = match &user {
         Some(u) => password::verify_password(&u.password_hash, &req.password).await,
@@ -148,12 +149,14 @@ pub async fn login(
         login_throttle::record_failure(store, &login_hash, &address, limits.window_secs).await?;
         tracing::info!(%address, "failed login");
         return Err(ApiError::unauthorized(
-            "INVALID_CREDENTIALS",
+            ErrorCode::InvalidCredentials,
             BAD_CREDENTIALS,
         ));
     };
     if !user.is_active {
-        return Err(ApiError::forbidden("Account is disabled").with_code("ACCOUNT_DISABLED"));
+        return Err(
+            ApiError::forbidden("Account is disabled").with_code(ErrorCode::AccountDisabled)
+        );
     }
     login_throttle::clear(store, &login_hash, &address).await?;
     let user = users::record_login(store, &user.id).await?;

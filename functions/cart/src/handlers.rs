@@ -7,6 +7,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, HeaderValue},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     domain::{
@@ -37,7 +38,10 @@ fn guest_id(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
         .map(|u| Some(u.to_string()))
         .ok_or_else(|| {
-            ApiError::bad_request("INVALID_CART_ID", "X-Cart-Id must be a cart id (UUID)")
+            ApiError::bad_request(
+                ErrorCode::InvalidCartId,
+                "X-Cart-Id must be a cart id (UUID)",
+            )
         })
 }
 

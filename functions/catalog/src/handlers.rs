@@ -8,6 +8,7 @@ use axum::{
     Json,
     extract::{Path, State},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::{ProductDetail, ProductSummary},
@@ -26,7 +27,7 @@ use shared::{
 use crate::models::*;
 
 fn product_not_found() -> ApiError {
-    ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
+    ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
 }
 
 /// Products, filtered, sorted and paged.

@@ -9,6 +9,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use serde_json::Value;
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
@@ -66,7 +67,7 @@ fn content_of(body: &ClassifyRequest) -> ApiResult<&str> {
             )],
             ..ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "CONTENT_TOO_LARGE",
+                ErrorCode::ContentTooLarge,
                 format!("content is larger than the limit of {MAX_CONTENT_BYTES} bytes"),
             )
         }),
@@ -201,7 +202,7 @@ pub async fn clusters(State(state): State<AppState>) -> ApiResult<Json<ClustersR
 
 fn not_computed() -> ApiError {
     ApiError::not_found("Clusters have not been computed yet; run POST /clusters/recompute")
-        .with_code("CLUSTERS_NOT_COMPUTED")
+        .with_code(ErrorCode::ClustersNotComputed)
 }
 
 #[utoipa::path(
@@ -234,10 +235,10 @@ pub async fn recompute(
 pub fn recompute_error(e: RecomputeError) -> ApiError {
     match e {
         RecomputeError::TooFewUsers { .. } => ApiError::conflict(
-            "NOT_ENOUGH_USERS",
+            ErrorCode::NotEnoughUsers,
             format!("Cannot compute 4 clusters: {e}"),
         ),
-        RecomputeError::Conflict => ApiError::conflict("RECOMPUTE_CONFLICT", e.to_string()),
+        RecomputeError::Conflict => ApiError::conflict(ErrorCode::RecomputeConflict, e.to_string()),
         RecomputeError::Store(s) => s.into(),
         RecomputeError::Algorithm(_) => ApiError::internal(e),
     }
@@ -253,7 +254,7 @@ fn parse_cluster_id(raw: &str) -> ApiResult<ClusterName> {
         .and_then(ClusterName::from_id)
         .ok_or_else(|| {
             ApiError::not_found(format!("Cluster {id} does not exist (clusters are 0-3)"))
-                .with_code("CLUSTER_NOT_FOUND")
+                .with_code(ErrorCode::ClusterNotFound)
         })
 }
 
@@ -285,7 +286,7 @@ fn parse_user_id(raw: &str) -> ApiResult<u64> {
 }
 
 fn user_not_found(id: u64) -> ApiError {
-    ApiError::not_found(format!("User {id} not found")).with_code("USER_NOT_FOUND")
+    ApiError::not_found(format!("User {id} not found")).with_code(ErrorCode::UserNotFound)
 }
 
 #[utoipa::path(
@@ -349,7 +350,7 @@ fn import_format(headers: &HeaderMap) -> ApiResult<Format> {
         | "application/x-jsonlines" => Ok(Format::JsonLines),
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "Expected text/csv or application/x-ndjson (JSON lines)",
         )),
     }
@@ -437,7 +438,7 @@ pub async fn record_activity(
         .iter()
         .map(|(k, v)| (k.clone(), u64::try_from(*v).unwrap_or(0)))
         .collect();
-    let teacher = teachers::record_activity(state.store.as_ref(), user_id, &increments)
+    let activity = teachers::record_activity(state.store.as_ref(), user_id, &increments)
         .await
         .map_err(|e| match e {
             TeacherError::NotFound => user_not_found(user_id),
@@ -450,7 +451,7 @@ pub async fn record_activity(
         success: true,
         data: ActivityData {
             user_id,
-            activity: import::activity_map(&teacher.activity),
+            activity: import::activity_map(&activity),
         },
     }))
 }

@@ -5,6 +5,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
@@ -19,7 +20,7 @@ use shared::{
 use crate::models::*;
 
 fn order_not_found() -> ApiError {
-    ApiError::not_found("Order not found").with_code("ORDER_NOT_FOUND")
+    ApiError::not_found("Order not found").with_code(ErrorCode::OrderNotFound)
 }
 
 /// The `Idempotency-Key` header: 1-100 visible ASCII characters.
@@ -34,7 +35,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
         .map(|k| Some(k.to_string()))
         .ok_or_else(|| {
             ApiError::bad_request(
-                "INVALID_IDEMPOTENCY_KEY",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key must be 1-100 visible ASCII characters",
             )
         })
@@ -67,7 +68,9 @@ pub async fn create_order(
     let user = users::get(store, &auth.user_id)
         .await?
         .filter(|u| u.is_active)
-        .ok_or_else(|| ApiError::forbidden("Account is disabled").with_code("ACCOUNT_DISABLED"))?;
+        .ok_or_else(|| {
+            ApiError::forbidden("Account is disabled").with_code(ErrorCode::AccountDisabled)
+        })?;
     let billing = match req.billing_address {
         Some(a) => a,
         None => {

@@ -325,3 +325,62 @@ async fn an_order_stored_with_decimal_amounts_still_reads() {
     let list = app.call("GET", "/api/v1/orders/", Some(&token), None).await;
     assert_eq!(list.json[0]["total_amount"], 27.57);
 }
+
+/// The sale moves only the product's counter item (no index keys); the product item is only
+/// checked, in the same transaction: a product switched off (`in_stock: false`) is not sold even
+/// with units left.
+#[tokio::test]
+async fn an_order_writes_the_counter_item_and_checks_the_product_item() {
+    use shared::domain::catalog::{self, ProductPatch};
+    use shared::store::keys;
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("olga", &[Role::Customer]).await;
+    let phone = product(&app, "P1", 10.0, 5).await;
+    let store = app.state.store.as_ref();
+    let product_item = store.get(&keys::product(&phone)).await.unwrap().unwrap();
+    let me = CartOwner::User(user.id.clone());
+    cart::add(store, &me, &phone, 2).await.unwrap();
+    let order = |token: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/v1/orders/",
+                Some(&token),
+                Some(json!({"billing_address": address()})),
+            )
+            .await
+        }
+    };
+    let r = order(token.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        store.get(&keys::product(&phone)).await.unwrap().unwrap(),
+        product_item,
+        "the indexed product item is not written by a sale"
+    );
+    let counters = store
+        .get(&keys::product_counters(&phone))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counters["stock_quantity"], 3);
+    assert_eq!(counters["order_count"], 2);
+    assert_eq!(counters["basket_count"], 1);
+
+    cart::add(store, &me, &phone, 1).await.unwrap();
+    catalog::update_product(
+        store,
+        app.state.embedder.as_ref(),
+        &phone,
+        &ProductPatch {
+            in_stock: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = order(token).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(app.stock(&phone).await, 3, "nothing taken");
+}

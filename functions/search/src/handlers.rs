@@ -8,6 +8,7 @@ use axum::{
     Json,
     extract::{RawQuery, State},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
@@ -222,10 +223,10 @@ pub async fn track_click(
         .await?
         .is_none()
     {
-        return Err(ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND"));
+        return Err(ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound));
     }
     if !search::track_click(store, &req.search_id, &req.product_id, req.position).await? {
-        return Err(ApiError::not_found("Search not found").with_code("SEARCH_NOT_FOUND"));
+        return Err(ApiError::not_found("Search not found").with_code(ErrorCode::SearchNotFound));
     }
     Ok(Json(Message {
         message: "Click tracked".into(),

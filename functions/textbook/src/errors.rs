@@ -1,7 +1,10 @@
 //! The error responses of spec 001, as [`ApiError`]s.
 
 use axum::http::StatusCode;
-use shared::{ApiError, error::FieldError};
+use shared::{
+    ApiError,
+    error::{ErrorCode, FieldError},
+};
 
 use crate::adapt::AdaptError;
 
@@ -10,7 +13,7 @@ pub fn missing_field(field: &str) -> ApiError {
     ApiError {
         field_errors: vec![FieldError::new(field, "Field required")],
         ..ApiError::bad_request(
-            "missing_required_field",
+            ErrorCode::MissingRequiredField,
             format!("Missing required field: {field}"),
         )
     }
@@ -25,7 +28,7 @@ pub fn invalid_difficulty(got: &str) -> ApiError {
             "must be beginner, intermediate or advanced",
         )],
         ..ApiError::bad_request(
-            "invalid_difficulty",
+            ErrorCode::InvalidDifficulty,
             format!(
                 "Invalid difficulty level '{shown}': expected beginner, intermediate or advanced"
             ),
@@ -34,7 +37,7 @@ pub fn invalid_difficulty(got: &str) -> ApiError {
 }
 
 /// 400 for a field whose value is not allowed (other than the difficulty).
-pub fn invalid_field(code: &'static str, field: &str, message: &str) -> ApiError {
+pub fn invalid_field(code: ErrorCode, field: &str, message: &str) -> ApiError {
     ApiError {
         field_errors: vec![FieldError::new(field, message)],
         ..ApiError::bad_request(code, format!("Invalid {field}: {message}"))
@@ -45,7 +48,7 @@ pub fn invalid_field(code: &'static str, field: &str, message: &str) -> ApiError
 pub fn session_not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "session_not_found",
+        ErrorCode::SessionNotFound,
         "Personalization session not found or expired",
     )
 }
@@ -59,7 +62,7 @@ pub fn content_too_large(limit: usize) -> ApiError {
         )],
         ..ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "content_too_large",
+            ErrorCode::ChapterTooLarge,
             format!("chapter_content is larger than the limit of {limit} bytes"),
         )
     }
@@ -69,7 +72,7 @@ pub fn content_too_large(limit: usize) -> ApiError {
 /// throttling); the cause is logged, never sent.
 pub fn processing_error(cause: AdaptError) -> ApiError {
     let throttled = matches!(cause, AdaptError::Throttled);
-    let mut e = ApiError::internal(cause).with_code("processing_error");
+    let mut e = ApiError::internal(cause).with_code(ErrorCode::ProcessingError);
     e.detail = "The content could not be processed; please try again later".into();
     if throttled {
         e.status = StatusCode::SERVICE_UNAVAILABLE;

@@ -14,6 +14,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::ApiError;
+use shared::error::ErrorCode;
 use utoipa::ToSchema;
 
 use crate::{
@@ -126,7 +127,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             if !ct.eq_ignore_ascii_case("application/json") && !ct.ends_with("+json") {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "UNSUPPORTED_MEDIA_TYPE",
+                    ErrorCode::UnsupportedMediaType,
                     "Expected a body of type application/json",
                 ));
             }
@@ -225,7 +226,7 @@ pub fn parse_level(s: &str) -> Result<Level, ApiError> {
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
     if id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
         return Err(errors::invalid_field(
-            "invalid_identifier",
+            ErrorCode::InvalidIdentifier,
             field,
             "at most 200 characters, no control characters",
         ));
@@ -239,7 +240,7 @@ pub fn check_position(p: Option<i64>) -> Result<Option<u64>, ApiError> {
         None => Ok(None),
         Some(v) => u64::try_from(v).map(Some).map_err(|_| {
             errors::invalid_field(
-                "invalid_reading_position",
+                ErrorCode::InvalidReadingPosition,
                 "reading_position",
                 "must be zero or positive",
             )
@@ -251,7 +252,7 @@ pub fn check_position(p: Option<i64>) -> Result<Option<u64>, ApiError> {
 pub fn check_preference(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v {
         Some(s) if s.chars().count() > MAX_PREFERENCE_CHARS => Err(errors::invalid_field(
-            "invalid_preference",
+            ErrorCode::InvalidPreference,
             field,
             "at most 200 characters",
         )),

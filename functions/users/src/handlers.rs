@@ -5,6 +5,7 @@ use axum::{
     Json,
     extract::{Path, State},
 };
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     domain::{
@@ -22,9 +23,11 @@ use crate::models::*;
 async fn current(state: &AppState, auth: &AuthUser) -> ApiResult<UserRecord> {
     let user = users::get(state.store.as_ref(), &auth.user_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("User not found").with_code("USER_NOT_FOUND"))?;
+        .ok_or_else(|| ApiError::not_found("User not found").with_code(ErrorCode::UserNotFound))?;
     if !user.is_active {
-        return Err(ApiError::forbidden("Account is disabled").with_code("ACCOUNT_DISABLED"));
+        return Err(
+            ApiError::forbidden("Account is disabled").with_code(ErrorCode::AccountDisabled)
+        );
     }
     Ok(user)
 }
@@ -257,7 +260,9 @@ pub async fn add_viewed(
     catalog::get_product(store, &product_id)
         .await?
         .filter(|p| p.is_active)
-        .ok_or_else(|| ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND"))?;
+        .ok_or_else(|| {
+            ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
+        })?;
     viewed::add(store, &auth.user_id, &product_id).await?;
     Ok(message("Product added to viewed history"))
 }

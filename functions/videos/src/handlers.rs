@@ -9,13 +9,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
+use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
     domain::{
         catalog::{self, ProductRecord, snapshot::SnapshotCache},
         videos::{
-            self, NewVideo, VIDEO_CONTENT_TYPE, VideoError, VideoPatch, VideoRecord, VideoStatus,
+            self, NewVideo, VIDEO_CONTENT_TYPE, VideoCounts, VideoError, VideoPatch, VideoRecord,
+            VideoStatus,
             feed::{self, FeedCursor},
             interactions::{self, Toggle},
             verify,
@@ -42,11 +44,11 @@ pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 const SUCCESS: &str = "success";
 
 fn video_not_found() -> ApiError {
-    ApiError::not_found("Video not found").with_code("VIDEO_NOT_FOUND")
+    ApiError::not_found("Video not found").with_code(ErrorCode::VideoNotFound)
 }
 
 fn product_not_found() -> ApiError {
-    ApiError::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
+    ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
 }
 
 fn video_error(e: VideoError) -> ApiError {
@@ -112,6 +114,7 @@ fn may_manage(user: &AuthUser, video: &VideoRecord) -> bool {
 async fn detail(
     state: &AppState,
     video: VideoRecord,
+    counts: VideoCounts,
     product: Option<&ProductRecord>,
     caller: Option<&AuthUser>,
     upload: Option<UploadTarget>,
@@ -139,10 +142,10 @@ async fn detail(
         product: product.map(VideoProduct::from),
         product_id: video.product_id,
         uploader_id: video.uploader_id,
-        likes_count: video.likes_count,
-        saves_count: video.saves_count,
-        shares_count: video.shares_count,
-        views_count: video.views_count,
+        likes_count: counts.likes_count,
+        saves_count: counts.saves_count,
+        shares_count: counts.shares_count,
+        views_count: counts.views_count,
         trend_score: video.trend_score,
         is_liked,
         is_saved,
@@ -198,13 +201,13 @@ pub async fn feed(
             product: VideoProduct::from(e.product),
             id: e.video.id,
             title: e.video.title,
-            likes_count: e.video.likes_count,
+            likes_count: e.counts.likes_count,
             is_liked: e.is_liked,
             is_saved: e.is_saved,
             trend_score: e.video.trend_score,
             tags: e.video.tags,
-            views_count: e.video.views_count,
-            shares_count: e.video.shares_count,
+            views_count: e.counts.views_count,
+            shares_count: e.counts.shares_count,
             created_at: e.video.created_at,
         });
     }
@@ -298,7 +301,8 @@ async fn upload_signed(
         max_size: signed.max_size,
         expires_at: signed.expires_at,
     };
-    let detail = detail(state, video, Some(&product), None, Some(target)).await?;
+    let counts = VideoCounts::default();
+    let detail = detail(state, video, counts, Some(&product), None, Some(target)).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -329,7 +333,7 @@ async fn upload_form(
                 field_errors: vec![FieldError::new("file", rejection.message())],
                 ..ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "INVALID_VIDEO",
+                    ErrorCode::InvalidVideo,
                     rejection.message(),
                 )
             });
@@ -361,10 +365,10 @@ async fn upload_form(
     verify::accept_upload(state.store.as_ref(), &pending, &stored)
         .await
         .map_err(video_error)?;
-    let video = videos::get(state.store.as_ref(), &pending.id)
+    let (video, counts) = videos::get_with_counts(state.store.as_ref(), &pending.id)
         .await?
         .ok_or_else(video_not_found)?;
-    let detail = detail(state, video, Some(&product), None, None).await?;
+    let detail = detail(state, video, counts, Some(&product), None, None).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -381,7 +385,7 @@ pub async fn get_video(
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<VideoDetail>> {
     let id = checked_id(&video_id)?;
-    let video = videos::get(state.store.as_ref(), id)
+    let (video, counts) = videos::get_with_counts(state.store.as_ref(), id)
         .await?
         .ok_or_else(video_not_found)?;
     let visible = video.status == VideoStatus::Ready
@@ -391,7 +395,15 @@ pub async fn get_video(
     }
     let product = catalog::get_product(state.store.as_ref(), &video.product_id).await?;
     Ok(Json(
-        detail(&state, video, product.as_ref(), caller.as_ref(), None).await?,
+        detail(
+            &state,
+            video,
+            counts,
+            product.as_ref(),
+            caller.as_ref(),
+            None,
+        )
+        .await?,
     ))
 }
 
@@ -447,9 +459,12 @@ pub async fn update_video(
     let updated = videos::update(state.store.as_ref(), id, &patch)
         .await
         .map_err(video_error)?;
-    let product = catalog::get_product(state.store.as_ref(), &updated.product_id).await?;
+    let (product, counts) = tokio::try_join!(
+        catalog::get_product(state.store.as_ref(), &updated.product_id),
+        videos::counts(state.store.as_ref(), id),
+    )?;
     Ok(Json(
-        detail(&state, updated, product.as_ref(), Some(&user), None).await?,
+        detail(&state, updated, counts, product.as_ref(), Some(&user), None).await?,
     ))
 }
 

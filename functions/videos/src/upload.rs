@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::{body::Body, http::StatusCode};
 use bytes::Bytes;
 use serde_json::Value;
+use shared::error::ErrorCode;
 use shared::{
     ApiError,
     domain::videos::{
@@ -117,7 +118,7 @@ pub fn too_large() -> ApiError {
         field_errors: vec![FieldError::new("file", "at most 50 MB")],
         ..ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "FILE_TOO_LARGE",
+            ErrorCode::FileTooLarge,
             format!("Videos are at most {MAX_VIDEO_BYTES} bytes (50 MB)"),
         )
     }
@@ -193,7 +194,7 @@ fn multipart_error(e: multer::Error) -> ApiError {
                 )],
                 ..ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "FILE_TOO_LARGE",
+                    ErrorCode::FileTooLarge,
                     "The form is larger than a request may be (6 MB)",
                 )
             }

@@ -326,19 +326,21 @@ pub async fn merge_guest(
 impl From<CartError> for crate::ApiError {
     fn from(e: CartError) -> Self {
         match e {
-            CartError::ProductNotFound => {
-                Self::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
-            }
-            CartError::ItemNotFound => {
-                Self::not_found("Cart item not found").with_code("CART_ITEM_NOT_FOUND")
-            }
-            CartError::InsufficientStock { available } => {
-                Self::conflict("INSUFFICIENT_STOCK", format!("Only {available} in stock"))
-            }
+            CartError::ProductNotFound => Self::not_found("Product not found")
+                .with_code(crate::error::ErrorCode::ProductNotFound),
+            CartError::ItemNotFound => Self::not_found("Cart item not found")
+                .with_code(crate::error::ErrorCode::CartItemNotFound),
+            CartError::InsufficientStock { available } => Self::conflict(
+                crate::error::ErrorCode::InsufficientStock,
+                format!("Only {available} in stock"),
+            ),
             CartError::TooMany => {
                 Self::invalid_field("quantity", "must be between 1 and 100 in total")
             }
-            CartError::CartFull => Self::conflict("CART_FULL", "The cart has too many items"),
+            CartError::CartFull => Self::conflict(
+                crate::error::ErrorCode::CartFull,
+                "The cart has too many items",
+            ),
             CartError::Store(e) => e.into(),
         }
     }

@@ -3,7 +3,8 @@
 //! The transaction that places an order:
 //! - decrements each product's stock with `ADD stock_quantity -q` under the condition that at least
 //!   `q` are left and the product is active and switched on (so stock never goes below zero, however
-//!   many orders race), and counts the sale (`order_count`, `version`);
+//!   many orders race), and counts the sale (`order_count`, `basket_count`), on the product's
+//!   counter item (no index keys), with a check that the product item is active and in stock;
 //! - writes the order (its lines inside it) and a unique order-number marker;
 //! - deletes the cart lines it was made from, each conditioned on the quantity that was read;
 //! - with an idempotency key, writes a marker `(user, key) -> order id`: a retry with the same key
@@ -491,20 +492,26 @@ async fn place_from(
             updated_at: created_at,
         };
 
-        let mut ops = Vec::with_capacity(2 * lines.len() + 6);
+        let mut ops = Vec::with_capacity(3 * lines.len() + 6);
+        // Stock and sales on the counter items (no index keys); the product items (active, in
+        // stock) only checked. Line `i` has the update `i` and the check `lines.len() + i`.
         for (product_id, quantity) in &lines {
             ops.push(TxOp::Update {
-                key: keys::product(product_id),
+                key: keys::product_counters(product_id),
                 update: Update::new()
                     .add("stock_quantity", -quantity)
                     .add("order_count", *quantity)
-                    .add("basket_count", 1)
-                    .add("version", 1),
-                condition: Some(Condition::And(vec![
-                    Condition::ge("stock_quantity", *quantity),
+                    .add("basket_count", 1),
+                condition: Some(Condition::ge("stock_quantity", *quantity)),
+            });
+        }
+        for (product_id, _) in &lines {
+            ops.push(TxOp::Check {
+                key: keys::product(product_id),
+                condition: Condition::And(vec![
                     Condition::eq("is_active", true),
                     Condition::eq("in_stock", true),
-                ])),
+                ]),
             });
         }
         let stock_ops = ops.len();
@@ -565,7 +572,7 @@ async fn place_from(
                     return Ok((existing, false));
                 }
                 if let Some(&i) = failed.iter().find(|&&i| i < stock_ops) {
-                    let (product_id, _) = &lines[i];
+                    let (product_id, _) = &lines[i % lines.len()];
                     let name = order
                         .items
                         .iter()
@@ -651,11 +658,10 @@ pub async fn update_status(
         if status == OrderStatus::Cancelled {
             for line in &old.items {
                 ops.push(TxOp::Update {
-                    key: keys::product(&line.product_id),
+                    key: keys::product_counters(&line.product_id),
                     update: Update::new()
                         .add("stock_quantity", line.quantity)
-                        .add("order_count", -line.quantity)
-                        .add("version", 1),
+                        .add("order_count", -line.quantity),
                     condition: Some(Condition::ItemExists),
                 });
             }
@@ -690,26 +696,30 @@ pub async fn list_all(
 impl From<OrderError> for crate::ApiError {
     fn from(e: OrderError) -> Self {
         match e {
-            OrderError::EmptyCart => Self::bad_request("CART_EMPTY", "The cart is empty"),
+            OrderError::EmptyCart => {
+                Self::bad_request(crate::error::ErrorCode::CartEmpty, "The cart is empty")
+            }
             OrderError::TooManyLines => Self::bad_request(
-                "CART_TOO_LARGE",
+                crate::error::ErrorCode::CartTooLarge,
                 format!("An order can hold at most {MAX_ORDER_LINES} different products"),
             ),
             OrderError::InsufficientStock { product_name, .. } => Self::conflict(
-                "INSUFFICIENT_STOCK",
+                crate::error::ErrorCode::InsufficientStock,
                 format!("Not enough stock of {product_name}"),
             ),
             OrderError::ProductUnavailable { .. } => Self::conflict(
-                "PRODUCT_UNAVAILABLE",
+                crate::error::ErrorCode::ProductUnavailable,
                 "A product in the cart is no longer sold",
             ),
             OrderError::CartChanged => Self::conflict(
-                "CART_CHANGED",
+                crate::error::ErrorCode::CartChanged,
                 "The cart changed while the order was placed; try again",
             ),
-            OrderError::NotFound => Self::not_found("Order not found").with_code("ORDER_NOT_FOUND"),
+            OrderError::NotFound => {
+                Self::not_found("Order not found").with_code(crate::error::ErrorCode::OrderNotFound)
+            }
             OrderError::IllegalTransition { from, to } => Self::conflict(
-                "INVALID_STATUS_TRANSITION",
+                crate::error::ErrorCode::InvalidStatusTransition,
                 format!("An order cannot go from {from} to {to}"),
             ),
             OrderError::Store(e) => e.into(),

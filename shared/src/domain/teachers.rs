@@ -1,8 +1,10 @@
 //! Teachers of the education platform (spec 003): profile, activity counts, behavioural clusters.
 //!
-//! - A teacher is one item (`TEACHER#<id>` / `PROFILE`, see [`keys`]) with the profile and eight
-//!   activity counts ([`FEATURES`]); imports write whole items, activity events `ADD` to the
-//!   counts atomically.
+//! - A teacher is two items (see [`keys`]): the profile (`TEACHER#<id>` / `PROFILE`, on GSI1
+//!   `TEACHERS` so the jobs can page every teacher) and the eight activity counts ([`FEATURES`])
+//!   on `TEACHER#<id>` / `ACTIVITY`, which has no index keys: activity events `ADD` to the counts
+//!   atomically there and never write the `TEACHERS` index partition (the GSIs project all
+//!   attributes). Imports write both items of a teacher in one transaction.
 //! - A clustering is versioned: [`recompute`] reads every teacher, clusters them
 //!   ([`crate::reco::clusters`]), writes one assignment item per teacher under a new version (in
 //!   transactions of 100, a few in flight), then switches `CLUSTERS` / `CURRENT` to the new
@@ -11,7 +13,7 @@
 //!   items are deleted by the next successful run (every version other than the current and the
 //!   previous one is removed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -21,7 +23,7 @@ use serde_json::{Value, json};
 use crate::{
     reco::clusters::{self, ClusterParams, Scaler},
     store::{
-        Condition, GSI1PK, GSI1SK, ItemStore, Key, PK, Query, SK, StoreError, TxOp, Update,
+        Condition, GSI1PK, GSI1SK, Item, ItemStore, Key, PK, Query, SK, StoreError, TxOp, Update,
         from_item, keys, query_all, to_item,
     },
 };
@@ -43,6 +45,8 @@ pub const EMAIL_FEATURES: [usize; 2] = [6, 7];
 
 /// Writes in one transaction (DynamoDB's limit).
 const TX_CHUNK: usize = 100;
+/// Teachers paged at once by [`all_teachers`] (one batch read of their activity per page).
+const PAGE: u32 = 100;
 /// Transactions in flight at once.
 const TX_CONCURRENCY: usize = 4;
 
@@ -127,8 +131,12 @@ pub enum TeacherError {
     Store(#[from] StoreError),
 }
 
-fn teacher_item(t: &Teacher) -> Result<crate::store::Item, StoreError> {
+/// The profile item: the profile without the counts, on the `TEACHERS` index.
+fn profile_item(t: &Teacher) -> Result<Item, StoreError> {
     let mut item = to_item(t)?;
+    for f in FEATURES {
+        item.remove(f);
+    }
     let key = keys::teacher(t.user_id);
     item.insert(PK.into(), key.pk.into());
     item.insert(SK.into(), key.sk.into());
@@ -137,22 +145,35 @@ fn teacher_item(t: &Teacher) -> Result<crate::store::Item, StoreError> {
     Ok(item)
 }
 
-/// Writes (creates or replaces) teachers, in transactions of 100. Ids must be distinct.
+/// The activity item: the counts, no index keys.
+fn activity_item(user_id: u64, activity: &Activity) -> Result<Item, StoreError> {
+    let mut item = to_item(activity)?;
+    let key = keys::teacher_activity(user_id);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    Ok(item)
+}
+
+/// Writes (creates or replaces) teachers, both items of each in one transaction (50 teachers a
+/// transaction). Ids must be distinct.
 pub async fn put_teachers(store: &dyn ItemStore, teachers: &[Teacher]) -> Result<(), StoreError> {
     let chunks = teachers
-        .chunks(TX_CHUNK)
+        .chunks(TX_CHUNK / 2)
         .map(|chunk| {
-            chunk
-                .iter()
-                .map(|t| {
-                    Ok(TxOp::Put {
-                        item: teacher_item(t)?,
-                        condition: None,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+            let mut ops = Vec::with_capacity(2 * chunk.len());
+            for t in chunk {
+                ops.push(TxOp::Put {
+                    item: profile_item(t)?,
+                    condition: None,
+                });
+                ops.push(TxOp::Put {
+                    item: activity_item(t.user_id, &t.activity)?,
+                    condition: None,
+                });
+            }
+            Ok(ops)
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, StoreError>>()?;
     stream::iter(chunks)
         .map(|ops| store.transact(ops))
         .buffer_unordered(TX_CONCURRENCY)
@@ -161,23 +182,41 @@ pub async fn put_teachers(store: &dyn ItemStore, teachers: &[Teacher]) -> Result
     Ok(())
 }
 
+/// A teacher from its profile item and its activity item. A profile written before the counts
+/// had their own item still holds them: they count when there is no activity item.
+fn teacher_of(profile: Item, activity: Option<Item>) -> Result<Teacher, StoreError> {
+    let mut teacher: Teacher = from_item(profile)?;
+    if let Some(activity) = activity {
+        teacher.activity = from_item(activity)?;
+    }
+    Ok(teacher)
+}
+
+/// The teacher (both items, one batch read).
 pub async fn get_teacher(
     store: &dyn ItemStore,
     user_id: u64,
 ) -> Result<Option<Teacher>, StoreError> {
-    store
-        .get(&keys::teacher(user_id))
-        .await?
-        .map(from_item)
-        .transpose()
+    let mut profile = None;
+    let mut activity = None;
+    let keys = [keys::teacher(user_id), keys::teacher_activity(user_id)];
+    for item in store.batch_get(&keys).await? {
+        if Key::of(&item).as_ref() == Some(&keys[0]) {
+            profile = Some(item);
+        } else {
+            activity = Some(item);
+        }
+    }
+    profile.map(|p| teacher_of(p, activity)).transpose()
 }
 
-/// Adds `increments` to a teacher's counts atomically (DynamoDB `ADD`); the teacher must exist.
+/// Adds `increments` to a teacher's counts atomically (DynamoDB `ADD` on the activity item);
+/// the teacher must exist. Returns the counts after the update.
 pub async fn record_activity(
     store: &dyn ItemStore,
     user_id: u64,
     increments: &[(String, u64)],
-) -> Result<Teacher, TeacherError> {
+) -> Result<Activity, TeacherError> {
     let mut update = Update::new();
     for (name, n) in increments {
         if !FEATURES.contains(&name.as_str()) {
@@ -185,23 +224,70 @@ pub async fn record_activity(
         }
         update = update.add(name.clone(), *n);
     }
-    match store
-        .update(&keys::teacher(user_id), update, Some(Condition::ItemExists))
-        .await
-    {
+    let key = keys::teacher_activity(user_id);
+    // The activity item is written with the profile: it exists when the teacher does.
+    let add = || store.update(&key, update.clone(), Some(Condition::ItemExists));
+    match add().await {
         Ok(item) => Ok(from_item(item)?),
-        Err(StoreError::ConditionFailed) => Err(TeacherError::NotFound),
+        Err(StoreError::ConditionFailed) => {
+            // A teacher imported before the counts had their own item: move its counts there
+            // once (only if nobody did meanwhile), then add.
+            let Some(profile) = store.get(&keys::teacher(user_id)).await? else {
+                return Err(TeacherError::NotFound);
+            };
+            let legacy: Teacher = from_item(profile)?;
+            match store
+                .put(
+                    activity_item(user_id, &legacy.activity)?,
+                    Some(Condition::ItemNotExists),
+                )
+                .await
+            {
+                Ok(()) | Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+            match add().await {
+                Ok(item) => Ok(from_item(item)?),
+                Err(StoreError::ConditionFailed) => Err(TeacherError::NotFound),
+                Err(e) => Err(e.into()),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Every teacher, in user id order (batch jobs only: one index query, paged).
+/// Every teacher, in user id order (batch jobs only): the `TEACHERS` index page by page, and
+/// one batch read of the page's activity items per page.
 pub async fn all_teachers(store: &dyn ItemStore) -> Result<Vec<Teacher>, StoreError> {
-    query_all(store, Query::gsi1(keys::TEACHERS_INDEX_PK))
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
+    let mut out = Vec::new();
+    let mut query = Query::gsi1(keys::TEACHERS_INDEX_PK).limit(PAGE);
+    loop {
+        let page = store.query(query.clone()).await?;
+        let ids: Vec<u64> = page
+            .items
+            .iter()
+            .filter_map(|i| keys::teacher_id_of(i.get(PK)?.as_str()?))
+            .collect();
+        let activity_keys: Vec<Key> = ids.iter().map(|id| keys::teacher_activity(*id)).collect();
+        let mut activity: HashMap<u64, Item> = store
+            .batch_get(&activity_keys)
+            .await?
+            .into_iter()
+            .filter_map(|i| Some((keys::teacher_id_of(i.get(PK)?.as_str()?)?, i)))
+            .collect();
+        for profile in page.items {
+            let id = profile
+                .get(PK)
+                .and_then(Value::as_str)
+                .and_then(keys::teacher_id_of);
+            let counts = id.and_then(|id| activity.remove(&id));
+            out.push(teacher_of(profile, counts)?);
+        }
+        match page.cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// One cluster of the clustering in force.
@@ -726,6 +812,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_teacher_written_with_counts_on_its_profile_keeps_them() {
+        let store = LocalStore::in_memory().unwrap();
+        let t = synthetic_population(1, 9, 3).remove(0);
+        // As imports wrote teachers before the counts had their own item.
+        let mut legacy = to_item(&t).unwrap();
+        let key = keys::teacher(9);
+        legacy.insert(PK.into(), key.pk.into());
+        legacy.insert(SK.into(), key.sk.into());
+        legacy.insert(GSI1PK.into(), keys::TEACHERS_INDEX_PK.into());
+        legacy.insert(GSI1SK.into(), keys::user_id_sk(9).into());
+        store.put(legacy, None).await.unwrap();
+        assert_eq!(get_teacher(&store, 9).await.unwrap().unwrap(), t);
+        assert_eq!(all_teachers(&store).await.unwrap(), vec![t.clone()]);
+        let after = record_activity(&store, 9, &[("nb_formations".into(), 2)])
+            .await
+            .unwrap();
+        assert_eq!(after.nb_formations, t.activity.nb_formations + 2);
+        assert_eq!(after.nb_sessions, t.activity.nb_sessions);
+    }
+
+    #[tokio::test]
+    async fn all_teachers_pages_the_index_and_batch_reads_the_counts() {
+        let store = LocalStore::in_memory().unwrap();
+        let teachers = synthetic_population(250, 1, 4);
+        put_teachers(&store, &teachers).await.unwrap();
+        assert_eq!(all_teachers(&store).await.unwrap(), teachers);
+    }
+
+    #[tokio::test]
     async fn fewer_users_than_clusters_is_refused_and_nothing_changes() {
         let store = LocalStore::in_memory().unwrap();
         put_teachers(&store, &synthetic_population(3, 1, 7))
@@ -748,7 +863,20 @@ mod tests {
         let after = record_activity(&store, 5, &[("nb_sessions".into(), 3)])
             .await
             .unwrap();
-        assert_eq!(after.activity.nb_sessions, before.activity.nb_sessions + 3);
+        assert_eq!(after.nb_sessions, before.activity.nb_sessions + 3);
+        assert_eq!(
+            get_teacher(&store, 5).await.unwrap().unwrap().activity,
+            after
+        );
+        // The counts are on the activity item, which has no index keys; the profile has none.
+        let item = store
+            .get(&keys::teacher_activity(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!item.contains_key(GSI1PK) && item["nb_sessions"] == after.nb_sessions);
+        let profile = store.get(&keys::teacher(5)).await.unwrap().unwrap();
+        assert!(profile.contains_key(GSI1PK) && !profile.contains_key("nb_sessions"));
         assert!(matches!(
             record_activity(&store, 6, &[("nb_sessions".into(), 1)]).await,
             Err(TeacherError::NotFound)

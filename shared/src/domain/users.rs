@@ -635,9 +635,17 @@ pub async fn set_preferences(
 impl From<UserError> for crate::ApiError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::EmailTaken => Self::conflict("EMAIL_TAKEN", "Email already registered"),
-            UserError::UsernameTaken => Self::conflict("USERNAME_TAKEN", "Username already taken"),
-            UserError::NotFound => Self::not_found("User not found").with_code("USER_NOT_FOUND"),
+            UserError::EmailTaken => Self::conflict(
+                crate::error::ErrorCode::EmailTaken,
+                "Email already registered",
+            ),
+            UserError::UsernameTaken => Self::conflict(
+                crate::error::ErrorCode::UsernameTaken,
+                "Username already taken",
+            ),
+            UserError::NotFound => {
+                Self::not_found("User not found").with_code(crate::error::ErrorCode::UserNotFound)
+            }
             UserError::Store(e) => e.into(),
         }
     }

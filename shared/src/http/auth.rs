@@ -9,6 +9,7 @@ use axum::{
     http::{header, request::Parts},
 };
 
+use crate::error::ErrorCode;
 use crate::{
     AppState,
     auth::{AccountStatus, Claims, JwtError, Permission, has_permission, permissions_for},
@@ -50,10 +51,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("NOT_AUTHENTICATED", "Not authenticated"))?;
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized(ErrorCode::NotAuthenticated, "Not authenticated")
+        })?;
         let token = header
             .to_str()
             .ok()
@@ -64,14 +64,16 @@ where
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "INVALID_TOKEN",
+                    ErrorCode::InvalidToken,
                     "Authorization header must be 'Bearer <token>'",
                 )
             })?;
         let claims = state.jwt.verify(token).map_err(|e| match e {
-            JwtError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "Token has expired"),
+            JwtError::Expired => {
+                ApiError::unauthorized(ErrorCode::TokenExpired, "Token has expired")
+            }
             JwtError::Invalid => {
-                ApiError::unauthorized("INVALID_TOKEN", "Could not validate credentials")
+                ApiError::unauthorized(ErrorCode::InvalidToken, "Could not validate credentials")
             }
         })?;
         authorize(&state, claims).await
@@ -87,19 +89,19 @@ async fn authorize(state: &AppState, claims: Claims) -> Result<AuthUser, ApiErro
     let status = account_status(state, &claims.sub, claims.auth_version).await?;
     let Some(status) = status else {
         return Err(ApiError::unauthorized(
-            "INVALID_TOKEN",
+            ErrorCode::InvalidToken,
             "Could not validate credentials",
         ));
     };
     if !status.active {
         return Err(ApiError::unauthorized(
-            "ACCOUNT_DISABLED",
+            ErrorCode::AccountDisabled,
             "Account is disabled",
         ));
     }
     if status.auth_version != claims.auth_version {
         return Err(ApiError::unauthorized(
-            "TOKEN_REVOKED",
+            ErrorCode::TokenRevoked,
             "The account's roles or status changed since this token was issued; log in again",
         ));
     }

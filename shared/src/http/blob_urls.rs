@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::blobs::{BlobError, BlobStore, local::LocalBlobs, signing::is_expired};
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 /// The router of `blobs`' signed URLs.
 pub fn router(blobs: LocalBlobs) -> Router {
@@ -32,7 +33,7 @@ pub fn router(blobs: LocalBlobs) -> Router {
 fn sig_invalid() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "SIGNATURE_INVALID",
+        ErrorCode::SignatureInvalid,
         "Missing or invalid URL signature",
     )
 }
@@ -40,7 +41,7 @@ fn sig_invalid() -> ApiError {
 fn sig_expired() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "SIGNATURE_EXPIRED",
+        ErrorCode::SignatureExpired,
         "The signed URL has expired",
     )
 }
@@ -48,7 +49,7 @@ fn sig_expired() -> ApiError {
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
+        ErrorCode::PayloadTooLarge,
         "The body is larger than this upload URL allows",
     )
 }
@@ -56,7 +57,7 @@ fn too_large() -> ApiError {
 fn already_uploaded() -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_FAILED,
-        "ALREADY_UPLOADED",
+        ErrorCode::AlreadyUploaded,
         "This upload URL has been used: the file exists and cannot be replaced",
     )
 }
@@ -64,7 +65,7 @@ fn already_uploaded() -> ApiError {
 fn blob_error(e: BlobError) -> ApiError {
     match e {
         BlobError::NotFound => ApiError::not_found("Blob not found"),
-        BlobError::Invalid(msg) => ApiError::bad_request("INVALID_BLOB_REQUEST", msg),
+        BlobError::Invalid(msg) => ApiError::bad_request(ErrorCode::InvalidBlobRequest, msg),
         BlobError::TooLarge => too_large(),
         BlobError::AlreadyExists => already_uploaded(),
         BlobError::Backend(_) => ApiError::internal(e),
@@ -149,7 +150,7 @@ async fn put_blob(
     if sent_type != Some(ct.as_str()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "CONTENT_TYPE_MISMATCH",
+            ErrorCode::ContentTypeMismatch,
             format!("This upload URL requires content-type {ct}"),
         ));
     }
@@ -171,7 +172,10 @@ async fn put_blob(
         Err(e) => {
             return Err(ApiError {
                 source: Some(anyhow::anyhow!("read upload body: {e}")),
-                ..ApiError::bad_request("BODY_READ_FAILED", "Could not read the request body")
+                ..ApiError::bad_request(
+                    ErrorCode::BodyReadFailed,
+                    "Could not read the request body",
+                )
             });
         }
     };

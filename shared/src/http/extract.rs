@@ -11,6 +11,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, FieldError};
 
 /// A JSON body, decoded and validated.
@@ -51,7 +52,7 @@ fn is_json(ct: &str) -> bool {
 fn unsupported(expected: &'static str) -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "UNSUPPORTED_MEDIA_TYPE",
+        ErrorCode::UnsupportedMediaType,
         format!("Expected a body of type {expected}"),
     )
 }

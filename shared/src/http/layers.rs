@@ -30,7 +30,10 @@ use tower_http::{
 };
 use tracing::Instrument;
 
-use crate::{config::Config, error::ApiError};
+use crate::{
+    config::Config,
+    error::{ApiError, ErrorCode},
+};
 
 /// The request id of the current request (also sent back as `x-request-id`).
 #[derive(Debug, Clone)]
@@ -45,7 +48,7 @@ pub fn service(router: Router, config: &Config) -> NormalizePath<Router> {
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                ErrorCode::MethodNotAllowed,
                 "Method Not Allowed",
             )
         })
@@ -152,13 +155,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     let reason = status.canonical_reason().unwrap_or("Error");
-    let code = match status {
-        StatusCode::BAD_REQUEST => "MALFORMED_REQUEST".to_string(),
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE".to_string(),
-        _ => reason.to_ascii_uppercase().replace([' ', '-'], "_"),
-    };
     let detail = text.unwrap_or_else(|| reason.to_string());
-    let mut out = ApiError::new(status, code, detail).into_response();
+    let mut out = ApiError::new(status, ErrorCode::for_status(status), detail).into_response();
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
     for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {

@@ -1,5 +1,24 @@
 //! Every key pattern of the single table, in one place.
 //!
+//! **Hot counters never sit on an item with index keys.** The GSIs project ALL attributes
+//! (`template.yaml`; CloudFormation cannot change an existing index's projection in place, so a
+//! narrower projection needs new index names), so an `ADD` on an item with `GSI1PK`/`GSI2PK` also
+//! writes that index partition: at about 1,000 interactions a second one `VIDEOS#READY` or
+//! category partition throttles and pushes back on the table. A counter that moves on requests
+//! goes on its own item without index keys next to the indexed one (`VIDEO#<id>` / `COUNTERS`,
+//! `TEACHER#<id>` / `ACTIVITY`), or on a sharded key (`VIDEOACT#<hour>#<shard>`); readers batch-get
+//! the counter items of a page. `shared::testkit::hot_counters` fails the event replay
+//! (`tests/tests/hot_counters.rs`) on any `ADD` to an item with index keys, with no exceptions
+//! (products: `PRODUCT#<id>` / `COUNTERS`; search clicks: `SEARCH#<id>` / `CLICKS`). New interactions and rollups follow the same rule.
+//!
+//! What each index's readers need (what a narrower projection would keep, besides the keys):
+//! GSI1 `USERS`: the user list's fields; `CATEGORIES`, `PRODUCTS`: the whole record (catalog
+//! snapshot); `USERORDERS#`: order summaries; `SEARCHLOG#`: the log entry; `TEACHERS`: the keys
+//! only (the user id; counts come from the activity items); `CLUSTERASSIGN#`: keys only;
+//! `VIDEOS#READY`: the record (feed candidates; the trend job reads `trend_score`);
+//! `VIDEOREFS#`: keys only (deletes). GSI2 `CATPRODUCTS#`, `ORDERS`: as their GSI1 siblings;
+//! `VIDEOCAT#`: the video record (feed candidates).
+//!
 //! | entity | PK | SK | GSI1PK / GSI1SK | GSI2PK / GSI2SK | notes |
 //! |---|---|---|---|---|---|
 //! | user | `USER#<id>` | `PROFILE` | `USERS` / `<created_at>#<id>` | - | admin list, newest first |
@@ -13,7 +32,8 @@
 //! | catalog version | `CATALOG` | `VERSION` | - | - | `n`, `ADD` 1 on every category/product write |
 //! | category | `CATEGORY#<id>` | `CATEGORY` | `CATEGORIES` / `<lowercase name>#<id>` | - | few: one partition |
 //! | category slug marker | `UNIQUE#CATSLUG#<slug>` | `UNIQUE` | - | - | `owner_id` |
-//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | stock/views by `ADD` |
+//! | product | `PRODUCT#<id>` | `PRODUCT` | `PRODUCTS` / `<created_at>#<id>` | `CATPRODUCTS#<category id>` / `<created_at>#<id>` | catalog data; no counters (they would write both indexes on every `ADD`) |
+//! | product counters | `PRODUCT#<id>` | `COUNTERS` | - | - | `stock_quantity`, `view_count`, `order_count`, `basket_count` by `ADD`; written with the product; stock decremented in the order transaction |
 //! | product code marker | `UNIQUE#PRODUCTCODE#<lowercase code>` | `UNIQUE` | - | - | `owner_id` |
 //! | viewed products | `USER#<id>` | `VIEWED` | - | - | list of `{product_id, viewed_at}`, newest first, max 50 |
 //! | cart line (user) | `CART#U#<user id>` | `LINE#<product id>` | - | - | `quantity` written conditionally |
@@ -23,19 +43,22 @@
 //! | idempotency key | `IDEMPOTENCY#<user id>#<key>` | `ORDER` | - | - | `order_id`; `expires_at` after 24 h |
 //! | co-purchase count | `COPURCHASE#<product a>` | `<product b>` | - | - | `count` of orders with both; `ADD` |
 //! | FBT rule set | `PRODUCT#<id>` | `FBT` | - | - | mined rules for the product (jobs) |
-//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency, clicks; `expires_at` 90 days |
+//! | search log | `SEARCH#<id>` | `SEARCH` | `SEARCHLOG#<yyyy-mm-dd>` / `<created_at>#<id>` | - | query, user, results, latency; `expires_at` 90 days |
+//! | search clicks | `SEARCH#<id>` | `CLICKS` | - | - | `clicks` by `ADD`, last clicked product and position; `expires_at` 90 days |
 //! | popular query | `POPULARQUERIES` | `<normalised query>` | - | - | `count`; prefix queries give suggestions |
-//! | teacher (spec 003) | `TEACHER#<user id>` | `PROFILE` | `TEACHERS` / `<user id, 20 digits>` | - | profile + activity counts (`ADD`) |
+//! | teacher (spec 003) | `TEACHER#<user id>` | `PROFILE` | `TEACHERS` / `<user id, 20 digits>` | - | profile only (no counters: indexed) |
+//! | teacher activity | `TEACHER#<user id>` | `ACTIVITY` | - | - | the eight activity counts (`ADD`); written with the profile |
 //! | cluster assignment | `TEACHER#<user id>` | `CLUSTER#<version>` | `CLUSTERASSIGN#<version>` / `<user id, 20 digits>` | - | `cluster_id` of one clustering version |
 //! | clustering in force | `CLUSTERS` | `CURRENT` | - | - | version, names, counts, profiles, scaler, centroids |
 //! | clustering version | `CLUSTERS` | `VERSION#<version>` | - | - | `status` writing / ready; cleanup of old versions |
 //! | labelled example | `CLASSIFY#EXAMPLES` | `<created_at>#<id>` | - | - | content, theme, defi (classifier training set) |
 //! | classifier in force | `CLASSIFY#MODEL` | `CURRENT` | - | - | version, blob key of the model artifact |
 //! | product embedding | `PRODUCT#<id>` | `EMBEDDING` | - | - | f32 LE vector, base64; `text_hash`, model |
-//! | shoppable video | `VIDEO#<id>` | `VIDEO` | `VIDEOS#READY` / `<created_at>#<id>` | `VIDEOCAT#<category id>` / `<created_at>#<id>` | index keys only while `ready`; counters by `ADD` |
-//! | video like | `USER#<id>` | `VLIKE#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | with the video's category and tags; written with the count |
+//! | shoppable video | `VIDEO#<id>` | `VIDEO` | `VIDEOS#READY` / `<created_at>#<id>` | `VIDEOCAT#<category id>` / `<created_at>#<id>` | index keys only while `ready`; no counters (`trend_score` set hourly by the trend job) |
+//! | video counters | `VIDEO#<id>` | `COUNTERS` | - | - | views, likes, saves, shares (`ADD`); written and deleted with the video |
+//! | video like | `USER#<id>` | `VLIKE#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | with the video's category and tags; written with the count on the counters item |
 //! | video save | `USER#<id>` | `VSAVE#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | same, for saves |
-//! | video watched | `USER#<id>` | `VWATCH#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | `count` of completed views (`ADD`) |
+//! | video watched | `USER#<id>` | `VWATCH#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | first completed view (`watched_at`), written once: no counter |
 //! | video activity | `VIDEOACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<video id>` | - | - | hourly views/likes/saves/shares (`ADD`); `expires_at` after 8 days |
 //! | trending videos | `VIDEOS` | `TRENDING` | - | - | top ids by `trend_score`, written by the trend job |
 
@@ -106,6 +129,14 @@ pub fn category_slug_marker(slug: &str) -> super::Key {
 pub fn product(id: &str) -> super::Key {
     super::Key::new(format!("PRODUCT#{id}"), "PRODUCT")
 }
+
+/// The product's counters (stock, views, orders): an item without index keys, so that an `ADD`
+/// writes only the table.
+pub fn product_counters(id: &str) -> super::Key {
+    super::Key::new(format!("PRODUCT#{id}"), PRODUCT_COUNTERS_SK)
+}
+
+pub const PRODUCT_COUNTERS_SK: &str = "COUNTERS";
 
 /// The product id in a `PRODUCT#<id>` partition key.
 pub fn product_id_of(pk: &str) -> Option<&str> {
@@ -191,6 +222,11 @@ pub fn search_log(id: &str) -> super::Key {
     super::Key::new(format!("SEARCH#{id}"), "SEARCH")
 }
 
+/// The clicks on the results of one logged search (no index keys, unlike the log itself).
+pub fn search_clicks(id: &str) -> super::Key {
+    super::Key::new(format!("SEARCH#{id}"), "CLICKS")
+}
+
 pub fn search_log_day_pk(day: &str) -> String {
     format!("SEARCHLOG#{day}")
 }
@@ -203,6 +239,16 @@ pub fn popular_query(normalised: &str) -> super::Key {
 
 pub fn teacher(user_id: u64) -> super::Key {
     super::Key::new(format!("TEACHER#{user_id}"), "PROFILE")
+}
+
+/// A teacher's activity counts: no index keys (see the module docs).
+pub fn teacher_activity(user_id: u64) -> super::Key {
+    super::Key::new(format!("TEACHER#{user_id}"), "ACTIVITY")
+}
+
+/// The user id in a `TEACHER#<id>` partition key.
+pub fn teacher_id_of(pk: &str) -> Option<u64> {
+    pk.strip_prefix("TEACHER#")?.parse().ok()
 }
 
 pub const TEACHERS_INDEX_PK: &str = "TEACHERS";
@@ -241,8 +287,16 @@ pub fn classify_model_current() -> super::Key {
     super::Key::new("CLASSIFY#MODEL", "CURRENT")
 }
 
+pub const VIDEO_SK: &str = "VIDEO";
+pub const VIDEO_COUNTERS_SK: &str = "COUNTERS";
+
 pub fn video(id: &str) -> super::Key {
-    super::Key::new(format!("VIDEO#{id}"), "VIDEO")
+    super::Key::new(format!("VIDEO#{id}"), VIDEO_SK)
+}
+
+/// A video's hot counters: no index keys (see the module docs).
+pub fn video_counters(id: &str) -> super::Key {
+    super::Key::new(format!("VIDEO#{id}"), VIDEO_COUNTERS_SK)
 }
 
 /// The video id in a `VIDEO#<id>` partition key.

@@ -47,7 +47,8 @@ pub struct CategoryNode {
     pub children: Vec<CategoryNode>,
 }
 
-/// A product as stored. `stock_quantity`, `view_count` and `order_count` change by atomic `ADD`.
+/// A product as read: the product item with its counters (`stock_quantity`, `view_count`,
+/// `order_count`, `basket_count`, see [`PRODUCT_COUNTERS`]) from the counter item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductRecord {
     pub id: String,
@@ -71,6 +72,7 @@ pub struct ProductRecord {
     /// The merchant's availability switch; a product is in stock when this is on and
     /// `stock_quantity` is above zero (see [`ProductRecord::available`]).
     pub in_stock: bool,
+    #[serde(default)]
     pub stock_quantity: i64,
     pub category_id: String,
     #[serde(default)]
@@ -250,8 +252,22 @@ pub fn category_tree(categories: &[Category]) -> Vec<CategoryNode> {
         .collect()
 }
 
+/// The attributes of a product that move on every view or order. They live on the counter item
+/// (`PRODUCT#<id>`/`COUNTERS`), which has no index keys: on the product item each `ADD` would
+/// also write the `PRODUCTS` and category index partitions (all attributes are projected).
+pub const PRODUCT_COUNTERS: [&str; 4] = [
+    "stock_quantity",
+    "view_count",
+    "order_count",
+    "basket_count",
+];
+
+/// The product item: catalog data and index keys, without the counters.
 pub(super) fn product_item(p: &ProductRecord) -> Result<Item, StoreError> {
     let mut item = with_keys(store::to_item(p)?, keys::product(&p.id), "product");
+    for name in PRODUCT_COUNTERS {
+        item.remove(name);
+    }
     item.insert(GSI1PK.into(), keys::PRODUCTS_INDEX_PK.into());
     item.insert(
         GSI1SK.into(),
@@ -278,21 +294,18 @@ pub fn product_from_item(mut item: Item) -> Result<ProductRecord, StoreError> {
 impl From<CatalogError> for crate::ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
-            CatalogError::ProductNotFound => {
-                Self::not_found("Product not found").with_code("PRODUCT_NOT_FOUND")
-            }
-            CatalogError::CategoryNotFound => {
-                Self::not_found("Category not found").with_code("CATEGORY_NOT_FOUND")
-            }
-            CatalogError::ParentNotFound => {
-                Self::not_found("Parent category not found").with_code("CATEGORY_NOT_FOUND")
-            }
+            CatalogError::ProductNotFound => Self::not_found("Product not found")
+                .with_code(crate::error::ErrorCode::ProductNotFound),
+            CatalogError::CategoryNotFound => Self::not_found("Category not found")
+                .with_code(crate::error::ErrorCode::CategoryNotFound),
+            CatalogError::ParentNotFound => Self::not_found("Parent category not found")
+                .with_code(crate::error::ErrorCode::CategoryNotFound),
             CatalogError::CodeTaken => Self::conflict(
-                "PRODUCT_CODE_TAKEN",
+                crate::error::ErrorCode::ProductCodeTaken,
                 "A product with this code already exists",
             ),
             CatalogError::SlugTaken => Self::conflict(
-                "CATEGORY_EXISTS",
+                crate::error::ErrorCode::CategoryExists,
                 "A category with this slug already exists",
             ),
             CatalogError::Embedding(e) => e.into(),

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     store::{
         self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, Item, ItemStore, PK, Query, SK, StoreError,
-        Update, keys, now_epoch,
+        TxOp, Update, keys, now_epoch,
     },
     text::words,
 };
@@ -405,6 +405,7 @@ pub struct SearchLog {
     pub result_count: u64,
     pub latency_ms: u64,
     pub created_at: String,
+    /// Always 0 on the log item: clicks are counted on their own item ([`search_clicks`]).
     #[serde(default)]
     pub clicks: u64,
 }
@@ -447,21 +448,37 @@ pub async fn track_click(
     product_id: &str,
     position: u32,
 ) -> Result<bool, StoreError> {
-    match store
-        .update(
-            &keys::search_log(search_id),
-            Update::new()
+    // The count lives on its own item without index keys: an `ADD` on the log item would also
+    // write the day's `SEARCHLOG#` index partition. The check keeps clicks on unknown searches out.
+    let ops = vec![
+        TxOp::Check {
+            key: keys::search_log(search_id),
+            condition: Condition::ItemExists,
+        },
+        TxOp::Update {
+            key: keys::search_clicks(search_id),
+            update: Update::new()
                 .add("clicks", 1)
                 .set("last_click_product_id", product_id)
-                .set("last_click_position", position),
-            Some(Condition::ItemExists),
-        )
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+                .set("last_click_position", position)
+                .set(EXPIRES_AT, now_epoch() + SEARCH_LOG_TTL_SECONDS),
+            condition: None,
+        },
+    ];
+    match store.transact(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The clicks counted on the results of a logged search (0 when none).
+pub async fn search_clicks(store: &dyn ItemStore, search_id: &str) -> Result<u64, StoreError> {
+    Ok(store
+        .get(&keys::search_clicks(search_id))
+        .await?
+        .and_then(|i| i.get("clicks").and_then(Value::as_u64))
+        .unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -322,7 +322,7 @@ async fn a_stale_snapshot_is_served_while_a_newer_one_loads_in_the_background() 
     // A counter moves without a catalog write (an order takes stock).
     store
         .update(
-            &crate::store::keys::product(&ids[0]),
+            &crate::store::keys::product_counters(&ids[0]),
             crate::store::Update::new().add("stock_quantity", 5),
             None,
         )

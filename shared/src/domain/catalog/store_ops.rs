@@ -1,6 +1,8 @@
 //! Store operations on the catalog. Every write keeps the invariants listed in the module docs
 //! of [`super`] with a transaction (both store implementations).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{
@@ -9,8 +11,103 @@ use super::{
 };
 use crate::{
     ai::Embedder,
-    store::{self, Condition, ItemStore, Key, Query, StoreError, TxOp, Update, keys},
+    store::{self, Condition, Item, ItemStore, Key, PK, Query, SK, StoreError, TxOp, Update, keys},
 };
+
+/// The counter item of `p` (`PRODUCT#<id>`/`COUNTERS`) holding the counters `p` has.
+pub(super) fn counters_item(p: &ProductRecord) -> Item {
+    let key = keys::product_counters(&p.id);
+    let mut item = Item::new();
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert("entity".into(), "product_counters".into());
+    item.insert("stock_quantity".into(), p.stock_quantity.into());
+    item.insert("view_count".into(), p.view_count.into());
+    item.insert("order_count".into(), p.order_count.into());
+    item.insert("basket_count".into(), p.basket_count.into());
+    item
+}
+
+/// A product from its product item and its counter item. Without a counter item (a store written
+/// before the counters moved, until [`migrate_product_counters`] has run) the counters the
+/// product item still holds count.
+fn product_from(mut product: Item, counters: Option<&Item>) -> Result<ProductRecord, StoreError> {
+    if let Some(c) = counters {
+        for name in PRODUCT_COUNTERS {
+            if let Some(v) = c.get(name) {
+                product.insert(name.into(), v.clone());
+            }
+        }
+    }
+    product_from_item(product)
+}
+
+fn pk_of(item: &Item) -> Option<&str> {
+    item.get(PK).and_then(Value::as_str)
+}
+
+/// Products from product items and the counter items among `counters`, in the order of `items`.
+fn join_counters(items: Vec<Item>, counters: Vec<Item>) -> Result<Vec<ProductRecord>, StoreError> {
+    let counters: HashMap<String, Item> = counters
+        .into_iter()
+        .filter_map(|c| Some((pk_of(&c)?.to_string(), c)))
+        .collect();
+    items
+        .into_iter()
+        .map(|item| {
+            let c = pk_of(&item).and_then(|pk| counters.get(pk));
+            product_from(item, c)
+        })
+        .collect()
+}
+
+/// Products from product items (from an index query): their counters in one batch get.
+async fn with_counters(
+    store: &dyn ItemStore,
+    items: Vec<Item>,
+) -> Result<Vec<ProductRecord>, StoreError> {
+    let keys: Vec<Key> = items
+        .iter()
+        .filter_map(pk_of)
+        .map(|pk| Key::new(pk, keys::PRODUCT_COUNTERS_SK))
+        .collect();
+    let counters = store.batch_get(&keys).await?;
+    join_counters(items, counters)
+}
+
+/// Gives every product item that has no counter item one, with the counters the product item
+/// holds (stores written before the counters moved). Idempotent: an existing counter item is
+/// never overwritten. Returns how many were created.
+pub async fn migrate_product_counters(store: &dyn ItemStore) -> Result<usize, StoreError> {
+    let items = store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK)).await?;
+    let keys: Vec<Key> = items
+        .iter()
+        .filter_map(pk_of)
+        .map(|pk| Key::new(pk, keys::PRODUCT_COUNTERS_SK))
+        .collect();
+    let present: std::collections::HashSet<String> = store
+        .batch_get(&keys)
+        .await?
+        .iter()
+        .filter_map(|c| pk_of(c).map(str::to_string))
+        .collect();
+    let mut created = 0;
+    for item in items {
+        if pk_of(&item).is_some_and(|pk| present.contains(pk)) {
+            continue;
+        }
+        let product: ProductRecord = store::from_item(item)?;
+        match store
+            .put(counters_item(&product), Some(Condition::ItemNotExists))
+            .await
+        {
+            Ok(()) => created += 1,
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(created)
+}
 
 fn bump_catalog_version() -> TxOp {
     TxOp::Update {
@@ -152,6 +249,10 @@ pub async fn create_product(
             condition: None,
         },
         bump_catalog_version(),
+        TxOp::Put {
+            item: counters_item(&product),
+            condition: Some(Condition::ItemNotExists),
+        },
     ];
     match store.transact(ops).await {
         Ok(()) => Ok(product),
@@ -165,38 +266,64 @@ pub async fn create_product(
     }
 }
 
-/// The product with `id` (active or not).
-pub async fn get_product(
+/// The product with `id` (active or not) and whether it has a counter item: both items in one
+/// batch get.
+async fn load_product(
     store: &dyn ItemStore,
     id: &str,
-) -> Result<Option<ProductRecord>, StoreError> {
-    match store.get(&keys::product(id)).await? {
-        Some(item) => Ok(Some(product_from_item(item)?)),
+) -> Result<Option<(ProductRecord, bool)>, StoreError> {
+    let mut product = None;
+    let mut counters = None;
+    for item in store
+        .batch_get(&[keys::product(id), keys::product_counters(id)])
+        .await?
+    {
+        if item.get(SK).and_then(Value::as_str) == Some(keys::PRODUCT_COUNTERS_SK) {
+            counters = Some(item);
+        } else {
+            product = Some(item);
+        }
+    }
+    match product {
+        Some(item) => Ok(Some((
+            product_from(item, counters.as_ref())?,
+            counters.is_some(),
+        ))),
         None => Ok(None),
     }
 }
 
-/// The products among `ids` that exist, in the order of `ids`.
+/// The product with `id` (active or not), with its counters.
+pub async fn get_product(
+    store: &dyn ItemStore,
+    id: &str,
+) -> Result<Option<ProductRecord>, StoreError> {
+    Ok(load_product(store, id).await?.map(|(p, _)| p))
+}
+
+/// The products among `ids` that exist, in the order of `ids`, with their counters: product and
+/// counter items in one batch get.
 pub async fn get_products(
     store: &dyn ItemStore,
     ids: &[String],
 ) -> Result<Vec<ProductRecord>, StoreError> {
-    let keys: Vec<Key> = ids.iter().map(|id| keys::product(id)).collect();
-    store
-        .batch_get(&keys)
-        .await?
-        .into_iter()
-        .map(product_from_item)
-        .collect()
+    let keys: Vec<Key> = ids
+        .iter()
+        .map(|id| keys::product(id))
+        .chain(ids.iter().map(|id| keys::product_counters(id)))
+        .collect();
+    let (counters, products): (Vec<Item>, Vec<Item>) =
+        store.batch_get(&keys).await?.into_iter().partition(|item| {
+            item.get(SK).and_then(Value::as_str) == Some(keys::PRODUCT_COUNTERS_SK)
+        });
+    join_counters(products, counters)
 }
 
-/// Every product, newest first (the `PRODUCTS` partition of GSI1). For snapshots and jobs.
+/// Every product, newest first (the `PRODUCTS` partition of GSI1), with its counters. For
+/// snapshots and jobs.
 pub async fn list_all_products(store: &dyn ItemStore) -> Result<Vec<ProductRecord>, StoreError> {
-    store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK).reverse())
-        .await?
-        .into_iter()
-        .map(product_from_item)
-        .collect()
+    let items = store::query_all(store, Query::gsi1(keys::PRODUCTS_INDEX_PK).reverse()).await?;
+    with_counters(store, items).await
 }
 
 fn apply_patch(p: &mut ProductRecord, patch: &ProductPatch) {
@@ -260,7 +387,7 @@ pub async fn update_product(
     patch: &ProductPatch,
 ) -> Result<ProductRecord, CatalogError> {
     for _ in 0..MAX_RETRIES {
-        let old = get_product(store, id)
+        let (old, has_counters) = load_product(store, id)
             .await?
             .ok_or(CatalogError::ProductNotFound)?;
         let mut new = old.clone();
@@ -309,6 +436,19 @@ pub async fn update_product(
                 condition: None,
             });
         }
+        if !has_counters {
+            // A product from before the counters moved: its counters move with this write.
+            ops.push(TxOp::Put {
+                item: counters_item(&new),
+                condition: Some(Condition::ItemNotExists),
+            });
+        } else if let Some(stock) = patch.stock_quantity {
+            ops.push(TxOp::Update {
+                key: keys::product_counters(id),
+                update: Update::new().set("stock_quantity", stock),
+                condition: Some(Condition::ItemExists),
+            });
+        }
         match store.transact(ops).await {
             Ok(()) => return Ok(new),
             Err(StoreError::TransactionCanceled { failed }) => {
@@ -327,13 +467,13 @@ pub async fn update_product(
     Err(StoreError::TransactionConflict.into())
 }
 
-/// Adds one to a product's view counter (atomic; the version moves with it, so a concurrent
-/// whole-item save conditioned on the old version retries instead of losing the view).
+/// Adds one to a product's view counter (atomic, on the counter item: the product item and its
+/// index entries are not written).
 pub async fn record_view(store: &dyn ItemStore, id: &str) -> Result<(), CatalogError> {
     match store
         .update(
-            &keys::product(id),
-            Update::new().add("view_count", 1).add("version", 1),
+            &keys::product_counters(id),
+            Update::new().add("view_count", 1),
             Some(Condition::ItemExists),
         )
         .await

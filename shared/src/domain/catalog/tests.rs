@@ -4,7 +4,7 @@ use super::*;
 use crate::ai::local::LocalEmbedder;
 use crate::money::Cents;
 use crate::store::local::LocalStore;
-use crate::store::{Condition, ItemStore, StoreError, keys};
+use crate::store::{ItemStore, keys};
 
 fn embedder() -> LocalEmbedder {
     LocalEmbedder::new(256)
@@ -218,38 +218,157 @@ async fn updates_swap_codes_and_recompute_embeddings_only_when_text_changes() {
 }
 
 #[tokio::test]
-async fn counter_writes_move_the_version_so_stale_saves_retry() {
+async fn counter_writes_leave_the_indexed_product_item_alone() {
     let store = LocalStore::in_memory().unwrap();
     let e = embedder();
     let phones = category(&store, "Smartphones", None).await;
     let p = create_product(&store, &e, phone(&phones.id, "A-1"))
         .await
         .unwrap();
+    let product_before = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
     record_view(&store, &p.id).await.unwrap();
     let seen = get_product(&store, &p.id).await.unwrap().unwrap();
-    assert_eq!((seen.view_count, seen.version), (1, p.version + 1));
-    // A whole-item save conditioned on the version read before the view is refused...
-    let stale = store
-        .put(
-            product_item(&p).unwrap(),
-            Some(Condition::eq("version", p.version)),
-        )
-        .await;
-    assert!(
-        matches!(stale, Err(StoreError::ConditionFailed)),
-        "{stale:?}"
+    assert_eq!((seen.view_count, seen.version), (1, p.version));
+    // The view went to the counter item: the product item (with its index keys) is unchanged.
+    assert_eq!(
+        store.get(&keys::product(&p.id)).await.unwrap().unwrap(),
+        product_before
     );
-    // ...and update_product, which re-reads, keeps the view.
+    // update_product keeps the view, and a stock change goes to the counter item.
     let patch = ProductPatch {
         price: Some(Cents(500)),
+        stock_quantity: Some(7),
         ..Default::default()
     };
     let updated = update_product(&store, &e, &p.id, &patch).await.unwrap();
-    assert_eq!((updated.view_count, updated.price), (1, Cents(500)));
+    assert_eq!(
+        (updated.view_count, updated.price, updated.stock_quantity),
+        (1, Cents(500), 7)
+    );
+    let again = get_product(&store, &p.id).await.unwrap().unwrap();
+    assert_eq!((again.view_count, again.stock_quantity), (1, 7));
+    let counters = store
+        .get(&keys::product_counters(&p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counters["stock_quantity"], 7);
     assert!(matches!(
         record_view(&store, "missing").await,
         Err(CatalogError::ProductNotFound)
     ));
+}
+
+#[tokio::test]
+async fn counters_live_on_an_item_without_index_keys() {
+    let store = LocalStore::in_memory().unwrap();
+    let e = embedder();
+    let phones = category(&store, "Smartphones", None).await;
+    let p = create_product(&store, &e, phone(&phones.id, "A-1"))
+        .await
+        .unwrap();
+    let counters = store
+        .get(&keys::product_counters(&p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counters["stock_quantity"], p.stock_quantity);
+    for index_key in [
+        crate::store::GSI1PK,
+        crate::store::GSI1SK,
+        crate::store::GSI2PK,
+        crate::store::GSI2SK,
+    ] {
+        assert!(!counters.contains_key(index_key), "{index_key}");
+    }
+    let product = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
+    for name in PRODUCT_COUNTERS {
+        assert!(!product.contains_key(name), "{name} on the product item");
+    }
+    // Every reader sees the counters.
+    let listed = list_all_products(&store).await.unwrap();
+    assert_eq!(listed[0].stock_quantity, p.stock_quantity);
+    let got = get_products(&store, std::slice::from_ref(&p.id))
+        .await
+        .unwrap();
+    assert_eq!(got[0], p);
+}
+
+/// A product written by an older version: counters on the product item, no counter item.
+async fn old_format_product(store: &LocalStore, p: &ProductRecord) {
+    let mut item = product_item(p).unwrap();
+    item.insert("stock_quantity".into(), 9.into());
+    item.insert("view_count".into(), 4.into());
+    item.insert("order_count".into(), 2.into());
+    item.insert("basket_count".into(), 1.into());
+    store.put(item, None).await.unwrap();
+    store
+        .delete(&keys::product_counters(&p.id), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stores_from_before_the_counter_items_are_read_and_migrated_once() {
+    let store = LocalStore::in_memory().unwrap();
+    let e = embedder();
+    let phones = category(&store, "Smartphones", None).await;
+    let p = create_product(&store, &e, phone(&phones.id, "A-1"))
+        .await
+        .unwrap();
+    let q = create_product(&store, &e, phone(&phones.id, "A-2"))
+        .await
+        .unwrap();
+    old_format_product(&store, &p).await;
+    // Read: the product item's own counters count while there is no counter item.
+    let seen = get_product(&store, &p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            seen.stock_quantity,
+            seen.view_count,
+            seen.order_count,
+            seen.basket_count
+        ),
+        (9, 4, 2, 1)
+    );
+    let listed = list_all_products(&store).await.unwrap();
+    assert_eq!(
+        listed.iter().find(|x| x.id == p.id).unwrap().stock_quantity,
+        9
+    );
+    // Migrated once: the counter item gets the old counters; a second run changes nothing.
+    assert_eq!(migrate_product_counters(&store).await.unwrap(), 1);
+    record_view(&store, &p.id).await.unwrap();
+    assert_eq!(migrate_product_counters(&store).await.unwrap(), 0);
+    let seen = get_product(&store, &p.id).await.unwrap().unwrap();
+    assert_eq!((seen.stock_quantity, seen.view_count), (9, 5));
+    assert_eq!(
+        get_product(&store, &q.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock_quantity,
+        q.stock_quantity
+    );
+    // An update of an unmigrated product writes its counter item in the same transaction.
+    old_format_product(&store, &q).await;
+    let patch = ProductPatch {
+        price: Some(Cents(500)),
+        ..Default::default()
+    };
+    update_product(&store, &e, &q.id, &patch).await.unwrap();
+    let counters = store
+        .get(&keys::product_counters(&q.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            counters["stock_quantity"].as_i64(),
+            counters["view_count"].as_u64()
+        ),
+        (Some(9), Some(4))
+    );
 }
 
 #[tokio::test]

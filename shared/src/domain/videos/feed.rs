@@ -6,7 +6,8 @@
 //!    preferred categories and tags ([`crate::reco::feed::build_profile`]).
 //! 2. **Candidates** ([`gather_candidates`]): newest ready videos of each preferred category
 //!    (GSI2), the trending list (written by the trend job) and the newest uploads (GSI1); videos
-//!    already served in this feed session are left out; a pool of at most [`POOL_SIZE`].
+//!    already served in this feed session are left out; a pool of at most [`POOL_SIZE`], whose
+//!    counters (on items without index keys, see [`super::VideoCounts`]) come in one batch read.
 //! 3. **Score** ([`score_candidates`]): the spec's formula, with a random term fixed by the
 //!    session seed.
 //! 4. **Rank**: unwatched first, by score; the top `limit` make the page.
@@ -32,7 +33,7 @@ use crate::{
     store::{self, Item, ItemStore, Key, Query, SK, StoreError, keys},
 };
 
-use super::{VideoError, VideoRecord, VideoStatus};
+use super::{VideoCounts, VideoError, VideoRecord, VideoStatus};
 
 /// Largest candidate pool scored per page.
 pub const POOL_SIZE: usize = 100;
@@ -185,7 +186,8 @@ pub fn user_state_from_items(items: &[Item], catalog: &CatalogSnapshot) -> UserS
 /// Stage 2's output.
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
-    pub videos: Vec<VideoRecord>,
+    /// Each with its counters.
+    pub videos: Vec<(VideoRecord, VideoCounts)>,
     /// True when every source was read to its end: deeper pages would find nothing new.
     pub exhausted: bool,
 }
@@ -257,10 +259,16 @@ pub async fn gather_candidates(
         exhausted = false;
     }
     pool.extend(rest.into_iter().take(room));
-    Ok(Candidates {
-        videos: pool,
-        exhausted,
-    })
+    let ids: Vec<&str> = pool.iter().map(|v| v.id.as_str()).collect();
+    let mut counts = super::counts_of(store, &ids).await?;
+    let videos = pool
+        .into_iter()
+        .map(|v| {
+            let c = counts.remove(&v.id).unwrap_or_default();
+            (v, c)
+        })
+        .collect();
+    Ok(Candidates { videos, exhausted })
 }
 
 /// The videos among `items` not served in this session nor taken from an earlier source.
@@ -284,22 +292,22 @@ pub async fn trending_ids(store: &dyn ItemStore) -> Result<Vec<String>, StoreErr
 
 /// Stages 3 and 4: the spec's score for each candidate, ranked.
 pub fn score_candidates(
-    candidates: Vec<VideoRecord>,
+    candidates: Vec<(VideoRecord, VideoCounts)>,
     user: &UserState,
     seed: u64,
-) -> Vec<Ranked<(VideoRecord, Score)>> {
+) -> Vec<Ranked<(VideoRecord, VideoCounts, Score)>> {
     let sets = ProfileSets::new(&user.profile);
-    let mut ranked: Vec<Ranked<(VideoRecord, Score)>> = candidates
+    let mut ranked: Vec<Ranked<(VideoRecord, VideoCounts, Score)>> = candidates
         .into_iter()
-        .map(|v| {
+        .map(|(v, c)| {
             let s = scoring::score(
                 &scoring::Candidate {
                     id: &v.id,
                     category_id: &v.category_id,
                     tags: &v.tags,
-                    views: v.views_count,
-                    likes: v.likes_count,
-                    shares: v.shares_count,
+                    views: c.views_count,
+                    likes: c.likes_count,
+                    shares: c.shares_count,
                     trend_score: v.trend_score,
                 },
                 &sets,
@@ -308,11 +316,11 @@ pub fn score_candidates(
             Ranked {
                 score: s.total(),
                 watched: user.watched.contains(&v.id),
-                item: (v, s),
+                item: (v, c, s),
             }
         })
         .collect();
-    scoring::rank(&mut ranked, |(v, _)| v.id.clone());
+    scoring::rank(&mut ranked, |(v, _, _)| v.id.clone());
     ranked
 }
 
@@ -320,6 +328,7 @@ pub fn score_candidates(
 #[derive(Debug, Clone)]
 pub struct FeedEntry<'a> {
     pub video: VideoRecord,
+    pub counts: VideoCounts,
     pub product: &'a ProductRecord,
     pub score: Score,
     pub is_liked: bool,
@@ -362,10 +371,10 @@ pub async fn page<'a>(
     let candidates = gather_candidates(store, &user.profile, &served).await?;
     let exhausted = candidates.exhausted;
     // Shoppable means a product to buy: videos of inactive or deleted products are left out.
-    let videos: Vec<VideoRecord> = candidates
+    let videos: Vec<(VideoRecord, VideoCounts)> = candidates
         .videos
         .into_iter()
-        .filter(|v| catalog.product(&v.product_id).is_some_and(|p| p.is_active))
+        .filter(|(v, _)| catalog.product(&v.product_id).is_some_and(|p| p.is_active))
         .collect();
     let ranked = score_candidates(videos, &user, cursor.seed);
     let more_ranked = ranked.len() > limit;
@@ -373,12 +382,13 @@ pub async fn page<'a>(
         .into_iter()
         .take(limit)
         .filter_map(|r| {
-            let (video, score) = r.item;
+            let (video, counts, score) = r.item;
             let product = catalog.product(&video.product_id)?;
             Some(FeedEntry {
                 is_liked: user.liked.contains(&video.id),
                 is_saved: user.saved.contains(&video.id),
                 video,
+                counts,
                 product,
                 score,
             })

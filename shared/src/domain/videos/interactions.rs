@@ -2,9 +2,12 @@
 //!
 //! Invariants:
 //! - a like (save) toggle writes the user's record and the video's counter in ONE transaction,
-//!   conditioned on the record's previous state, so `likes_count` always equals the number of
-//!   like records, whatever the races (a lost race retries on the new state);
-//! - shares and views are atomic `ADD`s on the video;
+//!   conditioned on the record's previous state and on the video being ready (a condition check
+//!   on the video item, which the transaction does not write), so `likes_count` always equals
+//!   the number of like records, whatever the races (a lost race retries on the new state);
+//! - shares and views are atomic `ADD`s on the counters item of a ready video;
+//! - no counter is ever added on the video item: it carries the index keys of the ready and
+//!   category indexes, and an `ADD` there would write those index partitions too;
 //! - every interaction also adds to the video's hourly activity bucket, which the trend job reads
 //!   ([`super::trends`]).
 
@@ -18,7 +21,7 @@ use crate::store::{
     Update, keys,
 };
 
-use super::{VideoError, VideoRecord, VideoStatus, get_ready, status_is};
+use super::{VideoError, VideoRecord, VideoStatus, counts, get_ready, status_is};
 use crate::domain::stats::{HOURLY_RETENTION_SECS, hour_label};
 
 /// Retries of a toggle that lost a race; each retry means another toggle of the same user
@@ -39,7 +42,7 @@ impl Toggle {
             Toggle::Save => keys::video_save(user_id, video_id),
         }
     }
-    /// The counter on the video.
+    /// The counter on the video's counters item.
     pub fn counter(self) -> &'static str {
         match self {
             Toggle::Like => "likes_count",
@@ -144,7 +147,11 @@ pub async fn toggle(
     video_id: &str,
 ) -> Result<Toggled, VideoError> {
     let key = kind.key(user_id, video_id);
-    let video_key = keys::video(video_id);
+    let video_ready = TxOp::Check {
+        key: keys::video(video_id),
+        condition: ready(),
+    };
+    let counters_key = keys::video_counters(video_id);
     for attempt in 0..MAX_RETRIES {
         let video = get_ready(store, video_id).await?;
         let existing = store.get(&key).await?;
@@ -155,10 +162,11 @@ pub async fn toggle(
                     item: interaction_item(kind, &key, &video),
                     condition: Some(Condition::ItemNotExists),
                 },
+                video_ready.clone(),
                 TxOp::Update {
-                    key: video_key.clone(),
+                    key: counters_key.clone(),
                     update: Update::new().add(kind.counter(), 1),
-                    condition: Some(ready()),
+                    condition: None,
                 },
                 activity_op(video_id, kind.activity(), 1),
             ]
@@ -168,24 +176,22 @@ pub async fn toggle(
                     key: key.clone(),
                     condition: Some(Condition::ItemExists),
                 },
+                video_ready.clone(),
                 TxOp::Update {
-                    key: video_key.clone(),
+                    key: counters_key.clone(),
                     update: Update::new().add(kind.counter(), -1),
                     // The record exists, so the counter is at least 1; checked all the same.
-                    condition: Some(Condition::And(vec![
-                        ready(),
-                        Condition::ge(kind.counter(), 1),
-                    ])),
+                    condition: Some(Condition::ge(kind.counter(), 1)),
                 },
                 activity_op(video_id, kind.activity(), -1),
             ]
         };
         match store.transact(ops).await {
             Ok(()) => {
-                let video = get_ready(store, video_id).await?;
+                let counts = counts(store, video_id).await?;
                 let count = match kind {
-                    Toggle::Like => video.likes_count,
-                    Toggle::Save => video.saves_count,
+                    Toggle::Like => counts.likes_count,
+                    Toggle::Save => counts.saves_count,
                 };
                 return Ok(Toggled {
                     active: now_active,
@@ -250,14 +256,14 @@ pub async fn state(
     Ok((has(keys::VIDEO_LIKE_PREFIX), has(keys::VIDEO_SAVE_PREFIX)))
 }
 
-/// Adds one share; returns the new `shares_count`.
+/// Adds one share to a ready video; returns the new `shares_count`.
 pub async fn share(store: &dyn ItemStore, video_id: &str) -> Result<u64, VideoError> {
     let count = add_to_counter(store, video_id, "shares_count").await?;
     record_activity(store, video_id, Activity::Shares).await;
     Ok(count)
 }
 
-/// Adds one view; returns the new `views_count`. A signed-in viewer's view is also remembered
+/// Adds one view to a ready video; returns the new `views_count`. A signed-in viewer's view is also remembered
 /// as "watched to completion" (the client calls this when a video loops or was watched long
 /// enough), which ranks the video lower in that user's later feed pages.
 pub async fn view(
@@ -268,37 +274,66 @@ pub async fn view(
     let count = add_to_counter(store, video_id, "views_count").await?;
     record_activity(store, video_id, Activity::Views).await;
     if let Some(user_id) = user_id {
+        // Written once per user and video: the mark is on the video's `VIDEOREFS` index
+        // partition (found again when the video is deleted), so it holds no counter that every
+        // view would add to; later views fail the condition and write nothing.
         let key = keys::video_watch(user_id, video_id);
         let (gsi1pk, gsi1sk) = keys::video_ref_index(video_id, &key);
-        let update = Update::new()
-            .add("count", 1)
-            .set("video_id", video_id)
-            .set("entity", "video_watch")
-            .set(GSI1PK, gsi1pk)
-            .set(GSI1SK, gsi1sk)
-            .set("watched_at", store::now_rfc3339());
-        if let Err(e) = store.update(&key, update, None).await {
-            tracing::warn!(error = %e, video_id, "could not remember a watched video");
+        let mut mark = Item::new();
+        mark.insert(PK.into(), key.pk.clone().into());
+        mark.insert(SK.into(), key.sk.clone().into());
+        mark.insert("entity".into(), "video_watch".into());
+        mark.insert(GSI1PK.into(), gsi1pk.into());
+        mark.insert(GSI1SK.into(), gsi1sk.into());
+        mark.insert("video_id".into(), video_id.into());
+        mark.insert("watched_at".into(), store::now_rfc3339().into());
+        match store.put(mark, Some(Condition::ItemNotExists)).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => {}
+            Err(e) => tracing::warn!(error = %e, video_id, "could not remember a watched video"),
         }
     }
     Ok(count)
 }
 
+/// Adds 1 to `counter` of a ready video. The status is read first, then the counters item is
+/// added to on condition that it exists: it is written with the record and deleted with it in
+/// one transaction, so a video deleted meanwhile is not counted (and leaves no stray counters
+/// item); a video that stopped being ready in between (a replaced file) may count one more view,
+/// which nobody sees. A ready video without counters (written before they had their own item)
+/// gets an empty one first.
 async fn add_to_counter(
     store: &dyn ItemStore,
     video_id: &str,
     counter: &str,
 ) -> Result<u64, VideoError> {
-    let item = store
-        .update(
-            &keys::video(video_id),
+    get_ready(store, video_id).await?;
+    let key = keys::video_counters(video_id);
+    let add = || {
+        store.update(
+            &key,
             Update::new().add(counter, 1),
-            Some(ready()),
+            Some(Condition::ItemExists),
         )
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => VideoError::NotFound,
-            e => e.into(),
-        })?;
+    };
+    let item = match add().await {
+        Err(StoreError::ConditionFailed) => {
+            get_ready(store, video_id).await?;
+            match store
+                .put(
+                    super::counts_item(video_id, &super::VideoCounts::default())?,
+                    Some(Condition::ItemNotExists),
+                )
+                .await
+            {
+                Ok(()) | Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+            add().await.map_err(|e| match e {
+                StoreError::ConditionFailed => VideoError::NotFound,
+                e => e.into(),
+            })?
+        }
+        other => other?,
+    };
     Ok(item.get(counter).and_then(Value::as_u64).unwrap_or(0))
 }

@@ -10,6 +10,11 @@
 //!    In the cloud an S3 object-created event runs it; locally the blob server's upload hook does.
 //! 3. Only `ready` videos carry index keys, so only they are listed, liked or put in feeds.
 //!
+//! The counters (views, likes, saves, shares) live on their own item, `VIDEO#<id>` / `COUNTERS`
+//! ([`VideoCounts`]), written with the record and deleted with it: it carries no index keys, so
+//! an `ADD` on every view or like writes one table item and never the `VIDEOS#READY` or category
+//! index partitions (the GSIs project all attributes: an `ADD` on the record would write them).
+//!
 //! Module map: this file (records, create, read, update, delete), [`verify`] (MP4 check),
 //! [`interactions`] (like/save toggles, shares, views, hourly activity), [`feed`] (the four
 //! stages), [`trends`] (the trend-score job).
@@ -19,6 +24,8 @@ pub mod interactions;
 pub mod trends;
 pub mod verify;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,7 +33,7 @@ use crate::{
     blobs::{BlobError, BlobStore},
     reco::feed::normalize_tag,
     store::{
-        self, Condition, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, ItemStore, PK, SK, StoreError,
+        self, Condition, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, ItemStore, PK, SK, StoreError, TxOp,
         Update, keys,
     },
 };
@@ -60,7 +67,8 @@ impl VideoStatus {
     }
 }
 
-/// A video as stored. The counters change by atomic `ADD` only.
+/// A video as stored (`VIDEO#<id>` / `VIDEO`). Its counters are on another item:
+/// [`VideoCounts`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoRecord {
     pub id: String,
@@ -79,6 +87,18 @@ pub struct VideoRecord {
     pub size: Option<u64>,
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// In [0, 1], recomputed by the trend job (written at most once an hour, only when it
+    /// changed: not a hot counter, so it stays on the record).
+    #[serde(default)]
+    pub trend_score: f64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A video's counters, on `VIDEO#<id>` / `COUNTERS` (no index keys), changed by atomic `ADD`
+/// only. A missing item counts as zeros.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoCounts {
     #[serde(default)]
     pub views_count: u64,
     #[serde(default)]
@@ -87,11 +107,12 @@ pub struct VideoRecord {
     pub saves_count: u64,
     #[serde(default)]
     pub shares_count: u64,
-    /// In [0, 1], recomputed by the trend job.
-    #[serde(default)]
-    pub trend_score: f64,
-    pub created_at: String,
-    pub updated_at: String,
+}
+
+impl VideoCounts {
+    fn of_item(item: Item) -> Self {
+        store::from_item(item).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,22 +215,47 @@ pub fn pending_record(new: NewVideo) -> VideoRecord {
         status: VideoStatus::PendingUpload,
         size: None,
         failure_reason: None,
-        views_count: 0,
-        likes_count: 0,
-        saves_count: 0,
-        shares_count: 0,
         trend_score: 0.0,
         created_at: now.clone(),
         updated_at: now,
     }
 }
 
-/// Writes `record` as it is (demo data and tests with chosen counters); fails if the id exists.
+/// Writes `record` as it is with zero counters; fails if the id exists.
 pub async fn insert(store: &dyn ItemStore, record: &VideoRecord) -> Result<(), VideoError> {
+    insert_with_counts(store, record, &VideoCounts::default()).await
+}
+
+/// Writes `record` and its counters in one transaction (demo data and tests with chosen
+/// counters); fails if the id exists.
+pub async fn insert_with_counts(
+    store: &dyn ItemStore,
+    record: &VideoRecord,
+    counts: &VideoCounts,
+) -> Result<(), VideoError> {
     store
-        .put(record_item(record)?, Some(Condition::ItemNotExists))
+        .transact(vec![
+            TxOp::Put {
+                item: record_item(record)?,
+                condition: Some(Condition::ItemNotExists),
+            },
+            TxOp::Put {
+                item: counts_item(&record.id, counts)?,
+                condition: None,
+            },
+        ])
         .await?;
     Ok(())
+}
+
+/// The counters item of a video.
+fn counts_item(id: &str, counts: &VideoCounts) -> Result<Item, StoreError> {
+    let mut item = store::to_item(counts)?;
+    let key = keys::video_counters(id);
+    item.insert(PK.into(), key.pk.into());
+    item.insert(SK.into(), key.sk.into());
+    item.insert("entity".into(), "video_counters".into());
+    Ok(item)
 }
 
 pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<VideoRecord>, StoreError> {
@@ -217,6 +263,51 @@ pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<VideoRecord>,
         Some(item) => Ok(Some(store::from_item(item)?)),
         None => Ok(None),
     }
+}
+
+/// The record and its counters, in one batch read.
+pub async fn get_with_counts(
+    store: &dyn ItemStore,
+    id: &str,
+) -> Result<Option<(VideoRecord, VideoCounts)>, StoreError> {
+    let (video_key, counts_key) = (keys::video(id), keys::video_counters(id));
+    let mut record = None;
+    let mut counts = VideoCounts::default();
+    for item in store.batch_get(&[video_key, counts_key]).await? {
+        match item.get(SK).and_then(Value::as_str) {
+            Some(keys::VIDEO_SK) => record = Some(store::from_item(item)?),
+            Some(keys::VIDEO_COUNTERS_SK) => counts = VideoCounts::of_item(item),
+            _ => {}
+        }
+    }
+    Ok(record.map(|r| (r, counts)))
+}
+
+/// The counters of one video (zeros when it has none).
+pub async fn counts(store: &dyn ItemStore, id: &str) -> Result<VideoCounts, StoreError> {
+    Ok(store
+        .get(&keys::video_counters(id))
+        .await?
+        .map(VideoCounts::of_item)
+        .unwrap_or_default())
+}
+
+/// The counters of many videos in one batch read (DynamoDB takes 100 keys a request: a feed
+/// pool is one), by video id; videos without a counters item are absent (zeros).
+pub async fn counts_of(
+    store: &dyn ItemStore,
+    ids: &[&str],
+) -> Result<HashMap<String, VideoCounts>, StoreError> {
+    let keys: Vec<store::Key> = ids.iter().map(|id| keys::video_counters(id)).collect();
+    Ok(store
+        .batch_get(&keys)
+        .await?
+        .into_iter()
+        .filter_map(|item| {
+            let id = keys::video_id_of(item.get(PK)?.as_str()?)?.to_string();
+            Some((id, VideoCounts::of_item(item)))
+        })
+        .collect())
 }
 
 /// The video if it exists and is ready (what everyone but its uploader and admins may see).
@@ -236,8 +327,7 @@ pub struct VideoPatch {
     pub product: Option<(String, String)>,
 }
 
-/// Applies `patch` with one conditional update: counters changed meanwhile are kept, and a
-/// status change meanwhile (verification) makes it retry with the new status's index keys.
+/// Applies `patch` with one conditional update: a status change meanwhile (verification) makes it retry with the new status's index keys.
 pub async fn update(
     store: &dyn ItemStore,
     id: &str,
@@ -273,25 +363,34 @@ pub async fn update(
     Err(StoreError::TransactionConflict.into())
 }
 
-/// Deletes the record, then its blob, then the users' likes, saves and watched marks of it.
-/// The record goes first: once it is gone no toggle can add a like (toggles are conditioned on
-/// the video being ready). A blob or mark that cannot be deleted is logged (an orphan file costs
-/// storage only, an orphan mark a little profile weight; a record without its file would break
-/// feeds).
+/// Deletes the record and its counters (one transaction), then its blob, then the users'
+/// likes, saves and watched marks of it. The record goes first: once it is gone no toggle can
+/// add a like (toggles are conditioned on the video being ready) and no view or share can count
+/// (they need the counters item). A blob or mark that cannot be deleted is logged (an orphan
+/// file costs storage only, an orphan mark a little profile weight; a record without its file
+/// would break feeds).
 pub async fn delete(
     store: &dyn ItemStore,
     blobs: &dyn BlobStore,
     id: &str,
 ) -> Result<VideoRecord, VideoError> {
-    let deleted = store
-        .delete(&keys::video(id), Some(Condition::ItemExists))
+    let record = get(store, id).await?.ok_or(VideoError::NotFound)?;
+    store
+        .transact(vec![
+            TxOp::Delete {
+                key: keys::video(id),
+                condition: Some(Condition::ItemExists),
+            },
+            TxOp::Delete {
+                key: keys::video_counters(id),
+                condition: None,
+            },
+        ])
         .await
         .map_err(|e| match e {
-            StoreError::ConditionFailed => VideoError::NotFound,
+            StoreError::TransactionCanceled { .. } => VideoError::NotFound,
             e => e.into(),
-        })?
-        .ok_or(VideoError::NotFound)?;
-    let record: VideoRecord = store::from_item(deleted)?;
+        })?;
     if let Err(e) = blobs.delete(&record.blob_key).await {
         tracing::warn!(error = %e, key = %record.blob_key, "video deleted but not its blob");
     }

@@ -318,7 +318,7 @@ async fn twenty_concurrent_toggles_leave_the_count_equal_to_the_records() {
             }
         }
         assert_eq!(on, 10, "every toggle flipped the state once");
-        let after = get(f.s(), &v.id).await.unwrap().unwrap();
+        let after = super::counts(f.s(), &v.id).await.unwrap();
         let (liked, saved) = interactions::state(f.s(), "racer", &v.id).await.unwrap();
         let (count, record) = match kind {
             Toggle::Like => (after.likes_count, liked),
@@ -353,6 +353,20 @@ async fn shares_and_views_count_only_ready_videos() {
     );
     let watched = f.s().get(&keys::video_watch("u", &v.id)).await.unwrap();
     assert!(watched.is_some(), "a signed-in view is remembered");
+    // The counts are on the counters item, which has no index keys; the record has none of them.
+    let counters = f
+        .s()
+        .get(&keys::video_counters(&v.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(counters["shares_count"], 2);
+    assert_eq!(counters["views_count"], 2);
+    for attr in [GSI1PK, GSI2PK] {
+        assert!(!counters.contains_key(attr), "{attr} on the counters item");
+    }
+    let record = f.s().get(&keys::video(&v.id)).await.unwrap().unwrap();
+    assert!(record.contains_key(GSI1PK) && !record.contains_key("views_count"));
     let pending = f.pending(0).await;
     for result in [
         interactions::share(f.s(), &pending.id).await,
@@ -434,6 +448,25 @@ async fn update_and_delete_keep_indexes_and_remove_the_file() {
         "other videos' marks and viewed products stay"
     );
     assert!(get(f.s(), &v.id).await.unwrap().is_none());
+    assert!(
+        f.s()
+            .get(&keys::video_counters(&v.id))
+            .await
+            .unwrap()
+            .is_none(),
+        "the counters go with the record"
+    );
+    assert!(matches!(
+        interactions::view(f.s(), &v.id, None).await,
+        Err(VideoError::NotFound)
+    ));
+    assert!(
+        f.s()
+            .get(&keys::video_counters(&v.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(f.blobs.head(&v.blob_key).await.unwrap().is_none());
     assert!(matches!(
         delete(f.s(), f.blobs.as_ref(), &v.id).await,
