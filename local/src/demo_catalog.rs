@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use shared::{
     AppState,
     domain::catalog::{self, CatalogError, NewCategory, NewProduct},
+    money::Cents,
 };
 
 /// A sub-category: name, product nouns, brands, features, typical use, price range (dollars).
@@ -552,8 +553,11 @@ fn demo_product(i: usize, shelf: &Shelf, category_id: &str) -> NewProduct {
         name: format!("{brand} {noun} {adjective} {model}"),
         code: format!("DEMO-{i:05}"),
         brand: Some(brand.into()),
-        price,
-        compare_price: h.is_multiple_of(5).then(|| (price * 1.2).floor() + 0.99),
+        // Whole dollars plus 99 cents, computed in dollars then kept in cents.
+        price: Cents::round_from(price),
+        compare_price: h
+            .is_multiple_of(5)
+            .then(|| Cents::round_from((price * 1.2).floor() + 0.99)),
         description: Some(format!(
             "The {brand} {noun} {adjective} {model} with {features}. Made for {}.",
             shelf.use_for
@@ -648,7 +652,11 @@ mod tests {
         assert_eq!(categories.len(), 24);
         assert!(products.iter().any(|p| !p.available()));
         assert!(products.iter().any(|p| !p.is_active));
-        assert!(products.iter().all(|p| p.price > 0.0 && !p.tags.is_empty()));
+        assert!(
+            products
+                .iter()
+                .all(|p| p.price > Cents::ZERO && p.price.0 % 100 == 99 && !p.tags.is_empty())
+        );
         let a = demo_product(7, shelves()[7].1, "c");
         let b = demo_product(7, shelves()[7].1, "c");
         assert_eq!((a.name, a.price), (b.name, b.price));

@@ -73,7 +73,7 @@ async fn world() -> World {
             NewProduct {
                 name: format!("Product {p}"),
                 code: format!("P-{p:04}"),
-                price: 10.0 + p as f64,
+                price: shared::money::Cents(1000 + p as i64 * 100),
                 in_stock: true,
                 stock_quantity: 10,
                 category_id: cat.id.clone(),

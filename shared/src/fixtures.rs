@@ -48,7 +48,7 @@ pub async fn product(
         NewProduct {
             name: format!("Product {code}"),
             code: code.into(),
-            price,
+            price: crate::money::Cents::round_from(price),
             images: vec!["https://example.com/p.jpg".into()],
             in_stock: true,
             stock_quantity: stock,

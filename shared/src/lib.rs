@@ -14,6 +14,7 @@
 //! - [`app`]: [`app::AppState`], built once from the config: what every function shares (each
 //!   function keeps its own caches and settings in a state struct of its own).
 //! - [`text`]: what a word is (`fold`, `words`), for search, the local embedder and the classifier.
+//! - [`money`]: [`money::Cents`], integer cents in records, decimal dollars in the JSON.
 //! - [`telemetry`]: structured JSON logs.
 
 pub mod ai;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod fixtures;
 pub mod http;
 pub mod lambda;
+pub mod money;
 pub mod openapi;
 pub mod reco;
 pub mod store;

@@ -131,7 +131,7 @@ pub async fn seed_catalog(app: &TestApp) -> (String, String) {
         NewProduct {
             name: "iPhone 15 Pro".into(),
             code: "IP15P-128".into(),
-            price: 999.99,
+            price: shared::money::Cents(99_999),
             in_stock: true,
             stock_quantity: 50,
             category_id: category.id.clone(),

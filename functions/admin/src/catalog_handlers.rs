@@ -12,6 +12,7 @@ use shared::{
     domain::catalog::{self, Category, NewCategory, NewProduct, ProductPatch, ProductRecord},
     error::ErrorBody,
     http::{AuthUser, ValidJson},
+    money::Cents,
 };
 
 use crate::catalog_models::*;
@@ -57,8 +58,11 @@ pub async fn create_product(
             name: req.name,
             code: req.code,
             brand: non_blank(req.brand),
-            price: req.price,
-            compare_price: req.compare_price,
+            price: amount("price", req.price)?,
+            compare_price: req
+                .compare_price
+                .map(|v| amount("compare_price", v))
+                .transpose()?,
             description: non_blank(req.description),
             specification: req.specification,
             technical_details: req.technical_details,
@@ -105,8 +109,11 @@ pub async fn update_product(
         name: req.name,
         code: req.code,
         brand: req.brand.map(|b| non_blank(Some(b))),
-        price: req.price,
-        compare_price: req.compare_price.map(Some),
+        price: req.price.map(|v| amount("price", v)).transpose()?,
+        compare_price: req
+            .compare_price
+            .map(|v| amount("compare_price", v).map(Some))
+            .transpose()?,
         description: req.description.map(|d| non_blank(Some(d))),
         specification: req.specification,
         technical_details: req.technical_details,
@@ -175,4 +182,9 @@ pub async fn create_category(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(category)))
+}
+
+/// A validated decimal amount of a request body in cents (422 on the field otherwise).
+fn amount(field: &str, v: f64) -> ApiResult<Cents> {
+    Cents::from_decimal(v).map_err(|e| ApiError::invalid_field(field, e.to_string()))
 }

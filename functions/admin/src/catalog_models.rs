@@ -60,20 +60,26 @@ pub struct CreateProductRequest {
     #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     #[validate(custom(function = "validate_code"))]
     pub code: String,
-    /// Greater than 0.
+    /// Greater than 0, at most two decimal places (kept in integer cents).
     #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
-    #[validate(range(
-        exclusive_min = 0.0,
-        max = 10000000.0,
-        message = "must be greater than 0"
-    ))]
+    #[validate(
+        range(
+            exclusive_min = 0.0,
+            max = 10000000.0,
+            message = "must be greater than 0"
+        ),
+        custom(function = "shared::money::validate_amount")
+    )]
     pub price: f64,
     #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
-    #[validate(range(
-        exclusive_min = 0.0,
-        max = 10000000.0,
-        message = "must be greater than 0"
-    ))]
+    #[validate(
+        range(
+            exclusive_min = 0.0,
+            max = 10000000.0,
+            message = "must be greater than 0"
+        ),
+        custom(function = "shared::money::validate_amount")
+    )]
     pub compare_price: Option<f64>,
     pub category_id: String,
     #[schema(max_length = 100)]
@@ -120,18 +126,24 @@ pub struct UpdateProductRequest {
     #[validate(custom(function = "validate_code"))]
     pub code: Option<String>,
     #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
-    #[validate(range(
-        exclusive_min = 0.0,
-        max = 10000000.0,
-        message = "must be greater than 0"
-    ))]
+    #[validate(
+        range(
+            exclusive_min = 0.0,
+            max = 10000000.0,
+            message = "must be greater than 0"
+        ),
+        custom(function = "shared::money::validate_amount")
+    )]
     pub price: Option<f64>,
     #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
-    #[validate(range(
-        exclusive_min = 0.0,
-        max = 10000000.0,
-        message = "must be greater than 0"
-    ))]
+    #[validate(
+        range(
+            exclusive_min = 0.0,
+            max = 10000000.0,
+            message = "must be greater than 0"
+        ),
+        custom(function = "shared::money::validate_amount")
+    )]
     pub compare_price: Option<f64>,
     pub category_id: Option<String>,
     #[schema(max_length = 100)]

@@ -1,9 +1,12 @@
 //! Bodies of the admin order routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::{
-    orders::{OrderAddress, OrderLine, OrderStatus},
-    users::Address,
+use shared::{
+    api::orders::OrderLineBody,
+    domain::{
+        orders::{OrderAddress, OrderStatus},
+        users::Address,
+    },
 };
 use utoipa::ToSchema;
 use validator::Validate;
@@ -65,7 +68,7 @@ pub struct AdminOrderDetail {
     pub payment_method: String,
     pub billing_address: OrderAddress,
     pub shipping_address: OrderAddress,
-    pub items: Vec<OrderLine>,
+    pub items: Vec<OrderLineBody>,
     pub recommendation_source: Option<String>,
     pub recommendation_session_id: Option<String>,
     pub order_notes: Option<String>,

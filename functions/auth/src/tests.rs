@@ -137,7 +137,7 @@ async fn login_merges_the_guest_cart_named_by_x_cart_id() {
         NewProduct {
             name: "Thing".into(),
             code: "T-1".into(),
-            price: 5.0,
+            price: shared::money::Cents(500),
             in_stock: true,
             stock_quantity: 9,
             category_id: cat.id,

@@ -13,10 +13,10 @@ use shared::{
     domain::{
         cart::{self, CartError, CartOwner},
         catalog,
-        orders::cents,
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson},
+    money::Cents,
 };
 
 use crate::models::*;
@@ -112,17 +112,19 @@ pub async fn get_cart(
     let ids: Vec<String> = lines.iter().map(|l| l.product_id.clone()).collect();
     let products = catalog::get_products(store, &ids).await?;
     let mut items = Vec::with_capacity(lines.len());
+    let mut subtotal = Cents::ZERO;
     for l in &lines {
         // Lines of products that no longer exist are not shown (and cannot be ordered).
         let Some(p) = products.iter().find(|p| p.id == l.product_id) else {
             continue;
         };
+        subtotal = subtotal + p.price.times(l.quantity);
         items.push(CartLineView {
             id: l.id.clone(),
             product_id: l.product_id.clone(),
             quantity: l.quantity,
-            unit_price: p.price,
-            total_price: cents(p.price * l.quantity as f64),
+            unit_price: p.price.to_f64(),
+            total_price: p.price.times(l.quantity).to_f64(),
             product: CartProduct {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -132,12 +134,11 @@ pub async fn get_cart(
         });
     }
     let total_items = items.iter().map(|i| i.quantity).sum();
-    let subtotal = cents(items.iter().map(|i| i.total_price).sum());
     let item_count = items.len();
     Ok(Json(CartView {
         items,
         total_items,
-        subtotal,
+        subtotal: subtotal.to_f64(),
         item_count,
     }))
 }

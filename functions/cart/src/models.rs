@@ -1,10 +1,7 @@
 //! Request and response bodies of the cart routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::{
-    cart::{CartLine, MAX_QUANTITY},
-    orders::cents,
-};
+use shared::domain::cart::{CartLine, MAX_QUANTITY};
 use utoipa::ToSchema;
 use validator::Validate;
 
@@ -44,8 +41,8 @@ impl From<&CartLine> for CartItem {
             id: l.id.clone(),
             product_id: l.product_id.clone(),
             quantity: l.quantity,
-            unit_price: l.unit_price,
-            total_price: cents(l.unit_price * l.quantity as f64),
+            unit_price: l.unit_price.to_f64(),
+            total_price: l.unit_price.times(l.quantity).to_f64(),
             created_at: l.created_at.clone(),
         }
     }

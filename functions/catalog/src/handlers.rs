@@ -21,6 +21,7 @@ use shared::{
     },
     error::ErrorBody,
     http::{AuthUser, ValidQuery, pagination::Paginated},
+    money::Cents,
 };
 
 use crate::models::*;
@@ -55,8 +56,8 @@ pub async fn list_products(
     let filter = ProductFilter {
         category: q.category.clone().filter(|c| !c.trim().is_empty()),
         brand: q.brand.clone().filter(|b| !b.trim().is_empty()),
-        min_price: q.min_price,
-        max_price: q.max_price,
+        min_price: q.min_price.map(Cents::at_least),
+        max_price: q.max_price.map(Cents::at_most),
         in_stock: q.in_stock,
         search_term: q.search_term.clone().filter(|t| !t.trim().is_empty()),
         include_inactive: false,
@@ -175,7 +176,7 @@ pub async fn similar_products(
             SimilarProduct {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                price: p.price,
+                price: p.price.to_f64(),
                 brand: p.brand.clone(),
                 in_stock: p.available(),
                 similarity_score: (f64::from(score) * 10_000.0).round() / 10_000.0,
@@ -223,7 +224,7 @@ pub async fn frequently_bought_together(
             Some(BoughtTogether {
                 product_id: p.id.clone(),
                 product_name: p.name.clone(),
-                price: p.price,
+                price: p.price.to_f64(),
                 confidence: (r.confidence * 10_000.0).round() / 10_000.0,
                 lift: (r.lift * 100.0).round() / 100.0,
                 in_stock: p.available(),

@@ -46,7 +46,7 @@ async fn product(
             name: name.into(),
             code: code.into(),
             brand: Some(brand.into()),
-            price,
+            price: shared::money::Cents::round_from(price),
             description: Some(description.into()),
             in_stock: true,
             stock_quantity: stock,

@@ -108,7 +108,7 @@ pub async fn create_order(
     )
     .await?;
     if created {
-        tracing::info!(order_id = %order.id, total = order.total_amount, "order placed");
+        tracing::info!(order_id = %order.id, total = %order.total_amount, "order placed");
     }
     let status = if created {
         StatusCode::CREATED

@@ -1,7 +1,10 @@
 //! Request and response bodies of the orders routes.
 
 use serde::{Deserialize, Serialize};
-use shared::domain::orders::{OrderAddress, OrderLine, OrderRecord, OrderStatus, PAYMENT_METHODS};
+use shared::{
+    api::orders::OrderLineBody,
+    domain::orders::{OrderAddress, OrderRecord, OrderStatus, PAYMENT_METHODS},
+};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
@@ -60,7 +63,7 @@ pub struct OrderDetail {
     pub recommendation_session_id: Option<String>,
     pub order_notes: Option<String>,
     pub created_at: String,
-    pub items: Vec<OrderLine>,
+    pub items: Vec<OrderLineBody>,
 }
 
 impl From<OrderRecord> for OrderDetail {
@@ -68,10 +71,10 @@ impl From<OrderRecord> for OrderDetail {
         Self {
             id: o.id,
             order_number: o.order_number,
-            subtotal: o.subtotal,
-            tax_amount: o.tax_amount,
-            shipping_amount: o.shipping_amount,
-            total_amount: o.total_amount,
+            subtotal: o.subtotal.to_f64(),
+            tax_amount: o.tax_amount.to_f64(),
+            shipping_amount: o.shipping_amount.to_f64(),
+            total_amount: o.total_amount.to_f64(),
             status: o.status,
             payment_status: o.payment_status,
             payment_method: o.payment_method,
@@ -81,7 +84,7 @@ impl From<OrderRecord> for OrderDetail {
             recommendation_session_id: o.recommendation_session_id,
             order_notes: o.order_notes,
             created_at: o.created_at,
-            items: o.items,
+            items: o.items.iter().map(OrderLineBody::from).collect(),
         }
     }
 }
@@ -111,7 +114,7 @@ impl From<OrderRecord> for OrderSummary {
         Self {
             id: o.id,
             order_number: o.order_number,
-            total_amount: o.total_amount,
+            total_amount: o.total_amount.to_f64(),
             status: o.status,
             payment_method: o.payment_method,
             created_at: o.created_at,
@@ -122,7 +125,7 @@ impl From<OrderRecord> for OrderSummary {
                     product_id: i.product_id,
                     product_name: i.product_name,
                     quantity: i.quantity,
-                    unit_price: i.unit_price,
+                    unit_price: i.unit_price.to_f64(),
                 })
                 .collect(),
         }

@@ -245,6 +245,87 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten() {
     assert_eq!(app.stock(&p).await, 0);
 }
 
+#[tokio::test]
+async fn totals_are_exact_where_float_arithmetic_is_a_cent_off() {
+    // 25 x 2,114,081.05 = 52,852,026.25; 8% of it is 4,228,162.10 exactly, but
+    // floor(52852026.25 * 0.08 * 100 + 1e-9) / 100 (the float code) gave 4,228,162.09.
+    assert_eq!(
+        (52_852_026.25f64 * 0.08 * 100.0 + 1e-9).floor(),
+        422_816_209.0
+    );
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("cent", &[Role::Customer]).await;
+    let big = product(&app, "BIG", 2_114_081.05, 30).await;
+    let me = CartOwner::User(user.id.clone());
+    cart::add(app.state.store.as_ref(), &me, &big, 25)
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/orders/",
+            Some(&token),
+            Some(json!({"billing_address": address(), "payment_method": "credit_card"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["subtotal"], 52_852_026.25);
+    assert_eq!(r.json["tax_amount"], 4_228_162.1);
+    assert_eq!(r.json["shipping_amount"], 5.99);
+    assert_eq!(r.json["total_amount"], 57_080_194.34);
+    assert_eq!(r.json["items"][0]["unit_price"], 2_114_081.05);
+}
+
+#[tokio::test]
+async fn an_order_stored_with_decimal_amounts_still_reads() {
+    use shared::store::keys;
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("olden", &[Role::Customer]).await;
+    let p = product(&app, "P-OLD", 19.99, 5).await;
+    let store = app.state.store.as_ref();
+    cart::add(store, &CartOwner::User(user.id.clone()), &p, 1)
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/orders/",
+            Some(&token),
+            Some(json!({"billing_address": address(), "payment_method": "credit_card"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_string();
+    // Rewrite the order as an older version stored it: decimal amounts without `_cents`.
+    let mut item = store.get(&keys::order(&id)).await.unwrap().unwrap();
+    for (old, v) in [
+        ("subtotal", 19.99),
+        ("tax_amount", 1.59),
+        ("shipping_amount", 5.99),
+        ("total_amount", 27.57),
+    ] {
+        item.remove(&format!("{old}_cents"));
+        item.insert(old.into(), json!(v));
+    }
+    let lines = item.get_mut("items").unwrap().as_array_mut().unwrap();
+    let line = lines[0].as_object_mut().unwrap();
+    line.remove("unit_price_cents");
+    line.remove("total_price_cents");
+    line.insert("unit_price".into(), json!(19.99));
+    line.insert("total_price".into(), json!(19.99));
+    store.put(item, None).await.unwrap();
+
+    let detail = app
+        .call("GET", &format!("/api/v1/orders/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(detail.status, 200, "{}", detail.text);
+    assert_eq!(detail.json["total_amount"], 27.57);
+    assert_eq!(detail.json["tax_amount"], 1.59);
+    assert_eq!(detail.json["items"][0]["unit_price"], 19.99);
+    let list = app.call("GET", "/api/v1/orders/", Some(&token), None).await;
+    assert_eq!(list.json[0]["total_amount"], 27.57);
+}
+
 /// The sale moves only the product's counter item (no index keys); the product item is only
 /// checked, in the same transaction: a product switched off (`in_stock: false`) is not sold even
 /// with units left.

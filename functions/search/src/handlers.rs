@@ -19,6 +19,7 @@ use shared::{
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson, ValidQuery},
+    money::Cents,
 };
 
 use crate::models::*;
@@ -33,15 +34,21 @@ fn brands(raw: Option<&str>) -> Vec<String> {
 }
 
 /// Whether a hit passes the filters (`category` holds the category and its sub-categories).
-fn keep(hit: &Hit<'_>, q: &SearchParams, category: Option<&HashSet<String>>) -> bool {
+/// `price`: the query's bounds in cents (converted once per request).
+fn keep(
+    hit: &Hit<'_>,
+    q: &SearchParams,
+    category: Option<&HashSet<String>>,
+    price: (Option<Cents>, Option<Cents>),
+) -> bool {
     let p = hit.product;
     category.is_none_or(|ids| ids.contains(&p.category_id))
         && (q.brands.is_empty()
             || p.brand
                 .as_deref()
                 .is_some_and(|b| q.brands.iter().any(|w| w.eq_ignore_ascii_case(b))))
-        && q.price_min.is_none_or(|m| p.price >= m)
-        && q.price_max.is_none_or(|m| p.price <= m)
+        && price.0.is_none_or(|m| p.price >= m)
+        && price.1.is_none_or(|m| p.price <= m)
         && q.in_stock.is_none_or(|s| p.available() == s)
 }
 
@@ -91,6 +98,10 @@ pub async fn search(
             .map(|c| snapshot.category_ids_named(&c.slug))
             .unwrap_or_default()
     });
+    let price = (
+        q.price_min.map(Cents::at_least),
+        q.price_max.map(Cents::at_most),
+    );
     let mut hits: Vec<Hit<'_>> = search::score(
         snapshot.search_index(),
         &snapshot.products,
@@ -99,11 +110,11 @@ pub async fn search(
         query_vector.as_deref(),
     )
     .into_iter()
-    .filter(|h| keep(h, &q, category.as_ref()))
+    .filter(|h| keep(h, &q, category.as_ref(), price))
     .collect();
     match q.sort_by.as_deref().unwrap_or("relevance") {
-        "price_low" => hits.sort_by(|a, b| a.product.price.total_cmp(&b.product.price)),
-        "price_high" => hits.sort_by(|a, b| b.product.price.total_cmp(&a.product.price)),
+        "price_low" => hits.sort_by_key(|h| h.product.price),
+        "price_high" => hits.sort_by_key(|h| std::cmp::Reverse(h.product.price)),
         "name" => hits.sort_by_key(|h| h.product.name.to_lowercase()),
         "newest" => hits.sort_by(|a, b| b.product.created_at.cmp(&a.product.created_at)),
         _ => hits.sort_by(|a, b| {
@@ -125,7 +136,7 @@ pub async fn search(
             Some(SearchHit {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                price: p.price,
+                price: p.price.to_f64(),
                 relevance_score: (h.relevance * 10_000.0).round() / 10_000.0,
                 match_reason: h.match_reason.into(),
                 in_stock: p.available(),

@@ -72,7 +72,7 @@ async fn seeded() -> TestApp {
                 name: name.into(),
                 code: name.replace(' ', "-"),
                 brand: Some(brand.into()),
-                price,
+                price: shared::money::Cents::round_from(price),
                 description: Some(desc.into()),
                 in_stock: true,
                 stock_quantity: stock,

@@ -227,7 +227,7 @@ pub async fn list_viewed(
             Some(ViewedProduct {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                price: p.price,
+                price: p.price.to_f64(),
                 brand: p.brand.clone(),
                 images: p.images.clone(),
                 in_stock: p.available(),

@@ -19,7 +19,7 @@ impl From<&ProductRecord> for VideoProduct {
         Self {
             id: p.id.clone(),
             name: p.name.clone(),
-            price: p.price,
+            price: p.price.to_f64(),
         }
     }
 }

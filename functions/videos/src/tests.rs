@@ -55,7 +55,7 @@ async fn setup() -> Setup {
         NewProduct {
             name: "Smart Watch".into(),
             code: "SW-1".into(),
-            price: 199.99,
+            price: shared::money::Cents(19_999),
             in_stock: true,
             stock_quantity: 3,
             category_id: cat.id,

@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::{
     domain::catalog::{self, ProductRecord},
+    money::Cents,
     store::{
         self, Condition, EXPIRES_AT, Item, ItemStore, Key, PK, Query, SK, StoreError, TxOp, keys,
         now_epoch,
@@ -53,8 +54,10 @@ pub struct CartLine {
     pub id: String,
     pub product_id: String,
     pub quantity: i64,
-    /// The product's price when the line was last written.
-    pub unit_price: f64,
+    /// The product's price when the line was last written (stored as `unit_price_cents`; older
+    /// lines: a decimal `unit_price`, see [`line_from_item`]).
+    #[serde(rename = "unit_price_cents")]
+    pub unit_price: Cents,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -91,6 +94,12 @@ fn line_item(owner: &CartOwner, line: &CartLine) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// A stored cart line; lines written before money was kept in cents read as the nearest cent.
+fn line_from_item(mut item: Item) -> Result<CartLine, StoreError> {
+    crate::money::upgrade_legacy(&mut item, &["unit_price"]);
+    store::from_item(item)
+}
+
 /// Condition: the line still has the quantity `q` (or is absent when `q` is `None`).
 fn unchanged(q: Option<i64>) -> Condition {
     match q {
@@ -107,7 +116,7 @@ pub async fn lines(store: &dyn ItemStore, owner: &CartOwner) -> Result<Vec<CartL
     )
     .await?
     .into_iter()
-    .map(store::from_item)
+    .map(line_from_item)
     .collect::<Result<_, _>>()?;
     out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     Ok(out)
@@ -122,7 +131,7 @@ async fn line(
         .get(&Key::new(owner.pk(), keys::cart_line_sk(product_id)))
         .await?
     {
-        Some(item) => Ok(Some(store::from_item(item)?)),
+        Some(item) => Ok(Some(line_from_item(item)?)),
         None => Ok(None),
     }
 }
@@ -344,7 +353,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        ai::local::LocalEmbedder, domain::catalog::ProductPatch, store::local::LocalStore,
+        ai::local::LocalEmbedder, domain::catalog::ProductPatch, money::Cents,
+        store::local::LocalStore,
     };
 
     async fn product(store: &dyn ItemStore, code: &str, stock: i64) -> ProductRecord {
@@ -369,7 +379,10 @@ mod tests {
             Err(CartError::ProductNotFound)
         ));
         let l = lines(&store, &me).await.unwrap();
-        assert_eq!((l.len(), l[0].quantity, l[0].unit_price), (1, 5, 2.5));
+        assert_eq!(
+            (l.len(), l[0].quantity, l[0].unit_price),
+            (1, 5, Cents(250))
+        );
 
         let l = set_quantity(&store, &me, &first.id, 1).await.unwrap();
         assert_eq!(l.quantity, 1);

@@ -22,17 +22,18 @@ use crate::{
         cart::{self, CartOwner},
         catalog, stats,
     },
+    money::{self, Cents},
     store::{
         self, Condition, EXPIRES_AT, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, ItemStore, Key, PK,
         Query, SK, StoreError, TxOp, Update, keys, now_epoch,
     },
 };
 
-/// Sales tax applied to the subtotal (the spec's example: 8%, truncated to the cent).
-pub const TAX_RATE: f64 = 0.08;
+/// Sales tax applied to the subtotal, in percent (the spec's example: 8%, truncated to the cent).
+pub const TAX_PERCENT: i64 = 8;
 /// Shipping when it is not free (free: cash on delivery over [`FREE_SHIPPING_OVER`]).
-pub const FLAT_SHIPPING: f64 = 5.99;
-pub const FREE_SHIPPING_OVER: f64 = 50.0;
+pub const FLAT_SHIPPING: Cents = Cents(599);
+pub const FREE_SHIPPING_OVER: Cents = Cents(5000);
 /// Lines per order: two transaction operations each, plus at most six for the order, its markers
 /// and counters, within DynamoDB's 100.
 pub const MAX_ORDER_LINES: usize = 45;
@@ -146,14 +147,17 @@ pub struct OrderAddress {
     pub country: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+/// One line of an order as stored (money in cents: `unit_price_cents`, `total_price_cents`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub id: String,
     pub product_id: String,
     pub product_name: String,
     pub quantity: i64,
-    pub unit_price: f64,
-    pub total_price: f64,
+    #[serde(rename = "unit_price_cents")]
+    pub unit_price: Cents,
+    #[serde(rename = "total_price_cents")]
+    pub total_price: Cents,
 }
 
 /// An order as stored.
@@ -162,10 +166,16 @@ pub struct OrderRecord {
     pub id: String,
     pub order_number: String,
     pub user_id: String,
-    pub subtotal: f64,
-    pub tax_amount: f64,
-    pub shipping_amount: f64,
-    pub total_amount: f64,
+    /// Money in cents, stored as `subtotal_cents`, `tax_amount_cents`, ... (older items: decimal
+    /// attributes without the suffix, see [`order_from_item`]).
+    #[serde(rename = "subtotal_cents")]
+    pub subtotal: Cents,
+    #[serde(rename = "tax_amount_cents")]
+    pub tax_amount: Cents,
+    #[serde(rename = "shipping_amount_cents")]
+    pub shipping_amount: Cents,
+    #[serde(rename = "total_amount_cents")]
+    pub total_amount: Cents,
     pub status: OrderStatus,
     pub payment_status: String,
     pub payment_method: String,
@@ -220,17 +230,12 @@ pub enum OrderError {
     Store(#[from] StoreError),
 }
 
-/// Rounds to the cent.
-pub fn cents(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
-}
-
 /// (tax, shipping) for a subtotal and payment method.
-pub fn charges(subtotal: f64, payment_method: &str) -> (f64, f64) {
+pub fn charges(subtotal: Cents, payment_method: &str) -> (Cents, Cents) {
     // Truncated to the cent: the spec's example has 1999.98 -> 159.99.
-    let tax = (subtotal * TAX_RATE * 100.0 + 1e-9).floor() / 100.0;
+    let tax = subtotal.percent_floor(TAX_PERCENT);
     let shipping = if payment_method == "cash_on_delivery" && subtotal > FREE_SHIPPING_OVER {
-        0.0
+        Cents::ZERO
     } else {
         FLAT_SHIPPING
     };
@@ -268,6 +273,21 @@ fn order_item(o: &OrderRecord) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// A stored order item as a record; orders written before money was kept in cents (decimal
+/// `subtotal`, `total_amount`, line `unit_price`, ...) read as the nearest cent.
+pub fn order_from_item(mut item: Item) -> Result<OrderRecord, StoreError> {
+    money::upgrade_legacy(
+        &mut item,
+        &["subtotal", "tax_amount", "shipping_amount", "total_amount"],
+    );
+    if let Some(Value::Array(lines)) = item.get_mut("items") {
+        for line in lines.iter_mut().filter_map(Value::as_object_mut) {
+            money::upgrade_legacy(line, &["unit_price", "total_price"]);
+        }
+    }
+    store::from_item(item)
+}
+
 /// Attribute of a stored order with just the product ids of its lines, so that jobs reading
 /// every order (basket mining) can project to it instead of decoding the whole lines.
 pub const PRODUCT_IDS: &str = "product_ids";
@@ -286,7 +306,7 @@ fn marker(key: Key, order_id: &str, expires_at: Option<i64>) -> Item {
 /// The order with `id`.
 pub async fn get(store: &dyn ItemStore, id: &str) -> Result<Option<OrderRecord>, StoreError> {
     match store.get(&keys::order(id)).await? {
-        Some(item) => Ok(Some(store::from_item(item)?)),
+        Some(item) => Ok(Some(order_from_item(item)?)),
         None => Ok(None),
     }
 }
@@ -434,10 +454,10 @@ async fn place_from(
                 product_name: p.name.clone(),
                 quantity: *quantity,
                 unit_price: p.price,
-                total_price: cents(p.price * *quantity as f64),
+                total_price: p.price.times(*quantity),
             });
         }
-        let subtotal = cents(items.iter().map(|i| i.total_price).sum());
+        let subtotal: Cents = items.iter().map(|i| i.total_price).sum();
         let (tax_amount, shipping_amount) = charges(subtotal, &req.payment_method);
         let now = chrono::Utc::now();
         let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -448,7 +468,7 @@ async fn place_from(
             subtotal,
             tax_amount,
             shipping_amount,
-            total_amount: cents(subtotal + tax_amount + shipping_amount),
+            total_amount: subtotal + tax_amount + shipping_amount,
             status: OrderStatus::Pending,
             // Cash and bank transfers are paid later; the other methods are confirmed by the
             // client's payment step before the order is placed (no gateway is integrated).
@@ -604,7 +624,7 @@ pub async fn list_for_user(
         store::query_all(store, Query::gsi1(keys::user_orders_pk(user_id)).reverse())
             .await?
             .into_iter()
-            .map(store::from_item)
+            .map(order_from_item)
             .collect::<Result<_, _>>()?;
     Ok(page_of(all, status, page, page_size))
 }
@@ -668,7 +688,7 @@ pub async fn list_all(
     let all: Vec<OrderRecord> = store::query_all(store, Query::gsi2(keys::ALL_ORDERS_PK).reverse())
         .await?
         .into_iter()
-        .map(store::from_item)
+        .map(order_from_item)
         .collect::<Result<_, _>>()?;
     Ok(page_of(all, status, page, page_size))
 }
@@ -715,10 +735,19 @@ mod tests {
     #[test]
     fn charges_follow_the_spec() {
         // The spec's example: 1999.98 -> tax 159.99, free shipping for COD over $50.
-        assert_eq!(charges(1999.98, "cash_on_delivery"), (159.99, 0.0));
-        assert_eq!(charges(50.0, "cash_on_delivery"), (4.0, FLAT_SHIPPING));
-        assert_eq!(charges(100.0, "credit_card"), (8.0, FLAT_SHIPPING));
-        assert_eq!(cents(1999.98 + 159.99), 2159.97);
+        assert_eq!(
+            charges(Cents(199_998), "cash_on_delivery"),
+            (Cents(15_999), Cents::ZERO)
+        );
+        assert_eq!(
+            charges(Cents(5000), "cash_on_delivery"),
+            (Cents(400), FLAT_SHIPPING)
+        );
+        assert_eq!(
+            charges(Cents(10_000), "credit_card"),
+            (Cents(800), FLAT_SHIPPING)
+        );
+        assert_eq!(Cents(199_998) + Cents(15_999), Cents(215_997));
     }
 
     #[test]

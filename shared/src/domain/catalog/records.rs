@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     ai::AiError,
+    money::{self, Cents},
     store::{self, GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, Key, PK, SK, StoreError, keys},
 };
 
@@ -55,9 +56,11 @@ pub struct ProductRecord {
     pub code: String,
     #[serde(default)]
     pub brand: Option<String>,
-    pub price: f64,
-    #[serde(default)]
-    pub compare_price: Option<f64>,
+    /// Stored as `price_cents` (older items: a decimal `price`, see [`product_from_item`]).
+    #[serde(rename = "price_cents")]
+    pub price: Cents,
+    #[serde(default, rename = "compare_price_cents")]
+    pub compare_price: Option<Cents>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -105,8 +108,8 @@ pub struct NewProduct {
     pub name: String,
     pub code: String,
     pub brand: Option<String>,
-    pub price: f64,
-    pub compare_price: Option<f64>,
+    pub price: Cents,
+    pub compare_price: Option<Cents>,
     pub description: Option<String>,
     pub specification: Map<String, Value>,
     pub technical_details: Map<String, Value>,
@@ -127,8 +130,8 @@ pub struct ProductPatch {
     pub name: Option<String>,
     pub code: Option<String>,
     pub brand: Option<Option<String>>,
-    pub price: Option<f64>,
-    pub compare_price: Option<Option<f64>>,
+    pub price: Option<Cents>,
+    pub compare_price: Option<Option<Cents>>,
     pub description: Option<Option<String>>,
     pub specification: Option<Map<String, Value>>,
     pub technical_details: Option<Map<String, Value>>,
@@ -279,6 +282,13 @@ pub(super) fn product_item(p: &ProductRecord) -> Result<Item, StoreError> {
         keys::products_index_sk(&p.created_at, &p.id).into(),
     );
     Ok(item)
+}
+
+/// A stored product item as a record; items written before money was kept in cents (a decimal
+/// `price`) read as the nearest cent.
+pub fn product_from_item(mut item: Item) -> Result<ProductRecord, StoreError> {
+    money::upgrade_legacy(&mut item, &["price", "compare_price"]);
+    store::from_item(item)
 }
 
 impl From<CatalogError> for crate::ApiError {

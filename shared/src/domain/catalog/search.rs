@@ -560,7 +560,7 @@ mod tests {
             name: name.into(),
             code: id.to_uppercase(),
             brand: None,
-            price: 10.0,
+            price: crate::money::Cents(1000),
             compare_price: None,
             description: Some(description.into()),
             specification: Default::default(),

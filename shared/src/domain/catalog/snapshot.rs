@@ -31,6 +31,7 @@ use super::{
     vectors::{self, EmbeddingMap, ProductVectors},
 };
 use crate::{
+    money::Cents,
     reco::similarity::top_k_scored,
     store::{ItemStore, StoreError},
 };
@@ -281,8 +282,9 @@ pub struct ProductFilter {
     /// Category name or slug; matches the category and its sub-categories.
     pub category: Option<String>,
     pub brand: Option<String>,
-    pub min_price: Option<f64>,
-    pub max_price: Option<f64>,
+    /// Bounds in cents (a query's decimal bounds are converted once, by the handler).
+    pub min_price: Option<Cents>,
+    pub max_price: Option<Cents>,
     pub in_stock: Option<bool>,
     /// Case-insensitive substring of name, description or brand (every word must match).
     pub search_term: Option<String>,
@@ -366,7 +368,7 @@ fn sort_order(products: &[ProductRecord], sort_by: SortBy, order: SortOrder) -> 
         let (a, b) = (&products[x as usize], &products[y as usize]);
         let o = match sort_by {
             SortBy::Name => names[x as usize].cmp(&names[y as usize]),
-            SortBy::Price => a.price.total_cmp(&b.price),
+            SortBy::Price => a.price.cmp(&b.price),
             SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
             SortBy::Popularity => popularity(a).cmp(&popularity(b)),
         };

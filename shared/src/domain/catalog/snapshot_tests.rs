@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::catalog;
+use crate::money::Cents;
 use crate::{
     ai::local::LocalEmbedder,
     domain::catalog::{NewCategory, NewProduct, ProductPatch},
@@ -14,7 +15,7 @@ fn product(id: &str, name: &str, cat: &str, brand: &str, price: f64, stock: i64)
         name: name.into(),
         code: id.to_uppercase(),
         brand: Some(brand.into()),
-        price,
+        price: Cents::round_from(price),
         compare_price: None,
         description: Some(format!("{name} by {brand}")),
         specification: Default::default(),
@@ -105,8 +106,8 @@ fn filters_combine_and_categories_include_children() {
 
     let f = ProductFilter {
         category: Some("Smartphones".into()),
-        min_price: Some(700.0),
-        max_price: Some(999.0),
+        min_price: Some(Cents(70_000)),
+        max_price: Some(Cents(99_900)),
         in_stock: Some(true),
         ..Default::default()
     };
@@ -206,7 +207,7 @@ async fn the_cache_reloads_after_a_catalog_write_and_not_before() {
         NewProduct {
             name: "Phone".into(),
             code: "P-1".into(),
-            price: 10.0,
+            price: Cents(1000),
             in_stock: true,
             stock_quantity: 1,
             category_id: c.id.clone(),
@@ -223,7 +224,7 @@ async fn the_cache_reloads_after_a_catalog_write_and_not_before() {
     assert!(Arc::ptr_eq(&first, &again), "no write, no reload");
 
     let patch = ProductPatch {
-        price: Some(12.0),
+        price: Some(Cents(1200)),
         ..Default::default()
     };
     catalog::update_product(store.as_ref(), &e, &p.id, &patch)
@@ -231,7 +232,7 @@ async fn the_cache_reloads_after_a_catalog_write_and_not_before() {
         .unwrap();
     let after = cache.get(store).await.unwrap();
     assert!(!Arc::ptr_eq(&first, &after));
-    assert_eq!(after.product(&p.id).unwrap().price, 12.0);
+    assert_eq!(after.product(&p.id).unwrap().price, Cents(1200));
     assert_eq!(after.category_name(&c.id), Some("Phones"));
 
     // A zero max age reloads every time (counters that change without a catalog write).
@@ -296,7 +297,7 @@ async fn phone_catalog(store: &dyn ItemStore, names: &[&str]) -> Vec<String> {
             NewProduct {
                 name: name.to_string(),
                 code: format!("P-{i}"),
-                price: 10.0,
+                price: Cents(1000),
                 category_id: c.id.clone(),
                 is_active: true,
                 ..Default::default()

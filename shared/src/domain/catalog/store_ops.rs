@@ -39,7 +39,7 @@ fn product_from(mut product: Item, counters: Option<&Item>) -> Result<ProductRec
             }
         }
     }
-    store::from_item(product)
+    product_from_item(product)
 }
 
 fn pk_of(item: &Item) -> Option<&str> {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ai::local::LocalEmbedder;
+use crate::money::Cents;
 use crate::store::local::LocalStore;
 use crate::store::{ItemStore, keys};
 
@@ -27,7 +28,7 @@ fn phone(category_id: &str, code: &str) -> NewProduct {
         name: "iPhone 15 Pro".into(),
         code: code.into(),
         brand: Some("Apple".into()),
-        price: 999.99,
+        price: Cents(99_999),
         description: Some("Latest iPhone with A17 Pro chip".into()),
         in_stock: true,
         stock_quantity: 50,
@@ -165,12 +166,12 @@ async fn updates_swap_codes_and_recompute_embeddings_only_when_text_changes() {
 
     // Price and stock do not touch the embedding.
     let patch = ProductPatch {
-        price: Some(279.99),
+        price: Some(Cents(27_999)),
         stock_quantity: Some(0),
         ..Default::default()
     };
     let p2 = update_product(&store, &e, &p.id, &patch).await.unwrap();
-    assert_eq!(p2.price, 279.99);
+    assert_eq!(p2.price, Cents(27_999));
     assert!(!p2.available());
     assert_eq!(p2.version, p.version + 1);
     assert_eq!(get_embedding(&store, &p.id).await.unwrap().unwrap(), before);
@@ -235,14 +236,14 @@ async fn counter_writes_leave_the_indexed_product_item_alone() {
     );
     // update_product keeps the view, and a stock change goes to the counter item.
     let patch = ProductPatch {
-        price: Some(5.0),
+        price: Some(Cents(500)),
         stock_quantity: Some(7),
         ..Default::default()
     };
     let updated = update_product(&store, &e, &p.id, &patch).await.unwrap();
     assert_eq!(
         (updated.view_count, updated.price, updated.stock_quantity),
-        (1, 5.0, 7)
+        (1, Cents(500), 7)
     );
     let again = get_product(&store, &p.id).await.unwrap().unwrap();
     assert_eq!((again.view_count, again.stock_quantity), (1, 7));
@@ -352,7 +353,7 @@ async fn stores_from_before_the_counter_items_are_read_and_migrated_once() {
     // An update of an unmigrated product writes its counter item in the same transaction.
     old_format_product(&store, &q).await;
     let patch = ProductPatch {
-        price: Some(5.0),
+        price: Some(Cents(500)),
         ..Default::default()
     };
     update_product(&store, &e, &q.id, &patch).await.unwrap();
@@ -387,4 +388,43 @@ async fn embeddings_load_in_bulk() {
     let got_ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(got_ids, [ids[0].as_str(), ids[2].as_str(), ids[3].as_str()]);
     assert_eq!(get_products(&store, &ids).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_old_product_item_with_a_decimal_price_still_reads() {
+    let store = LocalStore::in_memory().unwrap();
+    let cat = category(&store, "Old", None).await;
+    let p = create_product(&store, &embedder(), phone(&cat.id, "OLD-1"))
+        .await
+        .unwrap();
+    // Rewrite the item as an older version stored it: decimal `price`/`compare_price`.
+    let mut item = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
+    item.remove("price_cents");
+    item.remove("compare_price_cents");
+    item.insert("price".into(), serde_json::json!(19.99));
+    item.insert("compare_price".into(), serde_json::json!(24.5));
+    store.put(item, None).await.unwrap();
+
+    let read = get_product(&store, &p.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.price, read.compare_price),
+        (Cents(1999), Some(Cents(2450)))
+    );
+    let all = list_all_products(&store).await.unwrap();
+    assert_eq!(all[0].price, Cents(1999));
+    // The next whole-item write stores cents and drops the decimal attribute.
+    update_product(
+        &store,
+        &embedder(),
+        &p.id,
+        &ProductPatch {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let item = store.get(&keys::product(&p.id)).await.unwrap().unwrap();
+    assert_eq!(item["price_cents"], 1999);
+    assert!(!item.contains_key("price"));
 }

@@ -69,7 +69,7 @@ impl Fixture {
                     NewProduct {
                         name: format!("{cat} thing {i}"),
                         code: format!("C{c}-{i}"),
-                        price: 10.0 + i as f64,
+                        price: crate::money::Cents(1000 + i * 100),
                         in_stock: true,
                         stock_quantity: 5,
                         category_id: category.id.clone(),
