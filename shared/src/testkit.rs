@@ -164,3 +164,33 @@ pub fn raw_request(
         .body(body.into())
         .unwrap_or_else(|e| panic!("request: {e}"))
 }
+
+/// Seeds what an S3 "Object Created" event for the video blob `key` finds: a pending video
+/// record with the id the key names, and a small MP4 file (an `ftyp` box) at `key`. Returns the
+/// video id. For tests that replay the upload-verification event.
+pub async fn seed_pending_upload(state: &AppState, key: &str) -> String {
+    use crate::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE};
+    let id = videos::video_id_of_blob_key(key).unwrap_or_else(|| panic!("not a video key: {key}"));
+    let pending = videos::VideoRecord {
+        id: id.to_string(),
+        blob_key: key.to_string(),
+        ..videos::pending_record(NewVideo {
+            product_id: "p".into(),
+            category_id: "c".into(),
+            uploader_id: "u".into(),
+            title: "t".into(),
+            tags: vec![],
+        })
+    };
+    videos::insert(state.store.as_ref(), &pending)
+        .await
+        .unwrap_or_else(|e| panic!("seed pending video: {e}"));
+    let mut mp4 = vec![0, 0, 0, 16];
+    mp4.extend_from_slice(b"ftypmp42\0\0\0\0moov");
+    state
+        .blobs
+        .put(key, mp4.into(), VIDEO_CONTENT_TYPE)
+        .await
+        .unwrap_or_else(|e| panic!("seed upload: {e}"));
+    id.to_string()
+}

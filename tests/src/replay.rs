@@ -331,7 +331,6 @@ pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepare
 /// What the jobs need to find so that each does its work (orders to mine, teachers to
 /// cluster, videos with activity to score, the pending upload the S3 event names).
 pub async fn seed_for_jobs(state: &shared::AppState, upload_event: &Json) {
-    use shared::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE};
     local::demo::seed(state, 6)
         .await
         .unwrap_or_else(|e| panic!("seed users: {e}"));
@@ -351,28 +350,6 @@ pub async fn seed_for_jobs(state: &shared::AppState, upload_event: &Json) {
     .await
     .unwrap_or_else(|e| panic!("seed teachers: {e}"));
     if let Some(key) = upload_event["detail"]["object"]["key"].as_str() {
-        let id =
-            videos::video_id_of_blob_key(key).unwrap_or_else(|| panic!("not a video key: {key}"));
-        let pending = videos::VideoRecord {
-            id: id.to_string(),
-            blob_key: key.to_string(),
-            ..videos::pending_record(NewVideo {
-                product_id: "p".into(),
-                category_id: "c".into(),
-                uploader_id: "u".into(),
-                title: "t".into(),
-                tags: vec![],
-            })
-        };
-        videos::insert(state.store.as_ref(), &pending)
-            .await
-            .unwrap_or_else(|e| panic!("seed pending video: {e}"));
-        let mut mp4 = vec![0, 0, 0, 16];
-        mp4.extend_from_slice(b"ftypmp42\0\0\0\0moov");
-        state
-            .blobs
-            .put(key, mp4.into(), VIDEO_CONTENT_TYPE)
-            .await
-            .unwrap_or_else(|e| panic!("seed upload: {e}"));
+        shared::testkit::seed_pending_upload(state, key).await;
     }
 }

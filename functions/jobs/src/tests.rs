@@ -79,35 +79,15 @@ fn raw_event(file: &str) -> serde_json::Value {
 /// The S3 "Object Created" event file (EventBridge) verifies the upload it names.
 #[tokio::test]
 async fn an_s3_object_created_event_verifies_the_uploaded_video() {
-    use shared::domain::videos::{self, NewVideo, VIDEO_CONTENT_TYPE, VideoStatus};
+    use shared::domain::videos::{self, VideoStatus};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
     let event = raw_event("video-upload-verification.json");
     let key = event["detail"]["object"]["key"]
         .as_str()
         .unwrap_or_default();
-    let id = videos::video_id_of_blob_key(key).unwrap_or_else(|| panic!("not a video key: {key}"));
-    let pending = videos::VideoRecord {
-        id: id.to_string(),
-        blob_key: key.to_string(),
-        ..videos::pending_record(NewVideo {
-            product_id: "p".into(),
-            category_id: "c".into(),
-            uploader_id: "u".into(),
-            title: "t".into(),
-            tags: vec![],
-        })
-    };
-    videos::insert(state.store.as_ref(), &pending)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut mp4 = vec![0, 0, 0, 16];
-    mp4.extend_from_slice(b"ftypmp42\0\0\0\0moov");
-    state
-        .blobs
-        .put(key, mp4.into(), VIDEO_CONTENT_TYPE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let id = shared::testkit::seed_pending_upload(&state, key).await;
+    let id = id.as_str();
     let report = crate::handle(&state, event.clone())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
