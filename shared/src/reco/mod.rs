@@ -11,11 +11,21 @@
 //! - [`clusters`]: behavioural user clusters (log-scale, standardise, k-means with
 //!   linfa-clustering) and the rules that name them (spec 003).
 //! - [`feed`]: the shoppable-video feed's profile, score formula and ranking (spec 004).
+//! - [`data`]: interactions mapped to a users x items sparse matrix (the training input).
+//! - [`model`]: the [`model::Recommender`] trait every trained model implements, the model kinds,
+//!   top-k selection.
+//! - [`eval`]: the time-based holdout and ranking metrics at k (precision, recall, NDCG, hit
+//!   rate, MAP, coverage).
+//! - [`artifact`]: the versioned, checksummed binary format of model artifacts.
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
 
+pub mod artifact;
 pub mod association;
 pub mod clusters;
+pub mod data;
+pub mod eval;
 pub mod feed;
+pub mod model;
 pub mod similarity;
 pub mod synthetic;

@@ -126,6 +126,112 @@ pub fn generate_orders(config: &OrderGenConfig) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Shape of generated user-item interactions. [`Default`] is the benchmark size of the
+/// recommendation engine: 100,000 interactions of 1,000 users over 1,700 items.
+///
+/// Model: items form groups of `group_size` consecutive items (tastes); each user has
+/// `tastes_per_user` taste groups drawn by Zipf-like popularity over groups. The user of each
+/// interaction is drawn by a Zipf-like activity over users (a power law: few heavy users, many
+/// light ones), its item from one of the user's tastes with probability `in_taste` (the item
+/// inside the group again by Zipf), otherwise from the whole catalogue by Zipf (popular items).
+/// Kinds: a view (weight 1) 70%, a cart add (3) 20%, a purchase (5) 10%. Timestamps rise by
+/// one per interaction from `start_timestamp`, so a time-based holdout takes each user's latest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InteractionGenConfig {
+    pub interactions: usize,
+    pub users: usize,
+    pub items: usize,
+    pub group_size: usize,
+    pub tastes_per_user: usize,
+    pub in_taste: f64,
+    pub zipf_exponent: f64,
+    pub start_timestamp: i64,
+    pub seed: u64,
+}
+
+impl Default for InteractionGenConfig {
+    fn default() -> Self {
+        Self {
+            interactions: 100_000,
+            users: 1_000,
+            items: 1_700,
+            group_size: 17,
+            tastes_per_user: 2,
+            in_taste: 0.8,
+            zipf_exponent: 1.0,
+            start_timestamp: 1_700_000_000,
+            seed: 42,
+        }
+    }
+}
+
+/// User id of user number `i`: `U000042`.
+pub fn user_id(i: usize) -> String {
+    format!("U{i:06}")
+}
+
+/// Interactions with user ids [`user_id`] and item ids [`product_id`] (see
+/// [`InteractionGenConfig`]); the same config gives the same interactions.
+pub fn generate_interactions(config: &InteractionGenConfig) -> Vec<super::data::Interaction> {
+    let items = config.items.max(1);
+    let users = config.users.max(1);
+    let group_size = config.group_size.clamp(1, items);
+    let groups = items.div_ceil(group_size);
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let group_pick = Zipf::new(groups, config.zipf_exponent);
+    let in_group_pick = Zipf::new(group_size, config.zipf_exponent);
+    let item_pick = Zipf::new(items, config.zipf_exponent);
+    let user_pick = Zipf::new(users, config.zipf_exponent * 0.8);
+    // Popularity ranks are shuffled so that heavy users and popular items are spread over ids.
+    let mut user_order: Vec<usize> = (0..users).collect();
+    let mut item_order: Vec<usize> = (0..items).collect();
+    for v in [&mut user_order, &mut item_order] {
+        for i in (1..v.len()).rev() {
+            let j = rng.random_range(0..=i);
+            v.swap(i, j);
+        }
+    }
+    let tastes: Vec<Vec<usize>> = (0..users)
+        .map(|_| {
+            (0..config.tastes_per_user.max(1))
+                .map(|_| group_pick.sample(&mut rng))
+                .collect()
+        })
+        .collect();
+    (0..config.interactions)
+        .map(|n| {
+            let u = user_pick.sample(&mut rng);
+            let item = if rng.random::<f64>() < config.in_taste {
+                let taste = &tastes[u];
+                let g = taste[rng.random_range(0..taste.len())];
+                let start = g * group_size;
+                let len = group_size.min(items - start);
+                let mut r = in_group_pick.sample(&mut rng);
+                while r >= len {
+                    r = in_group_pick.sample(&mut rng);
+                }
+                start + r
+            } else {
+                item_order[item_pick.sample(&mut rng)]
+            };
+            let kind: f64 = rng.random();
+            let weight = if kind < 0.7 {
+                1.0
+            } else if kind < 0.9 {
+                3.0
+            } else {
+                5.0
+            };
+            super::data::Interaction {
+                user: user_id(user_order[u]),
+                item: product_id(item),
+                weight,
+                timestamp: config.start_timestamp + n as i64,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +272,27 @@ mod tests {
         // Expected ~0.85² ≈ 0.72 plus chance; far above the 1/500 of independent picks.
         assert!(same * 10 > total * 6, "{same} of {total}");
         assert_eq!(product_id(42), "P000042");
+    }
+
+    #[test]
+    fn interactions_are_deterministic_power_law_and_in_range() {
+        let config = InteractionGenConfig {
+            interactions: 5_000,
+            users: 100,
+            items: 170,
+            ..InteractionGenConfig::default()
+        };
+        let a = generate_interactions(&config);
+        assert_eq!(a, generate_interactions(&config));
+        assert_eq!(a.len(), 5_000);
+        let mut per_user = std::collections::HashMap::<&str, usize>::new();
+        for it in &a {
+            *per_user.entry(it.user.as_str()).or_default() += 1;
+            assert!(it.item.as_str() < "P000170");
+        }
+        let mut counts: Vec<usize> = per_user.into_values().collect();
+        counts.sort_unstable();
+        // Heavy users: the most active has several times the median's interactions.
+        assert!(counts[counts.len() - 1] > 4 * counts[counts.len() / 2]);
     }
 }
