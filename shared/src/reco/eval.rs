@@ -73,12 +73,11 @@ pub struct Metrics {
     pub coverage: f64,
 }
 
-/// The metrics of one ranked list against one relevant set: (precision, recall, ndcg, hit, ap).
-pub fn rank_metrics(
-    ranked: &[u32],
-    relevant: &HashSet<u32>,
-    k: usize,
-) -> (f64, f64, f64, f64, f64) {
+/// One user's (precision, recall, ndcg, hit, average precision).
+pub type UserMetrics = (f64, f64, f64, f64, f64);
+
+/// The metrics of one ranked list against one relevant set.
+pub fn rank_metrics(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> UserMetrics {
     if k == 0 || relevant.is_empty() {
         return (0.0, 0.0, 0.0, 0.0, 0.0);
     }
