@@ -17,6 +17,7 @@
 //! - [`eval`]: the time-based holdout and ranking metrics at k (precision, recall, NDCG, hit
 //!   rate, MAP, coverage).
 //! - [`artifact`]: the versioned, checksummed binary format of model artifacts.
+//! - [`registry`]: train (`fit`) and load any model kind by name.
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
 
@@ -27,5 +28,6 @@ pub mod data;
 pub mod eval;
 pub mod feed;
 pub mod model;
+pub mod registry;
 pub mod similarity;
 pub mod synthetic;
