@@ -61,6 +61,9 @@
 //! | video watched | `USER#<id>` | `VWATCH#<video id>` | `VIDEOREFS#<video id>` / `<PK>#<SK>` | - | first completed view (`watched_at`), written once: no counter |
 //! | video activity | `VIDEOACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<video id>` | - | - | hourly views/likes/saves/shares (`ADD`); `expires_at` after 8 days |
 //! | trending videos | `VIDEOS` | `TRENDING` | - | - | top ids by `trend_score`, written by the trend job |
+//! | interaction aggregate | `INTERACT#<shard 00-15 of the actor>` | `<actor>#<product id>` | - | - | per-kind counts (`view`, `cart`, `purchase`, ...) by `ADD`, `last_at`; actor = user id or `guest:<cart id>`; training pages through the 16 shards |
+//! | product activity | `PRODACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<product id>` | - | - | hourly per-kind counts (`ADD`); `expires_at` after 8 days (trending) |
+//! | interaction event | `EVENT#<yyyy-mm-dd>#<shard 00-15 of the actor>` | `<epoch millis, 13 digits>#<uuid>` | - | - | actor, product, kind, count, `at`; `expires_at` after 90 days (analytics) |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -367,4 +370,59 @@ pub fn video_activity_pk(hour: &str, shard: u32) -> String {
 
 pub fn trending_videos() -> super::Key {
     super::Key::new("VIDEOS", "TRENDING")
+}
+
+/// Shards of the interaction aggregates (and raw events), by actor: a user's history is one
+/// partition's `begins_with`, and training reads the shards concurrently.
+pub const INTERACTION_SHARDS: u32 = 16;
+
+/// The shard of an actor (user id or `guest:<cart id>`).
+pub fn interaction_shard(actor: &str) -> u32 {
+    crate::reco::feed::fingerprint(actor) % INTERACTION_SHARDS
+}
+
+pub fn interaction_shard_pk(shard: u32) -> String {
+    format!("INTERACT#{shard:02}")
+}
+
+/// Sort-key prefix of every aggregate of one actor.
+pub fn interaction_sk_prefix(actor: &str) -> String {
+    format!("{actor}#")
+}
+
+/// The aggregate of one (actor, product) pair.
+pub fn interaction(actor: &str, product_id: &str) -> super::Key {
+    super::Key::new(
+        interaction_shard_pk(interaction_shard(actor)),
+        format!("{actor}#{product_id}"),
+    )
+}
+
+/// Shards of an hour's product activity, so that one hot hour is not one hot partition.
+pub const PRODUCT_ACTIVITY_SHARDS: u32 = 8;
+
+pub fn product_activity_pk(at: chrono::DateTime<chrono::Utc>, shard: u32) -> String {
+    format!("PRODACT#{}#{shard}", at.format("%Y-%m-%dT%H"))
+}
+
+/// This hour's activity item of a product.
+pub fn product_activity(at: chrono::DateTime<chrono::Utc>, product_id: &str) -> super::Key {
+    let shard = crate::reco::feed::fingerprint(product_id) % PRODUCT_ACTIVITY_SHARDS;
+    super::Key::new(product_activity_pk(at, shard), product_id)
+}
+
+pub fn interaction_event_pk(day: chrono::NaiveDate, shard: u32) -> String {
+    format!("EVENT#{}#{shard:02}", day.format("%Y-%m-%d"))
+}
+
+/// A raw interaction event (unique by `event_id`).
+pub fn interaction_event(
+    at: chrono::DateTime<chrono::Utc>,
+    actor: &str,
+    event_id: &str,
+) -> super::Key {
+    super::Key::new(
+        interaction_event_pk(at.date_naive(), interaction_shard(actor)),
+        format!("{:013}#{event_id}", at.timestamp_millis()),
+    )
 }
