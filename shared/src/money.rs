@@ -51,7 +51,21 @@ impl Cents {
         }
         // `Display` of an f64 is the shortest text that reads back as the same f64, never in
         // exponent form: `19.99` -> "19.99", `1e-7` -> "0.0000001".
-        Self::parse(&v.to_string())
+        match Self::parse(&v.to_string()) {
+            // Arithmetic on binary floats lands next to the cent it means: `29 * 0.01` is
+            // 0.29000000000000004, `0.1 + 0.2` is 0.30000000000000004 (what JSON Schema's
+            // `multipleOf: 0.01` accepts too). Within a millionth of a cent, it is that cent.
+            Err(MoneyError::TooPrecise) => {
+                let cents = v * 100.0;
+                let whole = cents.round();
+                if (cents - whole).abs() < 1e-6 && whole >= 1.0 {
+                    Self::parse(&format!("{}", whole / 100.0)).or(Ok(Cents(whole as i64)))
+                } else {
+                    Err(MoneyError::TooPrecise)
+                }
+            }
+            other => other,
+        }
     }
 
     /// Parses `"19.99"`, `"20"`, `"0.5"`: digits, an optional point and at most two digits.
@@ -209,6 +223,10 @@ mod tests {
     #[test]
     fn imprecise_or_impossible_amounts_are_refused() {
         assert_eq!(Cents::from_decimal(19.999), Err(MoneyError::TooPrecise));
+        // Float arithmetic next to a cent is that cent; a tiny non-zero amount is not 0.
+        assert_eq!(Cents::from_decimal(29.0 * 0.01), Ok(Cents(29)));
+        assert_eq!(Cents::from_decimal(0.1 + 0.2), Ok(Cents(30)));
+        assert_eq!(Cents::from_decimal(5e-324), Err(MoneyError::TooPrecise));
         assert_eq!(Cents::from_decimal(0.001), Err(MoneyError::TooPrecise));
         assert_eq!(Cents::from_decimal(1e-7), Err(MoneyError::TooPrecise));
         assert_eq!(Cents::from_decimal(f64::NAN), Err(MoneyError::NotFinite));

@@ -229,3 +229,51 @@ pub fn redoc_html(spec_url: &str) -> String {
 </body></html>"#
     )
 }
+
+/// Schema of a tag list: at most 30 tags of 1-50 characters, not only spaces (what
+/// `validate_tags` of the catalog and video routes accept), for `#[schema(schema_with = ...)]`.
+pub fn tag_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(50))
+                .pattern(Some(r"\S"))
+                .build(),
+        )
+        .max_items(Some(30))
+        .build()
+}
+
+/// [`tag_list_schema`], or null.
+pub fn optional_tag_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut schema = tag_list_schema();
+    schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    schema
+}
+
+/// Schema of an image URL list: at most 20 http(s) URLs of at most 2048 characters.
+pub fn image_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(2048))
+                .pattern(Some(r"^https?://"))
+                .build(),
+        )
+        .max_items(Some(20))
+        .build()
+}
+
+/// [`image_list_schema`], or null.
+pub fn optional_image_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut schema = image_list_schema();
+    schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    schema
+}

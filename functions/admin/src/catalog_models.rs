@@ -61,7 +61,7 @@ pub struct CreateProductRequest {
     #[validate(custom(function = "validate_code"))]
     pub code: String,
     /// Greater than 0, at most two decimal places (kept in integer cents).
-    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
+    #[schema(minimum = 0.01, maximum = 10000000.0, multiple_of = 0.01)]
     #[validate(
         range(
             exclusive_min = 0.0,
@@ -71,7 +71,7 @@ pub struct CreateProductRequest {
         custom(function = "shared::money::validate_amount")
     )]
     pub price: f64,
-    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
+    #[schema(minimum = 0.01, maximum = 10000000.0, multiple_of = 0.01)]
     #[validate(
         range(
             exclusive_min = 0.0,
@@ -95,6 +95,7 @@ pub struct CreateProductRequest {
     #[schema(value_type = Object)]
     pub technical_details: Map<String, Value>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::image_list_schema)]
     #[validate(custom(function = "validate_images"))]
     pub images: Vec<String>,
     #[serde(default)]
@@ -104,6 +105,7 @@ pub struct CreateProductRequest {
     #[serde(default = "yes")]
     pub in_stock: bool,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::tag_list_schema)]
     #[validate(custom(function = "validate_tags"))]
     pub tags: Vec<String>,
     #[schema(max_length = 200)]
@@ -125,7 +127,7 @@ pub struct UpdateProductRequest {
     #[schema(pattern = r"^[A-Za-z0-9_.-]{1,64}$")]
     #[validate(custom(function = "validate_code"))]
     pub code: Option<String>,
-    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
+    #[schema(minimum = 0.01, maximum = 10000000.0, multiple_of = 0.01)]
     #[validate(
         range(
             exclusive_min = 0.0,
@@ -135,7 +137,7 @@ pub struct UpdateProductRequest {
         custom(function = "shared::money::validate_amount")
     )]
     pub price: Option<f64>,
-    #[schema(maximum = 10000000.0, exclusive_minimum = 0.0)]
+    #[schema(minimum = 0.01, maximum = 10000000.0, multiple_of = 0.01)]
     #[validate(
         range(
             exclusive_min = 0.0,
@@ -156,12 +158,14 @@ pub struct UpdateProductRequest {
     pub specification: Option<Map<String, Value>>,
     #[schema(value_type = Option<Object>)]
     pub technical_details: Option<Map<String, Value>>,
+    #[schema(schema_with = shared::openapi::optional_image_list_schema)]
     #[validate(custom(function = "validate_images"))]
     pub images: Option<Vec<String>>,
     #[schema(minimum = 0, maximum = 100000000)]
     #[validate(range(min = 0, max = 100000000, message = "must be between 0 and 100000000"))]
     pub stock_quantity: Option<i64>,
     pub in_stock: Option<bool>,
+    #[schema(schema_with = shared::openapi::optional_tag_list_schema)]
     #[validate(custom(function = "validate_tags"))]
     pub tags: Option<Vec<String>>,
     #[schema(max_length = 200)]

@@ -70,6 +70,7 @@ impl From<UserRecord> for AdminUser {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateUserRequest {
+    #[schema(format = Email, max_length = 254)]
     #[validate(
         email(message = "Invalid email format"),
         length(max = 254, message = "must be at most 254 characters")

@@ -9,6 +9,7 @@ pub use shared::domain::users::validate_username;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     #[validate(
         email(message = "Invalid email format"),
         length(max = 254, message = "must be at most 254 characters")

@@ -12,6 +12,7 @@ pub struct AddItemRequest {
     pub product_id: String,
     /// 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "shared::http::extract::integer")]
     #[validate(range(min = 1, max = MAX_QUANTITY, message = "must be between 1 and 100"))]
     pub quantity: i64,
 }
@@ -20,6 +21,7 @@ pub struct AddItemRequest {
 pub struct UpdateItemRequest {
     /// 1-100.
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "shared::http::extract::integer")]
     #[validate(range(min = 1, max = MAX_QUANTITY, message = "must be between 1 and 100"))]
     pub quantity: i64,
 }

@@ -22,7 +22,7 @@ pub struct HealthResponse {
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 pub struct ClassifyRequest {
     /// Markdown content (at most `MAX_CONTENT_BYTES` bytes).
-    #[schema(value_type = String, example = "# Teaching mathematics\n\nStrategies for differentiated learning...")]
+    #[schema(value_type = String, min_length = 1, max_length = 16384, pattern = r"\S", example = "# Teaching mathematics\n\nStrategies for differentiated learning...")]
     pub content: Option<serde_json::Value>,
 }
 

@@ -39,7 +39,8 @@ fn five() -> u32 {
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The search words (required, 1-200 characters).
+    /// The search words (required, 1-200 characters, not only spaces).
+    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
     #[validate(
         length(min = 1, max = 200, message = "must be 1-200 characters"),
         custom(function = "not_blank")
@@ -109,7 +110,8 @@ pub struct SearchResponse {
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestionParams {
-    /// A prefix (1-100 characters).
+    /// A prefix (1-100 characters, not only spaces).
+    #[param(min_length = 1, max_length = 100, pattern = r"\S")]
     #[validate(
         length(min = 1, max = 100, message = "must be 1-100 characters"),
         custom(function = "not_blank")
@@ -137,6 +139,7 @@ pub struct TrackClickRequest {
     pub product_id: String,
     /// 1-based position of the product in the results.
     #[schema(minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "shared::http::extract::integer")]
     #[validate(range(min = 1, max = 10000, message = "must be between 1 and 10000"))]
     pub position: u32,
 }

@@ -30,37 +30,68 @@ pub const MAX_PREFERENCE_CHARS: usize = 200;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PersonalizeRequest {
     /// Client-generated id (a UUID), at most 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub session_id: String,
     /// The chapter in Markdown; at most `TEXTBOOK_MAX_CONTENT_BYTES` (default 131072) bytes.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub chapter_content: String,
     /// `beginner`, `intermediate` or `advanced`.
+    #[schema(pattern = "^(beginner|intermediate|advanced)$")]
     pub difficulty_level: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub chapter_id: String,
     /// Character offset where the reader is (default 0): in the text the session shows when it
     /// already holds this chapter, else in `chapter_content`.
+    #[schema(minimum = 0)]
     pub reading_position: Option<i64>,
+    #[schema(max_length = 200)]
     pub preferred_format: Option<String>,
+    #[schema(max_length = 200)]
     pub content_focus: Option<String>,
 }
 
 /// Body of `POST /change-difficulty`. `chapter_content` and `chapter_id` default to the session's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeDifficultyRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub session_id: String,
+    #[schema(pattern = "^(beginner|intermediate|advanced)$")]
     pub difficulty_level: String,
     pub chapter_content: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub chapter_id: Option<String>,
     /// Character offset in the text the session shows (default: the stored position).
+    #[schema(minimum = 0)]
     pub reading_position: Option<i64>,
+    #[schema(max_length = 200)]
     pub preferred_format: Option<String>,
+    #[schema(max_length = 200)]
     pub content_focus: Option<String>,
 }
 
 /// Body of `POST /toggle-original`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ToggleOriginalRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub session_id: String,
     /// Character offset in the text the session shows (default: the stored position).
+    #[schema(minimum = 0)]
     pub reading_position: Option<i64>,
 }
 
@@ -176,9 +207,11 @@ impl JsonObject {
     fn integer(&self, field: &str) -> Result<Option<i64>, ApiError> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => match (n.as_i64(), n.as_u64()) {
-                (Some(v), _) => Ok(Some(v)),
-                (None, Some(_)) => Ok(Some(i64::MAX)),
+            Some(Value::Number(n)) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(v), _, _) => Ok(Some(v)),
+                (None, Some(_), _) => Ok(Some(i64::MAX)),
+                // JSON Schema's `integer` includes `3.0`; beyond i64 it saturates like above.
+                (None, None, Some(f)) if f.fract() == 0.0 => Ok(Some(f as i64)),
                 _ => Err(wrong_type(field, "an integer")),
             },
             Some(_) => Err(wrong_type(field, "an integer")),

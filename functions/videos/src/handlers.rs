@@ -177,9 +177,11 @@ pub async fn feed(
         .limit
         .map_or(feed::DEFAULT_LIMIT, |n| n as usize)
         .min(feed::MAX_LIMIT);
+    // `?cursor=` (a client filling a URL template with nothing) is the first page.
     let cursor = params
         .cursor
         .as_deref()
+        .filter(|c| !c.is_empty())
         .map(FeedCursor::decode)
         .transpose()
         .map_err(video_error)?;

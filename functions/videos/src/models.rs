@@ -57,22 +57,38 @@ pub struct FeedParams {
     pub seed: Option<u64>,
 }
 
+/// Schema of the upload's `tags`: at most 20 strings of at most 40 characters.
+fn video_tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(40))
+                .build(),
+        )
+        .max_items(Some(20))
+        .build()
+}
+
 /// JSON body of `POST /`: creates the video and returns a signed upload URL. Fields are checked
 /// by hand (`upload.rs`), so that every problem is reported with its field.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UploadRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
     pub product_id: Option<Value>,
-    #[schema(value_type = String)]
+    /// 1-200 characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<Value>,
-    /// A list of strings (or a string holding a JSON list, as in the multipart form).
-    #[schema(value_type = Vec<String>)]
+    /// At most 20 tags of at most 40 characters (or, in the multipart form, a string holding
+    /// such a JSON list).
+    #[schema(schema_with = video_tags_schema)]
     pub tags: Option<Value>,
     /// Bytes of the file to upload, at most 52,428,800 (50 MB).
-    #[schema(value_type = u64)]
+    #[schema(value_type = u64, required = true, minimum = 1, maximum = 52428800)]
     pub size: Option<Value>,
     /// Must be `video/mp4` (the default).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^video/mp4$")]
     pub content_type: Option<Value>,
 }
 

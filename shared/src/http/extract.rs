@@ -232,3 +232,44 @@ where
         Ok(Self(value))
     }
 }
+
+/// Deserialises a JSON integer, also when written with a zero fraction (`3.0`): JSON Schema's
+/// `integer` includes those, so clients and generators send them. Use with
+/// `#[serde(deserialize_with = "shared::http::extract::integer")]`.
+pub fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::{Deserialize, de::Error};
+    let n = serde_json::Number::deserialize(d)?;
+    let i = n
+        .as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= 9.0e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| D::Error::custom(format!("expected an integer, found {n}")))?;
+    T::try_from(i).map_err(|_| D::Error::custom(format!("integer {i} is out of range")))
+}
+
+#[cfg(test)]
+mod integer_tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[serde(deserialize_with = "super::integer")]
+        n: u32,
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_others_are_not() {
+        let n = |s: &str| serde_json::from_str::<Body>(s).map(|b| b.n);
+        assert_eq!(n(r#"{"n": 71}"#).ok(), Some(71));
+        assert_eq!(n(r#"{"n": 71.0}"#).ok(), Some(71));
+        assert!(n(r#"{"n": 71.5}"#).is_err());
+        assert!(n(r#"{"n": -1}"#).is_err());
+        assert!(n(r#"{"n": 1e300}"#).is_err());
+        assert!(n(r#"{"n": "7"}"#).is_err());
+    }
+}
