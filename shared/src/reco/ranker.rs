@@ -1062,4 +1062,54 @@ mod tests {
             Err(FitError::Param { .. })
         ));
     }
+
+    /// Figures for the closing report (run with `--ignored --nocapture`): NDCG@10 of the
+    /// popularity baseline and the ranker on the synthetic benchmark set's time holdout.
+    #[test]
+    #[ignore]
+    fn synthetic_holdout_report() {
+        use crate::reco::eval::evaluate;
+        use crate::reco::registry;
+        use std::time::Instant;
+        let all = generate_interactions(&InteractionGenConfig::default());
+        let (train, test) = time_holdout(&all, 0.2);
+        let data = Dataset::from_interactions(&train, None);
+        let now = train.iter().map(|i| i.timestamp).max().unwrap_or(0);
+        let input = TrainInput {
+            data: &data,
+            interactions: &train,
+            item_created_at: &[],
+            item_embeddings: &[],
+            now,
+            seed: 42,
+        };
+        let base = CooccurrenceBase::fit(&data);
+        let b = evaluate(&data, &test, 10, |h| {
+            base.recommend(h, 10, &[])
+                .into_iter()
+                .map(|r| r.0)
+                .collect()
+        });
+        println!("ranker's base alone: NDCG@10 {:.4}", b.ndcg);
+        let window = json!({"window_days": 365});
+        for (kind, params) in [
+            (
+                ModelKind::Popularity,
+                window.as_object().cloned().unwrap_or_default(),
+            ),
+            (ModelKind::Hybrid, Map::new()),
+            (ModelKind::Ranker, Map::new()),
+        ] {
+            let t = Instant::now();
+            let m = registry::fit(kind, &params, &input).expect("fit");
+            let fit = t.elapsed().as_secs_f64();
+            let metrics = evaluate(&data, &test, 10, |h| {
+                m.recommend(h, 10, &[]).into_iter().map(|r| r.0).collect()
+            });
+            println!(
+                "{kind}: fit {fit:.3} s, NDCG@10 {:.4}, precision@10 {:.4}, recall@10 {:.4}, coverage {:.3}",
+                metrics.ndcg, metrics.precision, metrics.recall, metrics.coverage
+            );
+        }
+    }
 }
