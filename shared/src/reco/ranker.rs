@@ -914,17 +914,20 @@ mod tests {
         total / lists.len() as f64
     }
 
-    #[test]
-    fn the_ranker_learns_the_feature_that_decides_the_label() {
-        // 300 items; the label is 1 exactly when the item is less than 3 days old, whatever the
-        // base order (random scores) says.
+    fn fresh(c: u32, it: &ItemFeatures) -> bool {
+        it.days_since(it.created_at[c as usize]) < 3.0
+    }
+
+    /// 300 items; a candidate's label is 1 exactly when the item is less than 3 days old,
+    /// whatever the base order (random scores) says. Returns the ranker trained on 200 random
+    /// lists, the items and 100 more lists for testing.
+    fn trained_on_fresh_items() -> (RankerModel, ItemFeatures, Vec<CandidateList>) {
         let n_items = 300;
         let mut rng = StdRng::seed_from_u64(7);
         let mut it = items(n_items);
         it.created_at = (0..n_items)
             .map(|_| Some(10 * 86_400 - rng.random_range(0..10 * 86_400)))
             .collect();
-        let fresh = |c: u32, it: &ItemFeatures| it.days_since(it.created_at[c as usize]) < 3.0;
         let make = |rng: &mut StdRng, it: &ItemFeatures| -> CandidateList {
             let mut candidates: Vec<(u32, f32)> = (0..30)
                 .map(|_| (rng.random_range(0..n_items as u32), rng.random::<f32>()))
@@ -952,6 +955,12 @@ mod tests {
             ..RankerParams::default()
         };
         let model = RankerModel::fit(&set.rows, &set.labels, &set.groups, &params).expect("fit");
+        (model, it, test)
+    }
+
+    #[test]
+    fn the_ranker_learns_the_feature_that_decides_the_label() {
+        let (model, it, test) = trained_on_fresh_items();
         let test_set = build_training_set(&test, &it);
         let mut base_lists = Vec::new();
         let mut ranked_lists = Vec::new();
@@ -975,6 +984,77 @@ mod tests {
             postcard::from_bytes(&postcard::to_allocvec(&model).expect("encode")).expect("decode");
         back.restore().expect("restore");
         assert_eq!(back.score(&test_set.rows), model.score(&test_set.rows));
+    }
+
+    struct Fixed(Vec<f32>);
+
+    impl Recommender for Fixed {
+        fn kind(&self) -> ModelKind {
+            ModelKind::Popularity
+        }
+        fn n_items(&self) -> usize {
+            self.0.len()
+        }
+        fn score(&self, _history: &[(u32, f32)], out: &mut [f32]) {
+            out.copy_from_slice(&self.0);
+        }
+    }
+
+    #[test]
+    fn reranker_reorders_only_the_base_candidates() {
+        let (ranker, it, _) = trained_on_fresh_items();
+        // Base: column c scores -c, so its best are 0, 1, 2...; 0 is in the history.
+        let base = Fixed((0..300).map(|c| -(c as f32)).collect());
+        let r = Reranker {
+            base: Box::new(base),
+            ranker,
+            items: it.clone(),
+            candidates: 20,
+        };
+        let recs = r.recommend(&[(0, 1.0)], 50, &[]);
+        let got: HashSet<u32> = recs.iter().map(|x| x.0).collect();
+        // Exactly the base's top 20 after the history: columns 1..=20.
+        assert_eq!(got, (1..=20).collect::<HashSet<u32>>());
+        // Fresh items (the learned signal) all come before stale ones.
+        let freshness: Vec<bool> = recs.iter().map(|x| fresh(x.0, &it)).collect();
+        assert!(freshness.contains(&true) && freshness.contains(&false));
+        let first_stale = freshness.iter().position(|f| !f).unwrap_or(freshness.len());
+        assert!(freshness[first_stale..].iter().all(|f| !f), "{freshness:?}");
+    }
+
+    #[test]
+    fn item_features_from_a_training_input() {
+        let mk = |i: &str, w: f32, t: i64| Interaction {
+            user: "u".into(),
+            item: i.into(),
+            weight: w,
+            timestamp: t,
+        };
+        let d = 86_400;
+        let all = vec![
+            mk("a", 3.0, 5 * d),
+            mk("a", 1.0, 8 * d),
+            mk("b", 2.0, 9 * d),
+        ];
+        let data = Dataset::from_interactions(&all, None);
+        let created = [Some(2 * d), None];
+        let input = TrainInput {
+            data: &data,
+            interactions: &all,
+            item_created_at: &created,
+            item_embeddings: &[],
+            now: 10 * d,
+            seed: 1,
+        };
+        let f = ItemFeatures::from_input(&input);
+        // a: ln(1 + 4), last seen day 8 (2 days ago), created day 2 (8 days ago); b: ln 3, 1 day.
+        assert!(close(f.popularity[0], 5f32.ln()) && close(f.popularity[1], 3f32.ln()));
+        assert_eq!(f.last_activity, vec![Some(8 * d), Some(9 * d)]);
+        assert!(close(f.days_since(f.last_activity[0]), 2.0));
+        assert!(close(f.days_since(f.created_at[0]), 8.0));
+        assert!(f.days_since(f.created_at[1]).is_nan());
+        assert!(f.content.is_none());
+        assert_eq!(f.category, vec![None, None]);
     }
 
     #[test]
