@@ -513,7 +513,7 @@ fn rerank_into(
     out: &mut [f32],
 ) {
     out.fill(f32::NEG_INFINITY);
-    let cands = top_k(base_scores, candidates);
+    let cands = top_k(base_scores, candidates.min(base_scores.len()));
     if cands.is_empty() {
         return;
     }
@@ -637,6 +637,21 @@ impl CooccurrenceBase {
 
     fn n_items(&self) -> usize {
         self.popularity.len()
+    }
+
+    /// Whether the neighbour matrix is a well-formed square CSR over the items (checked on
+    /// load, so scoring never indexes out of range).
+    fn is_valid(&self) -> bool {
+        let m = &self.neighbours;
+        let n = self.popularity.len();
+        m.n_rows == n
+            && m.n_cols == n
+            && m.indptr.len() == n + 1
+            && m.indptr.first() == Some(&0)
+            && m.indptr.windows(2).all(|w| w[0] <= w[1])
+            && m.indptr.last() == Some(&m.indices.len())
+            && m.values.len() == m.indices.len()
+            && m.indices.iter().all(|&c| (c as usize) < n)
     }
 
     /// `0.9 · minmax(Σ_h cooc(h, i)) + 0.1 · minmax(popularity)`.
@@ -778,11 +793,12 @@ impl RankerPipeline {
         m.items.rebuild_index();
         m.ranker.restore()?;
         let n = m.items.len();
-        if m.base.n_items() != n || m.features.popularity.len() != n {
+        if m.base.n_items() != n || m.features.popularity.len() != n || !m.base.is_valid() {
             return Err(ArtifactError::Decode(
                 "ranker parts and item ids differ in length".into(),
             ));
         }
+        m.candidates = m.candidates.clamp(1, n.max(1));
         Ok(m)
     }
 
@@ -1137,6 +1153,15 @@ mod tests {
         assert!(recs.windows(2).all(|w| w[0].1 >= w[1].1));
         let back = RankerPipeline::load(&m.to_artifact().expect("encode")).expect("decode");
         assert_eq!(back.recommend(&history, 50, &[]), recs);
+        // A well-checksummed artifact with a broken neighbour matrix is refused, not served.
+        let mut broken = m.clone();
+        broken.base.neighbours.indices.push(10_000);
+        broken.base.neighbours.values.push(1.0);
+        let bytes = broken.to_artifact().expect("encode");
+        assert!(matches!(
+            RankerPipeline::load(&bytes),
+            Err(ArtifactError::Decode(_))
+        ));
         assert!(matches!(
             RankerParams::from_params(json!({"candidates": 5}).as_object().expect("o"), 1),
             Err(FitError::Param { .. })
