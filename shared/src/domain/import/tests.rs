@@ -13,11 +13,21 @@ async fn import(
     format: Format,
     text: &str,
 ) -> Result<ImportReport, ImportError> {
+    import_as(store, kind, format, text, true).await
+}
+
+async fn import_as(
+    store: &LocalStore,
+    kind: ImportKind,
+    format: Format,
+    text: &str,
+    may_assign_roles: bool,
+) -> Result<ImportReport, ImportError> {
     let embedder = LocalEmbedder::new(16);
     let ctx = Context {
         store,
         embedder: &embedder,
-        may_assign_roles: true,
+        may_assign_roles,
     };
     let body = text.to_string();
     let open = move || -> std::io::Result<Box<dyn Read + Send>> {
@@ -170,4 +180,20 @@ async fn an_empty_file_is_rejected() {
         rejected(import(&s, ImportKind::Interactions, Format::Csv, "user_id,product_id,kind\n").await),
         vec!["body: no rows to import"]
     );
+}
+
+#[tokio::test]
+async fn roles_other_than_customer_need_the_permission_to_assign_them() {
+    let s = LocalStore::in_memory().unwrap();
+    let text = "email,first_name,last_name,password,roles\n\
+        a@x.io,A,B,longenough,customer\n\
+        b@x.io,C,D,longenough,customer|admin\n";
+    match import_as(&s, ImportKind::Users, Format::Csv, text, false).await {
+        Err(ImportError::Forbidden(m)) => assert!(m.starts_with("row 2:"), "{m}"),
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    assert!(users::find_by_login(&s, "a@x.io").await.unwrap().is_none());
+    let ok = "email,first_name,last_name,password\na@x.io,A,B,longenough\n";
+    let r = import_as(&s, ImportKind::Users, Format::Csv, ok, false).await.unwrap();
+    assert_eq!(r.written.users, 1);
 }
