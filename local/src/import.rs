@@ -67,7 +67,16 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             std::fs::File::open(&path)?,
         )))
     };
-    match import::run(&ctx, args.kind, &Source { format, open: &open }).await {
+    match import::run(
+        &ctx,
+        args.kind,
+        &Source {
+            format,
+            open: &open,
+        },
+    )
+    .await
+    {
         Ok(report) => {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())

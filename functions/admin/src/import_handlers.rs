@@ -59,11 +59,17 @@ fn api_error(e: ImportError) -> ApiError {
         ImportError::Io(e) => ApiError::malformed(format!("Could not read the body: {e}")),
         ImportError::Write(detail) => {
             tracing::error!(%detail, "import failed while writing");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::ServiceUnavailable,
-                format!("{detail}; the rows before were written: send the same file again to complete the import"),
-            )
+            ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceUnavailable,
+                    format!(
+                        "{detail}; the rows before were written: send the same file again to \
+                         complete the import"
+                    ),
+                )
+            }
         }
     }
 }
@@ -120,9 +126,16 @@ pub async fn import_file(
     let open = move || -> std::io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(std::io::Cursor::new(body.clone())))
     };
-    let report = import::run(&ctx, kind, &Source { format, open: &open })
-        .await
-        .map_err(api_error)?;
+    let report = import::run(
+        &ctx,
+        kind,
+        &Source {
+            format,
+            open: &open,
+        },
+    )
+    .await
+    .map_err(api_error)?;
     tracing::info!(
         kind = kind.name(),
         rows = report.rows,

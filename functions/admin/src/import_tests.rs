@@ -34,12 +34,27 @@ async fn each_kind_imports_a_valid_file_and_a_resend_writes_nothing() {
     assert_eq!(r.json["rows"], 2);
     assert_eq!(r.json["written"]["products"], 2);
     assert_eq!(r.json["written"]["categories"], 2);
-    assert_eq!(catalog::get_product(store, "p1").await.unwrap().unwrap().price.0, 1250);
+    assert_eq!(
+        catalog::get_product(store, "p1")
+            .await
+            .unwrap()
+            .unwrap()
+            .price
+            .0,
+        1250
+    );
 
     let users_csv = "id,email,first_name,last_name,password,roles\n\
         u1,ann@shop.io,Ann,Lee,longenough1,customer\n\
         u2,ben@shop.io,Ben,Ray,longenough2,manager\n";
-    let r = send(&app, "users", "text/csv; charset=utf-8", users_csv.into(), &admin).await;
+    let r = send(
+        &app,
+        "users",
+        "text/csv; charset=utf-8",
+        users_csv.into(),
+        &admin,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["written"]["users"], 2);
     let u2 = users::get(store, "u2").await.unwrap().unwrap();
@@ -48,7 +63,14 @@ async fn each_kind_imports_a_valid_file_and_a_resend_writes_nothing() {
 
     let ndjson = "{\"user_id\":\"u1\",\"product_id\":\"p1\",\"kind\":\"view\",\"timestamp\":\"2024-05-01T10:00:00Z\"}\n\
         {\"user_id\":\"u1\",\"product_id\":\"p2\",\"kind\":\"cart\",\"count\":2,\"timestamp\":1714557600}\n";
-    let r = send(&app, "interactions", "application/x-ndjson", ndjson.into(), &admin).await;
+    let r = send(
+        &app,
+        "interactions",
+        "application/x-ndjson",
+        ndjson.into(),
+        &admin,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["written"]["interactions"], 2);
 
@@ -60,8 +82,15 @@ async fn each_kind_imports_a_valid_file_and_a_resend_writes_nothing() {
     assert_eq!(r.json["written"]["orders"], 1);
     assert_eq!(r.json["written"]["order_lines"], 2);
     assert_eq!(r.json["written"]["interactions"], 2);
-    assert_eq!(app.stock("p1").await, 4, "historical orders leave stock alone");
-    assert_eq!(orders::get(store, "o1").await.unwrap().unwrap().subtotal.0, 6200);
+    assert_eq!(
+        app.stock("p1").await,
+        4,
+        "historical orders leave stock alone"
+    );
+    assert_eq!(
+        orders::get(store, "o1").await.unwrap().unwrap().subtotal.0,
+        6200
+    );
     let u1 = interactions::actor_aggregates(store, &interactions::Actor::User("u1".into()))
         .await
         .unwrap();
@@ -104,7 +133,12 @@ async fn a_file_with_bad_rows_is_rejected_whole_and_nothing_is_written() {
     assert_eq!(r.json["field_errors"][0]["field"], "rows[2].price");
     assert_eq!(r.json["field_errors"][0]["message"], "must be >= 0");
     assert_eq!(r.json["field_errors"][1]["field"], "rows[3].price");
-    assert!(r.json["detail"].as_str().unwrap().contains("nothing was imported"));
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was imported")
+    );
     assert!(catalog::list_all_products(store).await.unwrap().is_empty());
     assert!(catalog::list_categories(store).await.unwrap().is_empty());
 
@@ -115,8 +149,16 @@ async fn a_file_with_bad_rows_is_rejected_whole_and_nothing_is_written() {
     let r = send(&app, "users", "text/csv", users_csv.into(), &admin).await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.json["field_errors"][0]["field"], "rows[2].email");
-    assert_eq!(r.json["field_errors"][0]["message"], "email already registered");
-    assert!(users::find_by_login(store, "new@shop.io").await.unwrap().is_none());
+    assert_eq!(
+        r.json["field_errors"][0]["message"],
+        "email already registered"
+    );
+    assert!(
+        users::find_by_login(store, "new@shop.io")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Interactions naming an unknown product.
     let r = send(

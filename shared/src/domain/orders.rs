@@ -732,7 +732,10 @@ impl From<OrderError> for crate::ApiError {
 /// (`order_count`, `basket_count`) in one transaction, **without touching stock**; then the
 /// co-purchase counters, as [`place`] does. Idempotent on the order id: returns `false` (and
 /// writes nothing) when an order with that id is already there.
-pub async fn import_historical(store: &dyn ItemStore, order: &OrderRecord) -> Result<bool, OrderError> {
+pub async fn import_historical(
+    store: &dyn ItemStore,
+    order: &OrderRecord,
+) -> Result<bool, OrderError> {
     let mut ops = vec![
         TxOp::Put {
             item: order_item(order)?,

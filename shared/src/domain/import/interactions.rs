@@ -93,7 +93,10 @@ async fn check_products(
     Ok(())
 }
 
-pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<ImportReport, ImportError> {
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    source: &Source<'_>,
+) -> Result<ImportReport, ImportError> {
     // Pass 1: validate, and hash the rows (the batch markers' key).
     let mut problems = Problems::default();
     let mut known = HashSet::new();
@@ -148,7 +151,10 @@ pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<Import
                 marker.insert(PK.into(), key.pk.into());
                 marker.insert(SK.into(), key.sk.into());
                 marker.insert("rows".into(), Value::from(batch.len()));
-                marker.insert(EXPIRES_AT.into(), Value::from(now_epoch() + MARKER_TTL_SECS));
+                marker.insert(
+                    EXPIRES_AT.into(),
+                    Value::from(now_epoch() + MARKER_TTL_SECS),
+                );
                 ctx.store.put(marker, None).await?;
                 report.written.interactions += batch.len() as u64;
             }

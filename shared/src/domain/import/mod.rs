@@ -202,8 +202,7 @@ impl Problems {
     /// `Ok` when nothing was found (and the file has rows).
     pub(crate) fn finish(mut self, rows: usize) -> Result<(), ImportError> {
         if rows == 0 && self.list.is_empty() {
-            self.list
-                .push(FieldError::new("body", "no rows to import"));
+            self.list.push(FieldError::new("body", "no rows to import"));
         }
         if self.list.is_empty() {
             Ok(())

@@ -168,7 +168,10 @@ async fn check_products(
     Ok(())
 }
 
-pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<ImportReport, ImportError> {
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    source: &Source<'_>,
+) -> Result<ImportReport, ImportError> {
     // Pass 1: validate rows, the grouping of lines into orders, and the products.
     let mut problems = Problems::default();
     let mut known = HashSet::new();
@@ -183,7 +186,9 @@ pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<Import
             Err(e) => problems.push(e),
             Ok(Err(es)) => problems.extend(es),
             Ok(Ok(line)) => {
-                let same = current.as_ref().is_some_and(|c| c.order_id == line.order_id);
+                let same = current
+                    .as_ref()
+                    .is_some_and(|c| c.order_id == line.order_id);
                 if same {
                     lines_in_current += 1;
                     if let Some(first) = &current
@@ -211,10 +216,7 @@ pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<Import
                         problems.row(
                             line.row,
                             "order_id",
-                            format!(
-                                "lines of order {} must be consecutive rows",
-                                line.order_id
-                            ),
+                            format!("lines of order {} must be consecutive rows", line.order_id),
                         );
                     }
                     if let Some(prev) = current.take() {

@@ -29,7 +29,7 @@ use super::{
     retrying,
 };
 use crate::{
-    domain::catalog::{self, Category, CatalogError, NewCategory, NewProduct},
+    domain::catalog::{self, CatalogError, Category, NewCategory, NewProduct},
     error::FieldError,
     money::Cents,
     store::{ItemStore, PK, StoreError, keys},
@@ -64,7 +64,10 @@ fn list(f: &mut Fields<'_>, column: &str, max_items: usize, max_len: usize) -> V
     if items.len() > max_items {
         f.error(column, format!("at most {max_items} values"));
     } else if items.iter().any(|s| s.chars().count() > max_len) {
-        f.error(column, format!("each value must be at most {max_len} characters"));
+        f.error(
+            column,
+            format!("each value must be at most {max_len} characters"),
+        );
     }
     items
 }
@@ -203,14 +206,22 @@ fn against_store(
                 && let Some(code) = products.get(id)
             {
                 if *code != r.new.code.to_lowercase() {
-                    problems.row(r.row, "id", format!("product {id} already exists with another code"));
+                    problems.row(
+                        r.row,
+                        "id",
+                        format!("product {id} already exists with another code"),
+                    );
                 }
                 return false;
             }
             if let Some(owner) = codes.get(&keys::product_code_marker(&r.new.code).pk)
                 && r.id.as_ref() != Some(owner)
             {
-                problems.row(r.row, "code", format!("code already used by product {owner}"));
+                problems.row(
+                    r.row,
+                    "code",
+                    format!("code already used by product {owner}"),
+                );
             }
             true
         })
@@ -280,7 +291,10 @@ impl Categories {
     }
 }
 
-pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<ImportReport, ImportError> {
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    source: &Source<'_>,
+) -> Result<ImportReport, ImportError> {
     let mut categories = Categories::load(ctx.store).await?;
     // Pass 1: validate.
     let mut problems = Problems::default();

@@ -33,7 +33,15 @@ async fn import_as(
     let open = move || -> std::io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(std::io::Cursor::new(body.clone())))
     };
-    run(&ctx, kind, &Source { format, open: &open }).await
+    run(
+        &ctx,
+        kind,
+        &Source {
+            format,
+            open: &open,
+        },
+    )
+    .await
 }
 
 fn rejected(r: Result<ImportReport, ImportError>) -> Vec<String> {
@@ -54,17 +62,27 @@ const PRODUCTS: &str = "id,name,code,price,category,stock_quantity,created_at\n\
 #[tokio::test]
 async fn products_create_missing_categories_keep_ids_and_skip_on_retry() {
     let s = LocalStore::in_memory().unwrap();
-    let r = import(&s, ImportKind::Products, Format::Csv, PRODUCTS).await.unwrap();
-    assert_eq!((r.rows, r.written.products, r.written.categories, r.skipped), (3, 3, 2, 0));
+    let r = import(&s, ImportKind::Products, Format::Csv, PRODUCTS)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.rows, r.written.products, r.written.categories, r.skipped),
+        (3, 3, 2, 0)
+    );
     let p1 = catalog::get_product(&s, "p1").await.unwrap().unwrap();
     assert_eq!(p1.price.0, 1250);
     assert_eq!(p1.stock_quantity, 4);
     assert_eq!(p1.created_at, "2024-01-02T03:04:05.000Z");
     assert!(catalog::get_embedding(&s, "p1").await.unwrap().is_some());
     let p2 = catalog::get_product(&s, "p2").await.unwrap().unwrap();
-    assert_eq!(p1.category_id, p2.category_id, "category names match case-insensitively");
+    assert_eq!(
+        p1.category_id, p2.category_id,
+        "category names match case-insensitively"
+    );
 
-    let again = import(&s, ImportKind::Products, Format::Csv, PRODUCTS).await.unwrap();
+    let again = import(&s, ImportKind::Products, Format::Csv, PRODUCTS)
+        .await
+        .unwrap();
     assert_eq!((again.written.products, again.skipped), (0, 3));
     assert_eq!(catalog::list_all_products(&s).await.unwrap().len(), 3);
 }
@@ -98,13 +116,20 @@ async fn users_hash_passwords_and_refuse_taken_emails() {
     let s = LocalStore::in_memory().unwrap();
     let text = "{\"id\":\"u1\",\"email\":\"a@x.io\",\"first_name\":\"A\",\"last_name\":\"B\",\"password\":\"longenough\"}\n\
         {\"id\":\"u2\",\"email\":\"b@x.io\",\"first_name\":\"C\",\"last_name\":\"D\",\"password_hash\":\"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA\",\"roles\":\"manager\"}\n";
-    let r = import(&s, ImportKind::Users, Format::JsonLines, text).await.unwrap();
+    let r = import(&s, ImportKind::Users, Format::JsonLines, text)
+        .await
+        .unwrap();
     assert_eq!(r.written.users, 2);
     let u1 = users::get(&s, "u1").await.unwrap().unwrap();
     assert!(crate::auth::password::verify_password(&u1.password_hash, "longenough").await);
-    assert_eq!(users::get(&s, "u2").await.unwrap().unwrap().roles, vec!["manager"]);
+    assert_eq!(
+        users::get(&s, "u2").await.unwrap().unwrap().roles,
+        vec!["manager"]
+    );
     // Retried: skipped; the same email under another id: a row error.
-    let again = import(&s, ImportKind::Users, Format::JsonLines, text).await.unwrap();
+    let again = import(&s, ImportKind::Users, Format::JsonLines, text)
+        .await
+        .unwrap();
     assert_eq!((again.written.users, again.skipped), (0, 2));
     let other = "email,first_name,last_name,password\nA@X.io,E,F,longenough\n";
     assert_eq!(
@@ -116,14 +141,20 @@ async fn users_hash_passwords_and_refuse_taken_emails() {
 #[tokio::test]
 async fn interactions_are_recorded_at_their_time_once_per_file() {
     let s = LocalStore::in_memory().unwrap();
-    import(&s, ImportKind::Products, Format::Csv, PRODUCTS).await.unwrap();
+    import(&s, ImportKind::Products, Format::Csv, PRODUCTS)
+        .await
+        .unwrap();
     let text = "user_id,product_id,kind,count,timestamp\n\
         u1,p1,view,3,2024-05-01T10:00:00Z\n\
         u1,p1,cart,,1714557600\n\
         guest:c1,p2,like,,\n";
-    let r = import(&s, ImportKind::Interactions, Format::Csv, text).await.unwrap();
+    let r = import(&s, ImportKind::Interactions, Format::Csv, text)
+        .await
+        .unwrap();
     assert_eq!(r.written.interactions, 3);
-    let again = import(&s, ImportKind::Interactions, Format::Csv, text).await.unwrap();
+    let again = import(&s, ImportKind::Interactions, Format::Csv, text)
+        .await
+        .unwrap();
     assert_eq!((again.written.interactions, again.skipped), (0, 3));
     let aggs = interactions::actor_aggregates(&s, &interactions::Actor::User("u1".into()))
         .await
@@ -132,21 +163,32 @@ async fn interactions_are_recorded_at_their_time_once_per_file() {
     assert_eq!(aggs[0].last_at, 1_714_557_600, "latest of the two rows");
     let bad = "user_id,product_id,kind\nu1,nope,view\nu1,p1,stare\n";
     let errors = rejected(import(&s, ImportKind::Interactions, Format::Csv, bad).await);
-    assert_eq!(errors[0], "rows[2].kind: unknown kind \"stare\" (view, cart, purchase, like, save, share, video_view, search_click, rec_click, not_interested)");
+    assert_eq!(
+        errors[0],
+        "rows[2].kind: unknown kind \"stare\" (view, cart, purchase, like, save, share, video_view, search_click, rec_click, not_interested)"
+    );
     assert_eq!(errors[1], "rows[1].product_id: unknown product nope");
 }
 
 #[tokio::test]
 async fn historical_orders_keep_stock_and_record_purchases() {
     let s = LocalStore::in_memory().unwrap();
-    import(&s, ImportKind::Products, Format::Csv, PRODUCTS).await.unwrap();
+    import(&s, ImportKind::Products, Format::Csv, PRODUCTS)
+        .await
+        .unwrap();
     let text = "order_id,user_id,created_at,status,product_id,quantity,unit_price\n\
         o1,u1,2024-02-01T09:00:00Z,delivered,p1,2,11.00\n\
         o1,u1,2024-02-01T09:00:00Z,delivered,p3,1,40\n\
         o2,u2,2024-02-02,cancelled,p1,1,12.50\n";
-    let r = import(&s, ImportKind::Orders, Format::Csv, text).await.unwrap();
+    let r = import(&s, ImportKind::Orders, Format::Csv, text)
+        .await
+        .unwrap();
     assert_eq!(
-        (r.written.orders, r.written.order_lines, r.written.interactions),
+        (
+            r.written.orders,
+            r.written.order_lines,
+            r.written.interactions
+        ),
         (2, 3, 2),
         "no purchases for the cancelled order"
     );
@@ -154,9 +196,22 @@ async fn historical_orders_keep_stock_and_record_purchases() {
     assert_eq!(o1.subtotal.0, 6200);
     assert_eq!(o1.created_at, "2024-02-01T09:00:00.000Z");
     let p1 = catalog::get_product(&s, "p1").await.unwrap().unwrap();
-    assert_eq!((p1.stock_quantity, p1.order_count), (4, 3), "stock untouched");
-    let again = import(&s, ImportKind::Orders, Format::Csv, text).await.unwrap();
-    assert_eq!((again.written.orders, again.written.interactions, again.skipped), (0, 0, 2));
+    assert_eq!(
+        (p1.stock_quantity, p1.order_count),
+        (4, 3),
+        "stock untouched"
+    );
+    let again = import(&s, ImportKind::Orders, Format::Csv, text)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.written.orders,
+            again.written.interactions,
+            again.skipped
+        ),
+        (0, 0, 2)
+    );
 
     let split = "order_id,user_id,created_at,status,product_id,quantity,unit_price\n\
         o3,u1,2024-02-01,pending,p1,1,1\n\
@@ -177,7 +232,15 @@ async fn historical_orders_keep_stock_and_record_purchases() {
 async fn an_empty_file_is_rejected() {
     let s = LocalStore::in_memory().unwrap();
     assert_eq!(
-        rejected(import(&s, ImportKind::Interactions, Format::Csv, "user_id,product_id,kind\n").await),
+        rejected(
+            import(
+                &s,
+                ImportKind::Interactions,
+                Format::Csv,
+                "user_id,product_id,kind\n"
+            )
+            .await
+        ),
         vec!["body: no rows to import"]
     );
 }
@@ -194,6 +257,8 @@ async fn roles_other_than_customer_need_the_permission_to_assign_them() {
     }
     assert!(users::find_by_login(&s, "a@x.io").await.unwrap().is_none());
     let ok = "email,first_name,last_name,password\na@x.io,A,B,longenough\n";
-    let r = import_as(&s, ImportKind::Users, Format::Csv, ok, false).await.unwrap();
+    let r = import_as(&s, ImportKind::Users, Format::Csv, ok, false)
+        .await
+        .unwrap();
     assert_eq!(r.written.users, 1);
 }

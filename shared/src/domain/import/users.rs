@@ -123,7 +123,10 @@ fn parse(row: usize, rec: &serde_json::Map<String, Value>) -> Result<UserRow, Ve
         match Role::parse(name) {
             Some(r) if !roles.contains(&r) => roles.push(r),
             Some(_) => {}
-            None => f.error("roles", format!("unknown role {name:?} (customer, manager, admin)")),
+            None => f.error(
+                "roles",
+                format!("unknown role {name:?} (customer, manager, admin)"),
+            ),
         }
     }
     if roles.is_empty() {
@@ -176,7 +179,10 @@ async fn existing(store: &dyn ItemStore, rows: &[UserRow]) -> Result<Existing, I
         usernames: Default::default(),
         users: Default::default(),
     };
-    let email_pks: HashSet<String> = rows.iter().map(|r| keys::email_marker(&r.email).pk).collect();
+    let email_pks: HashSet<String> = rows
+        .iter()
+        .map(|r| keys::email_marker(&r.email).pk)
+        .collect();
     for item in store.batch_get(&keys_).await? {
         let pk = item
             .get(crate::store::PK)
@@ -186,7 +192,10 @@ async fn existing(store: &dyn ItemStore, rows: &[UserRow]) -> Result<Existing, I
         let sk = item.get(SK).and_then(Value::as_str).unwrap_or_default();
         if sk == keys::user("x").sk && pk.starts_with("USER#") {
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-            let email = item.get("email").and_then(Value::as_str).unwrap_or_default();
+            let email = item
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             out.users.insert(id.to_string(), email.to_lowercase());
         } else if let Some(owner) = item.get("user_id").and_then(Value::as_str) {
             if email_pks.contains(&pk) {
@@ -209,7 +218,11 @@ fn against_store(rows: &[UserRow], ex: &Existing, problems: &mut Problems) -> Ve
                 if *email == r.email.to_lowercase() {
                     return false;
                 }
-                problems.row(r.row, "id", format!("user {id} already exists with another email"));
+                problems.row(
+                    r.row,
+                    "id",
+                    format!("user {id} already exists with another email"),
+                );
                 return false;
             }
             let mine = |owner: &String| r.id.as_ref() == Some(owner);
@@ -229,7 +242,10 @@ fn against_store(rows: &[UserRow], ex: &Existing, problems: &mut Problems) -> Ve
         .collect()
 }
 
-pub(super) async fn run(ctx: &Context<'_>, source: &Source<'_>) -> Result<ImportReport, ImportError> {
+pub(super) async fn run(
+    ctx: &Context<'_>,
+    source: &Source<'_>,
+) -> Result<ImportReport, ImportError> {
     // Pass 1: validate.
     let mut problems = Problems::default();
     let (mut emails, mut usernames, mut ids) = (HashSet::new(), HashSet::new(), HashSet::new());
@@ -324,9 +340,7 @@ async fn write_batch(
                 .map_err(|e| ImportError::Write(e.to_string()))?,
             Secret::Hash(h) => h,
         };
-        let id = r
-            .id
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let id = r.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let new = NewUser {
             email: r.email,
             username: r.username,
