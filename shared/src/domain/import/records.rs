@@ -127,6 +127,12 @@ impl Iterator for Rows {
                         )));
                     }
                 };
+                // A byte-order mark (spreadsheet exports) is not part of the first object.
+                let line = if self.row == 0 {
+                    line.trim_start_matches('\u{feff}').to_string()
+                } else {
+                    line
+                };
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -394,6 +400,14 @@ mod tests {
         assert_eq!((*n, m["b"].as_str()), (2, Some("2")));
         let bad = rows("a,b\n1,2,3\n", Format::Csv);
         assert_eq!(bad[0].as_ref().unwrap_err().field, "rows[1]");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column_or_object() {
+        let got = rows("\u{feff}id,b\n1,2\n", Format::Csv);
+        assert_eq!(got[0].as_ref().unwrap().1["id"].as_str(), Some("1"));
+        let got = rows("\u{feff}{\"id\":1}\n", Format::JsonLines);
+        assert_eq!(got[0].as_ref().unwrap().1["id"], 1);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::*;
 use crate::{
     ai::local::LocalEmbedder,
     domain::{catalog, interactions, orders, users},
-    store::local::LocalStore,
+    store::{ItemStore, local::LocalStore},
 };
 
 async fn import(
@@ -261,4 +261,62 @@ async fn roles_other_than_customer_need_the_permission_to_assign_them() {
         .await
         .unwrap();
     assert_eq!(r.written.users, 1);
+}
+
+#[tokio::test]
+async fn files_longer_than_a_batch_keep_orders_whole_and_resume_interactions_by_batch() {
+    let s = LocalStore::in_memory().unwrap();
+    import(&s, ImportKind::Products, Format::Csv, PRODUCTS)
+        .await
+        .unwrap();
+    // 120 orders of two lines: 240 rows, written as 100 + 20 orders.
+    let mut text =
+        String::from("order_id,user_id,created_at,status,product_id,quantity,unit_price\n");
+    for i in 0..120 {
+        for p in ["p1", "p3"] {
+            text.push_str(&format!("o{i},u{i},2024-02-01,delivered,{p},1,1.00\n"));
+        }
+    }
+    let r = import(&s, ImportKind::Orders, Format::Csv, &text)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.rows, r.written.orders, r.written.order_lines),
+        (240, 120, 240)
+    );
+    assert_eq!(
+        orders::get(&s, "o99").await.unwrap().unwrap().items.len(),
+        2
+    );
+    assert_eq!(
+        orders::get(&s, "o100").await.unwrap().unwrap().items.len(),
+        2
+    );
+
+    // 250 interactions: batches of 100, 100, 50. Losing the marker of the second batch (as if the
+    // first send had stopped right after writing it) makes a resend write that batch only.
+    let mut text = String::from("user_id,product_id,kind,timestamp\n");
+    for i in 0..250 {
+        text.push_str(&format!("v{i},p2,view,1700000000\n"));
+    }
+    let r = import(&s, ImportKind::Interactions, Format::Csv, &text)
+        .await
+        .unwrap();
+    assert_eq!(r.written.interactions, 250);
+    let hash = {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for i in 0..250 {
+            h.update(format!("v{i}\u{1f}p2\u{1f}view\u{1f}1\u{1f}1700000000000\n").as_bytes());
+        }
+        h.digest()
+    };
+    let marker = crate::store::keys::import_batch("interactions", hash, 1);
+    assert!(
+        s.delete(&marker, None).await.unwrap().is_some(),
+        "marker of batch 1"
+    );
+    let again = import(&s, ImportKind::Interactions, Format::Csv, &text)
+        .await
+        .unwrap();
+    assert_eq!((again.written.interactions, again.skipped), (100, 150));
 }

@@ -30,7 +30,7 @@ use crate::{
     auth::{Role, password},
     domain::users::{self, NewUser, UserError},
     error::FieldError,
-    store::{ItemStore, SK, StoreError, keys},
+    store::{ItemStore, StoreError, keys},
 };
 
 /// Passwords hashed at once (argon2id takes ~19 MiB and tens of ms each).
@@ -189,8 +189,8 @@ async fn existing(store: &dyn ItemStore, rows: &[UserRow]) -> Result<Existing, I
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let sk = item.get(SK).and_then(Value::as_str).unwrap_or_default();
-        if sk == keys::user("x").sk && pk.starts_with("USER#") {
+        // Markers sit under `UNIQUE#...`; user items under `USER#<id>`.
+        if pk.starts_with("USER#") {
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
             let email = item
                 .get("email")
