@@ -11,6 +11,7 @@ pub mod demo_mp4;
 pub mod demo_orders;
 pub mod demo_videos;
 pub mod eval_recommend;
+pub mod import;
 
 use std::{net::SocketAddr, sync::Arc};
 

@@ -91,6 +91,8 @@ enum Command {
     },
     /// Print the merged OpenAPI document.
     Openapi,
+    /// Bulk import a CSV or JSON-lines file of users, products, interactions or historical orders.
+    Import(local::import::ImportArgs),
 }
 
 #[tokio::main]
@@ -199,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&local::openapi())?);
         }
+        Command::Import(args) => local::import::run(args).await?,
     }
     Ok(())
 }

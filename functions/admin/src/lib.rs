@@ -1,11 +1,13 @@
 //! `functions/admin`: user management, roles, system status and configuration, product,
 //! category and order management (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`,
-//! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, `/api/v1/admin/orders/*`, spec 002).
+//! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, `/api/v1/admin/orders/*`, spec 002),
+//! and bulk import (`/api/v1/admin/import/{kind}`, body limit 6 MB).
 //! Every route checks the permission the spec names (403 otherwise).
 
 mod catalog_handlers;
 pub mod catalog_models;
 mod handlers;
+pub mod import_handlers;
 pub mod models;
 mod order_handlers;
 pub mod order_models;
@@ -30,6 +32,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(order_handlers::list_orders))
         .routes(routes!(order_handlers::get_order))
         .routes(routes!(order_handlers::update_status))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import_handlers::import_file))
+                .route_layer(import_handlers::body_limit()),
+        )
 }
 
 /// The function's routes with its state applied (the local server merges these).
@@ -49,6 +56,8 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod catalog_tests;
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod order_tests;
 #[cfg(test)]

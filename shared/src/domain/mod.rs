@@ -3,6 +3,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod fbt;
+pub mod import;
 pub mod interactions;
 pub mod login_throttle;
 pub mod orders;

@@ -727,6 +727,56 @@ impl From<OrderError> for crate::ApiError {
     }
 }
 
+/// Writes a historical order as it is (bulk import): the order item and its order-number marker,
+/// the total of orders (not this hour's: the order is not new), and each product's sales counts
+/// (`order_count`, `basket_count`) in one transaction, **without touching stock**; then the
+/// co-purchase counters, as [`place`] does. Idempotent on the order id: returns `false` (and
+/// writes nothing) when an order with that id is already there.
+pub async fn import_historical(
+    store: &dyn ItemStore,
+    order: &OrderRecord,
+) -> Result<bool, OrderError> {
+    let mut ops = vec![
+        TxOp::Put {
+            item: order_item(order)?,
+            condition: Some(Condition::ItemNotExists),
+        },
+        TxOp::Put {
+            item: marker(
+                keys::order_number_marker(&order.order_number),
+                &order.id,
+                None,
+            ),
+            condition: Some(Condition::ItemNotExists),
+        },
+        stats::total_add(ORDERS_COUNTER, 1),
+    ];
+    // One operation per item in a transaction: lines of the same product are summed.
+    let mut sold: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for line in &order.items {
+        *sold.entry(line.product_id.as_str()).or_default() += line.quantity;
+    }
+    for (product_id, quantity) in sold {
+        ops.push(TxOp::Update {
+            key: keys::product_counters(product_id),
+            update: Update::new()
+                .add("order_count", quantity)
+                .add("basket_count", 1),
+            condition: None,
+        });
+    }
+    match store.transact(ops).await {
+        Ok(()) => {
+            if order.status != OrderStatus::Cancelled {
+                record_co_purchases(store, order).await;
+            }
+            Ok(true)
+        }
+        Err(StoreError::TransactionCanceled { failed }) if failed.contains(&0) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

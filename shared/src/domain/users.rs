@@ -266,9 +266,21 @@ fn marker_item(key: &Key, user_id: &str) -> Item {
 
 /// Creates a user with its uniqueness markers and counters in one transaction.
 pub async fn create(store: &dyn ItemStore, new: NewUser) -> Result<UserRecord, UserError> {
+    create_with_id(store, new, uuid::Uuid::now_v7().to_string(), None).await
+}
+
+/// [`create`] under a given id and creation time (bulk import: ids from the source system).
+/// A user item already there under `id` fails the transaction like a taken email would not:
+/// the caller checks existence first.
+pub async fn create_with_id(
+    store: &dyn ItemStore,
+    new: NewUser,
+    id: String,
+    created_at: Option<String>,
+) -> Result<UserRecord, UserError> {
     let now = store::now_rfc3339();
     let user = UserRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         email: new.email.trim().to_string(),
         username: new
             .username
@@ -283,7 +295,7 @@ pub async fn create(store: &dyn ItemStore, new: NewUser) -> Result<UserRecord, U
         is_active: new.is_active,
         roles: new.roles.iter().map(|r| r.name().to_string()).collect(),
         password_hash: new.password_hash,
-        created_at: now.clone(),
+        created_at: created_at.unwrap_or_else(|| now.clone()),
         updated_at: now,
         login_count: 0,
         last_login: None,

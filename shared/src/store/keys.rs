@@ -64,6 +64,7 @@
 //! | interaction aggregate | `INTERACT#<shard 00-15 of the actor>` | `<actor>#<product id>` | - | - | per-kind counts (`view`, `cart`, `purchase`, ...) by `ADD`, `last_at`; actor = user id or `guest:<cart id>`; training pages through the 16 shards |
 //! | product activity | `PRODACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<product id>` | - | - | hourly per-kind counts (`ADD`); `expires_at` after 8 days (trending) |
 //! | interaction event | `EVENT#<yyyy-mm-dd>#<shard 00-15 of the actor>` | `<epoch millis, 13 digits>#<uuid>` | - | - | actor, product, kind, count, `at`; `expires_at` after 90 days (analytics) |
+//! | import batch done | `IMPORT#<kind>#<xxh3 of the file's rows, 16 hex>` | `BATCH#<n, 8 digits>` | - | - | bulk import of rows without ids (interactions): a batch already written is skipped when the same file is sent again; `expires_at` after 30 days |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -424,5 +425,13 @@ pub fn interaction_event(
     super::Key::new(
         interaction_event_pk(at.date_naive(), interaction_shard(actor)),
         format!("{:013}#{event_id}", at.timestamp_millis()),
+    )
+}
+
+/// A batch of a bulk import already written (see the table).
+pub fn import_batch(kind: &str, file_hash: u64, batch: u64) -> super::Key {
+    super::Key::new(
+        format!("IMPORT#{kind}#{file_hash:016x}"),
+        format!("BATCH#{batch:08}"),
     )
 }

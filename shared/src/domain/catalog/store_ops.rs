@@ -201,12 +201,25 @@ pub async fn create_product(
     embedder: &dyn Embedder,
     new: NewProduct,
 ) -> Result<ProductRecord, CatalogError> {
+    create_product_with_id(store, embedder, new, uuid::Uuid::new_v4().to_string(), None).await
+}
+
+/// [`create_product`] under a given id and creation time (bulk import: ids from the source
+/// system). A product item already there under `id` fails the transaction (the caller checks
+/// existence first).
+pub async fn create_product_with_id(
+    store: &dyn ItemStore,
+    embedder: &dyn Embedder,
+    new: NewProduct,
+    id: String,
+    created_at: Option<String>,
+) -> Result<ProductRecord, CatalogError> {
     let category = get_category(store, &new.category_id)
         .await?
         .ok_or(CatalogError::CategoryNotFound)?;
     let now = store::now_rfc3339();
     let product = ProductRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         name: new.name.trim().to_string(),
         code: new.code.trim().to_string(),
         brand: new.brand,
@@ -226,7 +239,7 @@ pub async fn create_product(
         view_count: 0,
         order_count: 0,
         basket_count: 0,
-        created_at: now.clone(),
+        created_at: created_at.unwrap_or_else(|| now.clone()),
         updated_at: now,
         version: 1,
     };
