@@ -59,6 +59,19 @@ impl Actor {
         }
     }
 
+    /// The actor of a request: the signed-in user; else the guest cart named by `guest_cart_id`
+    /// (the `X-Cart-Id` header the cart function hands out: a UUID, normalised as the cart
+    /// stores it, so a guest's views and cart adds share one id); else `None`: an anonymous
+    /// request is not recorded (a malformed cart id neither).
+    pub fn of_request(user_id: Option<&str>, guest_cart_id: Option<&str>) -> Option<Self> {
+        if let Some(user) = user_id {
+            return Some(Actor::User(user.to_string()));
+        }
+        guest_cart_id
+            .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
+            .map(|u| Actor::Guest(u.to_string()))
+    }
+
     /// Parses [`Actor::log_id`].
     pub fn from_log_id(id: &str) -> Self {
         match id.strip_prefix("guest:") {
@@ -167,6 +180,14 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
 pub async fn record_logged(store: &dyn ItemStore, signals: &[Signal]) {
     if let Err(e) = record(store, signals).await {
         tracing::warn!(error = %e, signals = signals.len(), "recording interactions failed");
+    }
+}
+
+/// [`record_logged`] when `enabled` (the `RECORD_INTERACTIONS` switch, `Config::record_interactions`),
+/// nothing otherwise: what request handlers call, concurrently with the rest of their work.
+pub async fn record_if(enabled: bool, store: &dyn ItemStore, signals: &[Signal]) {
+    if enabled && !signals.is_empty() {
+        record_logged(store, signals).await;
     }
 }
 

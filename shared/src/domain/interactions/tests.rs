@@ -169,6 +169,33 @@ async fn zero_counts_write_nothing() {
 }
 
 #[test]
+fn the_actor_of_a_request() {
+    let cart = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
+    assert_eq!(
+        Actor::of_request(Some("u1"), Some(cart)),
+        Some(user("u1")),
+        "a signed-in user wins over a cart header"
+    );
+    assert_eq!(
+        Actor::of_request(None, Some(cart)),
+        Some(Actor::Guest("6f9619ff-8b86-d011-b42d-00c04fc964ff".into())),
+        "normalised as the cart function stores it"
+    );
+    assert_eq!(Actor::of_request(None, Some("not-a-cart")), None);
+    assert_eq!(Actor::of_request(None, None), None);
+}
+
+#[tokio::test]
+async fn record_if_writes_only_when_switched_on() {
+    let s = store();
+    let signal = [Signal::new(user("u"), "p", InteractionKind::View)];
+    record_if(false, &s, &signal).await;
+    assert!(all_aggregates(&s).await.expect("all").is_empty());
+    record_if(true, &s, &signal).await;
+    assert_eq!(all_aggregates(&s).await.expect("all").len(), 1);
+}
+
+#[test]
 fn actor_log_ids_round_trip() {
     for a in [user("x"), Actor::Guest("c".into())] {
         assert_eq!(Actor::from_log_id(&a.log_id()), a);
