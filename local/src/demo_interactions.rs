@@ -161,7 +161,9 @@ mod tests {
         crate::demo::seed_all(&state, sizes).await.unwrap();
         let w = KindWeights::default();
         let pairs = interactions::all_aggregates(store).await.unwrap();
-        let training = interactions::training_interactions(store, &w).await.unwrap();
+        let training = interactions::training_interactions(store, &w)
+            .await
+            .unwrap();
         assert!(training.len() > 100, "{}", training.len());
         let now = Utc::now().timestamp();
         assert!(
@@ -214,9 +216,15 @@ mod tests {
         assert_eq!(buyers, with_purchases);
         let lines: i64 = bought.values().sum();
         assert_eq!(count(InteractionKind::Purchase), lines);
-        assert!(count(InteractionKind::View) > 2 * lines, "users view more than they buy");
+        assert!(
+            count(InteractionKind::View) > 2 * lines,
+            "users view more than they buy"
+        );
         assert!(count(InteractionKind::Cart) >= lines);
-        assert!(count(InteractionKind::Like) > 0, "video likes are in the log too");
+        assert!(
+            count(InteractionKind::Like) > 0,
+            "video likes are in the log too"
+        );
 
         // Seeding again adds nothing (the aggregates are ADDs).
         crate::demo::seed_all(&state, sizes).await.unwrap();
@@ -255,7 +263,11 @@ mod tests {
                 .filter(|s| !shelf.iter().any(|p| p.id == s.product_id))
                 .count();
             assert!(stray <= 1, "{signals:?}");
-            assert_eq!(signals, order_signals(&order, &shelf, &all, now), "deterministic");
+            assert_eq!(
+                signals,
+                order_signals(&order, &shelf, &all, now),
+                "deterministic"
+            );
         }
     }
 }

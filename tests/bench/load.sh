@@ -38,6 +38,10 @@ CONNS="${CONNS:-16}"
 LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
 TIMEOUT="${TIMEOUT:-10s}"
 DEMO_PRODUCTS="${DEMO_PRODUCTS:-10000}"
+# Seconds to wait for the server to answer /health (it seeds first: a debug build takes longer).
+START_TIMEOUT="${START_TIMEOUT:-60}"
+# More `serve` options, e.g. "--demo-teachers 0" to start faster.
+EXTRA_SERVE_ARGS="${EXTRA_SERVE_ARGS:-}"
 SCENARIOS="${SCENARIOS:-login profile personalize list similar search classify feed}"
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 RECORD_INTERACTIONS="${RECORD_INTERACTIONS:-true}"
@@ -76,19 +80,19 @@ BASE="http://127.0.0.1:$PORT"
 echo "== starting $BIN serve --memory --demo on $BASE"
 LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}" DATA_DIR="$WORK/data" \
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --memory --demo --data-dir "$WORK/data" \
-    --demo-products "$DEMO_PRODUCTS" --demo-videos "$DEMO_VIDEOS" \
+    --demo-products "$DEMO_PRODUCTS" --demo-videos "$DEMO_VIDEOS" $EXTRA_SERVE_ARGS \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 # /health answers as soon as the socket is served; the demo users are seeded right after, so
 # also retry the login until it succeeds.
 ready=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 $((START_TIMEOUT * 5))); do
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; cat "$WORK/server.log" >&2; exit 1; }
   if curl -fsS "$BASE/health" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.2
 done
-[[ -n "$ready" ]] || { echo "server not healthy after 60 s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+[[ -n "$ready" ]] || { echo "server not healthy after $START_TIMEOUT s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
 # The banner is printed once the demo users, catalog, orders and FBT rules are all in place.
 seeded=""
 for _ in $(seq 1 1200); do

@@ -219,14 +219,26 @@ async fn a_cancel_withdraws_the_purchases_exactly_once() {
     // Moving along the machine withdraws nothing.
     let uri = format!("/api/v1/admin/orders/{order_id}/status");
     let r = app
-        .call("PUT", &uri, Some(&admin), Some(json!({"status": "confirmed"})))
+        .call(
+            "PUT",
+            &uri,
+            Some(&admin),
+            Some(json!({"status": "confirmed"})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(purchases().await, 1);
 
     // Two cancels race: one makes the transition, the other is 409; the purchase is withdrawn
     // once, and a later retry changes nothing.
-    let cancel = || app.call("PUT", &uri, Some(&admin), Some(json!({"status": "cancelled"})));
+    let cancel = || {
+        app.call(
+            "PUT",
+            &uri,
+            Some(&admin),
+            Some(json!({"status": "cancelled"})),
+        )
+    };
     let (r1, r2) = tokio::join!(cancel(), cancel());
     let mut statuses = [r1.status.as_u16(), r2.status.as_u16()];
     statuses.sort();

@@ -517,7 +517,10 @@ async fn detail_views_are_recorded_for_users_and_guests_with_a_cart_id_only() {
     );
     // Signed in, twice: two views of the pair.
     for _ in 0..2 {
-        assert_eq!(s.app.call("GET", &uri, Some(&token), None).await.status, 200);
+        assert_eq!(
+            s.app.call("GET", &uri, Some(&token), None).await.status,
+            200
+        );
     }
     assert_eq!(
         history(Actor::User(user.id.clone())).await,
@@ -526,8 +529,7 @@ async fn detail_views_are_recorded_for_users_and_guests_with_a_cart_id_only() {
     // A guest with the cart function's id (any case: normalised as the cart stores it).
     let cart = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
     let mut req = shared::testkit::request("GET", &uri, None, None);
-    req.headers_mut()
-        .insert("x-cart-id", cart.parse().unwrap());
+    req.headers_mut().insert("x-cart-id", cart.parse().unwrap());
     assert_eq!(s.app.send(req).await.status, 200);
     assert_eq!(
         history(Actor::Guest(cart.to_ascii_lowercase())).await,
@@ -551,7 +553,10 @@ async fn detail_views_are_recorded_for_users_and_guests_with_a_cart_id_only() {
     config.record_interactions = false;
     s.app.state.config = std::sync::Arc::new(config);
     s.app.router = router(s.app.state.clone());
-    assert_eq!(s.app.call("GET", &uri, Some(&token), None).await.status, 200);
+    assert_eq!(
+        s.app.call("GET", &uri, Some(&token), None).await.status,
+        200
+    );
     assert_eq!(
         history(Actor::User(user.id.clone())).await,
         vec![(p.clone(), 2.0)],

@@ -225,22 +225,19 @@ pub async fn track_click(
     let store = state.store.as_ref();
     let record = state.config.record_interactions;
     // Who searched (the log keeps the user of a signed-in search), read with the product.
-    let (product, searcher) = tokio::join!(
-        catalog::get_product(store, &req.product_id),
-        async {
-            if !record {
-                return Ok(None);
-            }
-            let log = store
-                .get(&shared::store::keys::search_log(&req.search_id))
-                .await?;
-            Ok::<_, shared::store::StoreError>(log.and_then(|item| {
-                item.get("user_id")
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_string)
-            }))
+    let (product, searcher) = tokio::join!(catalog::get_product(store, &req.product_id), async {
+        if !record {
+            return Ok(None);
         }
-    );
+        let log = store
+            .get(&shared::store::keys::search_log(&req.search_id))
+            .await?;
+        Ok::<_, shared::store::StoreError>(log.and_then(|item| {
+            item.get("user_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        }))
+    });
     if product?.is_none() {
         return Err(ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound));
     }

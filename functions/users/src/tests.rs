@@ -247,5 +247,8 @@ async fn a_viewed_products_add_records_a_view_interaction() {
     history.sort_by(|a, b| a.0.cmp(&b.0));
     let mut expected = vec![(ids[0].clone(), 2.0), (ids[1].clone(), 1.0)];
     expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(history, expected, "one view per add; the 404 records nothing");
+    assert_eq!(
+        history, expected,
+        "one view per add; the 404 records nothing"
+    );
 }

@@ -681,7 +681,10 @@ async fn likes_saves_shares_and_views_move_the_viewers_interactions_on_the_produ
         let aggs = actor_aggregates(store, &Actor::User(viewer.id.clone()))
             .await
             .unwrap();
-        assert!(aggs.iter().all(|a| a.product_id == s.product.id), "{aggs:?}");
+        assert!(
+            aggs.iter().all(|a| a.product_id == s.product.id),
+            "{aggs:?}"
+        );
         let of = |kind| {
             aggs.iter()
                 .flat_map(|a| a.counts.iter())
@@ -705,7 +708,11 @@ async fn likes_saves_shares_and_views_move_the_viewers_interactions_on_the_produ
     assert_eq!(post("like", token).await, StatusCode::OK);
     assert_eq!(counts().await, [1, 0, 0, 0]);
     assert_eq!(post("like", token).await, StatusCode::OK, "unlike");
-    assert_eq!(counts().await, [0, 0, 0, 0], "the unlike withdraws the like");
+    assert_eq!(
+        counts().await,
+        [0, 0, 0, 0],
+        "the unlike withdraws the like"
+    );
     assert_eq!(post("save_video", token).await, StatusCode::OK);
     assert_eq!(post("share", token).await, StatusCode::OK);
     assert_eq!(post("view", token).await, StatusCode::OK);
