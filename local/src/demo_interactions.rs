@@ -86,12 +86,12 @@ pub fn order_signals(
     for (k, p) in browsed.iter().enumerate() {
         out.push(signal(&p.id, InteractionKind::View, 180 + 25 * k as i64));
     }
-    if (h >> 40) % 4 == 0
+    if (h >> 40).is_multiple_of(4)
         && let Some(p) = browsed.first()
     {
         out.push(signal(&p.id, InteractionKind::Cart, 170));
     }
-    if (h >> 44) % 5 == 0 && !all.is_empty() {
+    if (h >> 44).is_multiple_of(5) && !all.is_empty() {
         let p = &all[(h >> 48) as usize % all.len()];
         out.push(signal(&p.id, InteractionKind::View, 600));
     }
