@@ -230,9 +230,7 @@ async fn seed_interactions(
         }
     }
     out.interactions = signals.len();
-    for chunk in signals.chunks(256) {
-        log::record(store, chunk).await?;
-    }
+    log::record_bulk(store, &signals).await?;
     Ok(())
 }
 

@@ -49,7 +49,7 @@ use serde_json::Value;
 
 use crate::reco::data::Interaction;
 use crate::store::{
-    EXPIRES_AT, Item, ItemStore, Key, PK, Query, SK, StoreResult, Update, keys, query_all,
+    EXPIRES_AT, Item, ItemStore, Key, PK, Query, SK, StoreResult, TxOp, Update, keys, query_all,
 };
 
 pub use kinds::{InteractionKind, KindWeights};
@@ -197,6 +197,77 @@ pub async fn record_logged(store: &dyn ItemStore, signals: &[Signal]) {
     if let Err(e) = record(store, signals).await {
         tracing::warn!(error = %e, signals = signals.len(), "recording interactions failed");
     }
+}
+
+/// Items a [`record_bulk`] transaction writes (DynamoDB's limit per transaction).
+const BULK_TX_ITEMS: usize = 100;
+
+/// [`record`] for many signals at once (demo seeding, imports; never a request path): the
+/// signals of one (actor, product) pair, and of one product and hour, are coalesced into one
+/// write each (per-kind counts summed, `last_at` the latest positive signal), and the writes go
+/// out in transactions of up to 100 items, one after the other, so an in-process store commits
+/// once per hundred items instead of once per write (DynamoDB bills a transactional write
+/// twice: acceptable for a one-off load). Raw events are written one per signal, as by
+/// [`record`]. A transaction that fails leaves the ones before it written.
+pub async fn record_bulk(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()> {
+    use std::collections::BTreeMap;
+    type Counts = BTreeMap<&'static str, i64>;
+    let mut pairs: BTreeMap<Key, (Counts, Option<i64>, &Signal)> = BTreeMap::new();
+    let mut buckets: BTreeMap<Key, (Counts, i64, &Signal)> = BTreeMap::new();
+    let mut ops = Vec::new();
+    for s in signals.iter().filter(|s| s.count != 0) {
+        let (key, _) = aggregate_write(s);
+        let pair = pairs.entry(key).or_insert_with(|| (Counts::new(), None, s));
+        *pair.0.entry(s.kind.name()).or_default() += s.count;
+        if s.count > 0 {
+            pair.1 = pair.1.max(Some(s.at.timestamp()));
+        }
+        let (key, _) = activity_write(s);
+        let bucket = buckets
+            .entry(key)
+            .or_insert_with(|| (Counts::new(), s.at.timestamp(), s));
+        *bucket.0.entry(s.kind.name()).or_default() += s.count;
+        bucket.1 = bucket.1.max(s.at.timestamp());
+        ops.push(TxOp::Put {
+            item: event_item(s),
+            condition: None,
+        });
+    }
+    for (key, (counts, last_at, s)) in pairs {
+        let mut update = Update::new()
+            .set(ATTR_ACTOR, s.actor.log_id())
+            .set(ATTR_PRODUCT, s.product_id.clone());
+        for (kind, n) in counts {
+            update = update.add(kind, n);
+        }
+        if let Some(at) = last_at {
+            update = update.set(ATTR_LAST_AT, at);
+        }
+        ops.push(TxOp::Update {
+            key,
+            update,
+            condition: None,
+        });
+    }
+    for (key, (counts, latest, s)) in buckets {
+        let mut update = Update::new()
+            .set(ATTR_PRODUCT, s.product_id.clone())
+            .set(EXPIRES_AT, latest + ACTIVITY_RETENTION_SECS);
+        for (kind, n) in counts {
+            update = update.add(kind, n);
+        }
+        ops.push(TxOp::Update {
+            key,
+            update,
+            condition: None,
+        });
+    }
+    let mut rest = ops.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<TxOp> = rest.by_ref().take(BULK_TX_ITEMS).collect();
+        store.transact(chunk).await?;
+    }
+    Ok(())
 }
 
 /// [`record_logged`] when `enabled` (the `RECORD_INTERACTIONS` switch, `Config::record_interactions`),
