@@ -149,6 +149,7 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
         video_likes = videos.likes,
         video_saves = videos.saves,
         trending_videos = videos.trending,
+        interactions = orders.interactions + videos.interactions,
         "demo data seeded"
     );
     Ok(())

@@ -11,6 +11,8 @@
 //!   demo customer's own cart survives every restart.
 //! - Deterministic and idempotent: order `n` has a fixed id ([`demo_order_id`]), written only if
 //!   absent, so seeding again places only the orders still missing.
+//! - Each order placed brings its interactions (views, cart adds, purchases:
+//!   [`crate::demo_interactions`]), recorded once all orders are placed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,7 +25,11 @@ use shared::{
     },
 };
 
-use crate::{demo::DEMO_CUSTOMER_PREFIX, demo_catalog::mix};
+use crate::{
+    demo::DEMO_CUSTOMER_PREFIX,
+    demo_catalog::mix,
+    demo_interactions::{self, PlacedOrder},
+};
 
 /// What was seeded.
 #[derive(Debug, Default)]
@@ -32,6 +38,8 @@ pub struct OrdersSeeded {
     pub existing: usize,
     /// Orders not placed because no demo product had a unit left.
     pub skipped: usize,
+    /// Interactions recorded for the orders placed.
+    pub interactions: usize,
 }
 
 /// How many of each category's products get most of the orders.
@@ -159,6 +167,7 @@ pub async fn seed_orders(
         return Ok(out);
     }
 
+    let mut placed_orders = Vec::new();
     for n in 0..count {
         let id = demo_order_id(n);
         let user_id = &customer_ids[n % customer_ids.len()];
@@ -203,6 +212,11 @@ pub async fn seed_orders(
                 Ok((_, created)) => {
                     if created {
                         out.placed += 1;
+                        placed_orders.push(PlacedOrder {
+                            n,
+                            user_id: user_id.clone(),
+                            product_ids: lines.iter().map(|(p, _)| p.clone()).collect(),
+                        });
                         for (product_id, quantity) in &lines {
                             if let Some(left) = stock.get_mut(product_id) {
                                 *left -= quantity;
@@ -232,6 +246,7 @@ pub async fn seed_orders(
             out.skipped += 1;
         }
     }
+    out.interactions = demo_interactions::record_for_orders(store, &placed_orders, &all).await?;
     Ok(out)
 }
 

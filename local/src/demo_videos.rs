@@ -9,6 +9,9 @@
 //! - `customer000` is the "power user": up to [`POWER_USER_INTERACTIONS`] likes and saves.
 //! - Idempotent: video ids are derived from their index; existing videos are left alone, and
 //!   interactions are only seeded together with the videos.
+//! - Each like, save, completed view, share and product view is also recorded in the
+//!   interaction log on the video's product, at a time spread over the last
+//!   [`demo_interactions::SPREAD_DAYS`] days ([`crate::demo_interactions`]).
 
 use std::collections::BTreeMap;
 
@@ -26,7 +29,9 @@ use shared::{
     },
 };
 
-use crate::{demo::DEMO_CUSTOMER_PREFIX, demo_catalog::mix, demo_mp4};
+use shared::domain::interactions::{self as log, Actor, InteractionKind, Signal};
+
+use crate::{demo::DEMO_CUSTOMER_PREFIX, demo_catalog::mix, demo_interactions, demo_mp4};
 
 /// Seed of the demo videos (ids, titles, clips, counters).
 pub const DEMO_VIDEO_SEED: u64 = 4004;
@@ -55,6 +60,8 @@ pub struct VideosSeeded {
     pub saves: usize,
     pub views: usize,
     pub trending: usize,
+    /// Signals recorded in the interaction log.
+    pub interactions: usize,
 }
 
 /// The id of the `i`-th demo video.
@@ -157,6 +164,9 @@ async fn seed_interactions(
     }
     let categories: Vec<&Vec<&VideoRecord>> = by_category.values().collect();
     let k = categories.len();
+    let now = Utc::now();
+    let span = demo_interactions::SPREAD_DAYS * 24 * 3600;
+    let mut signals = Vec::new();
     for c in 0..customers.min(ACTIVE_CUSTOMERS) {
         let login = format!("{DEMO_CUSTOMER_PREFIX}{c:03}");
         let Some(user) = users::find_by_login(store, &login).await? else {
@@ -182,6 +192,13 @@ async fn seed_interactions(
                 }
                 acc
             });
+        let actor = Actor::User(user.id.clone());
+        // The same log signals the API records, at times fixed by (customer, pick).
+        let mut signal = |j: usize, product: &str, kind| {
+            let h = mix(h ^ (j as u64 + 1) ^ kind as u64);
+            let at = now - Duration::seconds(60 + (h % span as u64) as i64);
+            signals.push(Signal::new(actor.clone(), product, kind).at(at));
+        };
         for (j, v) in picks.iter().enumerate() {
             // Three likes for each save.
             let kind = if j % 4 == 3 {
@@ -190,20 +207,30 @@ async fn seed_interactions(
                 Toggle::Like
             };
             interactions::toggle(store, kind, &user.id, &v.id).await?;
+            let logged = match kind {
+                Toggle::Like => InteractionKind::Like,
+                Toggle::Save => InteractionKind::Save,
+            };
+            signal(j, &v.product_id, logged);
             match kind {
                 Toggle::Like => out.likes += 1,
                 Toggle::Save => out.saves += 1,
             }
         }
-        for v in picks.iter().take(3) {
+        for (j, v) in picks.iter().take(3).enumerate() {
             interactions::view(store, &v.id, Some(&user.id)).await?;
+            signal(j, &v.product_id, InteractionKind::VideoView);
             out.views += 1;
         }
         if let Some(v) = picks.first() {
             interactions::share(store, &v.id).await?;
             viewed::add(store, &user.id, &v.product_id).await?;
+            signal(0, &v.product_id, InteractionKind::Share);
+            signal(0, &v.product_id, InteractionKind::View);
         }
     }
+    out.interactions = signals.len();
+    log::record_bulk(store, &signals).await?;
     Ok(())
 }
 

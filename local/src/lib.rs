@@ -7,6 +7,7 @@
 pub mod demo;
 pub mod demo_catalog;
 pub mod demo_classroom;
+pub mod demo_interactions;
 pub mod demo_mp4;
 pub mod demo_orders;
 pub mod demo_videos;

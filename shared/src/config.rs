@@ -28,6 +28,7 @@
 //! | `AUTH_STATUS_CACHE_SECONDS` | `5` | how long an instance trusts its copy of an account's status (active, roles, auth version); `0` reads it on every request |
 //! | `MAX_BODY_BYTES` | `1048576` | largest request body (the video multipart upload allows 6 MB) |
 //! | `MEDIA_PUBLIC_BASE_URL` | unset | CDN in front of the media bucket: video URLs become `{base}/{key}` instead of signed URLs |
+//! | `RECORD_INTERACTIONS` | `true` | record shoppers' interactions (views, cart adds, purchases, clicks, video likes...) in the interaction log (`domain::interactions`) as part of their requests; `false` serves the same requests without it (latency comparison, or a deployment that does not train models) |
 
 use std::{env, path::PathBuf, str::FromStr, time::Duration};
 
@@ -119,6 +120,9 @@ pub struct Config {
     /// Public base URL of the media bucket (a CDN); when set, video URLs are
     /// `{base}/{blob key}` instead of signed blob-store URLs.
     pub media_public_base_url: Option<String>,
+    /// Whether requests record shoppers' interactions in the interaction log
+    /// (`RECORD_INTERACTIONS`, default on).
+    pub record_interactions: bool,
 }
 
 pub const APP_NAME: &str = "E-commerce Backend";
@@ -258,6 +262,7 @@ impl Config {
             max_body_bytes: parse_num(get("MAX_BODY_BYTES"), 1024 * 1024)?,
             media_public_base_url: get("MEDIA_PUBLIC_BASE_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
+            record_interactions: parse_bool(get("RECORD_INTERACTIONS"), true)?,
         })
     }
 
@@ -358,6 +363,17 @@ mod tests {
         );
         assert_eq!(c.auth_status_cache, Duration::ZERO);
         assert!(cfg(&[("AUTH_STATUS_CACHE_SECONDS", "soon")]).is_err());
+    }
+
+    #[test]
+    fn interactions_are_recorded_unless_switched_off() {
+        assert!(cfg(&[]).expect("config").record_interactions);
+        assert!(
+            !cfg(&[("RECORD_INTERACTIONS", "false")])
+                .expect("config")
+                .record_interactions
+        );
+        assert!(cfg(&[("RECORD_INTERACTIONS", "sometimes")]).is_err());
     }
 
     #[test]

@@ -20,6 +20,12 @@
 #   8. feed: GET /api/v1/shoppable-videos/?limit=10 as customer000 (the demo's power user: 200
 #      likes and saves) over DEMO_VIDEOS ready videos (10,000); each request starts a new feed
 #      session (random seed), as a fresh app open does
+#   9. detail: GET /api/v1/products/{id} as customer000 (counts the view, updates the viewed
+#      history and, with RECORD_INTERACTIONS on, records a view interaction)
+#  10. cartadd: POST /api/v1/cart/add of one unit without a token or cart id: each request starts
+#      a guest cart (and records a cart interaction for it when RECORD_INTERACTIONS is on)
+# The server inherits the environment: RECORD_INTERACTIONS=false runs it without recording
+# interactions (the latency comparison in README.md runs detail and cartadd both ways).
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
 set -euo pipefail
 
@@ -32,8 +38,14 @@ CONNS="${CONNS:-16}"
 LOGIN_CONNS="${LOGIN_CONNS:-$CONNS}"
 TIMEOUT="${TIMEOUT:-10s}"
 DEMO_PRODUCTS="${DEMO_PRODUCTS:-10000}"
+# Seconds to wait for the server to answer /health (it seeds first: a debug build takes longer).
+START_TIMEOUT="${START_TIMEOUT:-60}"
+# More `serve` options, e.g. "--demo-teachers 0" to start faster.
+EXTRA_SERVE_ARGS="${EXTRA_SERVE_ARGS:-}"
 SCENARIOS="${SCENARIOS:-login profile personalize list similar search classify feed}"
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+RECORD_INTERACTIONS="${RECORD_INTERACTIONS:-true}"
+export RECORD_INTERACTIONS
 # 10,000 videos only when the feed is measured: seeding them takes about half a minute.
 if wanted feed; then DEMO_VIDEOS="${DEMO_VIDEOS:-10000}"; else DEMO_VIDEOS="${DEMO_VIDEOS:-36}"; fi
 
@@ -68,19 +80,19 @@ BASE="http://127.0.0.1:$PORT"
 echo "== starting $BIN serve --memory --demo on $BASE"
 LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}" DATA_DIR="$WORK/data" \
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --memory --demo --data-dir "$WORK/data" \
-    --demo-products "$DEMO_PRODUCTS" --demo-videos "$DEMO_VIDEOS" \
+    --demo-products "$DEMO_PRODUCTS" --demo-videos "$DEMO_VIDEOS" $EXTRA_SERVE_ARGS \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 # /health answers as soon as the socket is served; the demo users are seeded right after, so
 # also retry the login until it succeeds.
 ready=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 $((START_TIMEOUT * 5))); do
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited:" >&2; cat "$WORK/server.log" >&2; exit 1; }
   if curl -fsS "$BASE/health" >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.2
 done
-[[ -n "$ready" ]] || { echo "server not healthy after 60 s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
+[[ -n "$ready" ]] || { echo "server not healthy after $START_TIMEOUT s" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
 # The banner is printed once the demo users, catalog, orders and FBT rules are all in place.
 seeded=""
 for _ in $(seq 1 1200); do
@@ -164,6 +176,16 @@ if wanted classify; then
   warm_post classify classroom-classify.json /classify
   BENCH_BODY="$WORK/classify.json" run_wrk classify "$CONNS" -s "$BENCH/post_json.lua" "$BASE/classify"
 fi
+if wanted detail; then
+  run_wrk detail "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/products/$PRODUCT_ID"
+fi
+if wanted cartadd; then
+  printf '{"product_id": "%s", "quantity": 1}' "$PRODUCT_ID" >"$WORK/cartadd.json"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary "@$WORK/cartadd.json" "$BASE/api/v1/cart/add")"
+  [[ "$code" == 200 ]] || { echo "cart add answered $code" >&2; exit 1; }
+  BENCH_BODY="$WORK/cartadd.json" run_wrk cartadd "$CONNS" -s "$BENCH/post_json.lua" "$BASE/api/v1/cart/add"
+fi
 if wanted feed; then
   FEED_PATH="/api/v1/shoppable-videos/?limit=10"
   count="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$FEED_PATH" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
@@ -173,7 +195,7 @@ if wanted feed; then
 fi
 
 echo
-echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS)"
+echo "== results (profile=$PROFILE, $(nproc) cores, wrk -t$THREADS -d$DURATION; login -c$LOGIN_CONNS, profile -c$CONNS; RECORD_INTERACTIONS=$RECORD_INTERACTIONS)"
 printf "%-28s %10s %10s %10s %8s  %s\n" scenario "req/s" p50 p99 non-2xx "socket errors"
 wanted login && summary login "POST auth/login (argon2)"
 wanted profile && summary profile "GET users/profile"
@@ -183,6 +205,8 @@ wanted similar && summary similar "GET products/{id}/similar"
 wanted search && summary search "GET search (two words)"
 wanted classify && summary classify "POST classify"
 wanted feed && summary feed "GET shoppable-videos (feed)"
+wanted detail && summary detail "GET products/{id} (signed in)"
+wanted cartadd && summary cartadd "POST cart/add (new guest)"
 if [[ -s "$WORK/first.txt" ]]; then
   echo "first request of each kind on this instance (builds its part of the snapshot):"
   sed 's/^/  /' "$WORK/first.txt"

@@ -11,6 +11,7 @@ use shared::{
     api::orders::OrderLineBody,
     auth::Permission,
     domain::{
+        interactions,
         orders::{self, OrderRecord, OrderStatus},
         users,
     },
@@ -122,7 +123,7 @@ pub async fn get_order(
 
 /// Move an order along pending -> confirmed -> shipped -> delivered (confirming may be skipped:
 /// pending -> shipped), or cancel it from pending or confirmed (the stock goes back in the same
-/// transaction). Other moves are 409.
+/// transaction) and its purchases withdrawn from the interaction log. Other moves are 409.
 #[utoipa::path(
     put, path = "/api/v1/admin/orders/{order_id}/status", tag = "admin",
     security(("bearer" = [])),
@@ -157,5 +158,21 @@ pub async fn update_status(
     )
     .await?;
     tracing::info!(order_id = %order.id, status = %order.status, "order status changed");
-    Ok(Json(detail(&state, order).await?))
+    // `update_status` returned this order, so this request made the transition (a repeated
+    // cancel is 409 and gets here no more): each line's purchase is withdrawn exactly once, while
+    // the customer is read for the answer.
+    let withdrawn = if order.status == OrderStatus::Cancelled {
+        orders::purchase_signals(&order, -1)
+    } else {
+        Vec::new()
+    };
+    let (detail, ()) = tokio::join!(
+        detail(&state, order),
+        interactions::record_if(
+            state.config.record_interactions,
+            state.store.as_ref(),
+            &withdrawn
+        )
+    );
+    Ok(Json(detail?))
 }

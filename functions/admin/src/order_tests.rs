@@ -185,3 +185,68 @@ async fn delivered_orders_cannot_be_cancelled() {
     assert_eq!(r.status, 409);
     assert_eq!(app.stock(&product).await, 4);
 }
+
+#[tokio::test]
+async fn a_cancel_withdraws_the_purchases_exactly_once() {
+    use shared::domain::{
+        interactions::{self, Actor, InteractionKind, KindWeights},
+        orders,
+    };
+    let app = TestApp::new(router);
+    let (_, admin) = app.user_with_roles("root", &[Role::Admin]).await;
+    let (buyer, _) = app.user_with_roles("bea", &[Role::Customer]).await;
+    let (product, order_id) = placed_order(&app, &buyer.id, 10, 2).await;
+    let store = app.state.store.as_ref();
+    // The purchase the orders function records when the order is placed.
+    let order = orders::get(store, &order_id).await.unwrap().unwrap();
+    interactions::record(store, &orders::purchase_signals(&order, 1))
+        .await
+        .unwrap();
+    let actor = Actor::User(buyer.id.clone());
+    let purchases = || async {
+        interactions::actor_aggregates(store, &actor)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|a| a.product_id == product)
+            .flat_map(|a| a.counts.clone())
+            .filter(|(k, _)| *k == InteractionKind::Purchase)
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    assert_eq!(purchases().await, 1);
+
+    // Moving along the machine withdraws nothing.
+    let uri = format!("/api/v1/admin/orders/{order_id}/status");
+    let r = app
+        .call(
+            "PUT",
+            &uri,
+            Some(&admin),
+            Some(json!({"status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(purchases().await, 1);
+
+    // Two cancels race: one makes the transition, the other is 409; the purchase is withdrawn
+    // once, and a later retry changes nothing.
+    let cancel = || {
+        app.call(
+            "PUT",
+            &uri,
+            Some(&admin),
+            Some(json!({"status": "cancelled"})),
+        )
+    };
+    let (r1, r2) = tokio::join!(cancel(), cancel());
+    let mut statuses = [r1.status.as_u16(), r2.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    assert_eq!(cancel().await.status, 409);
+    assert_eq!(purchases().await, 0, "withdrawn exactly once");
+    let (history, _) = interactions::actor_history(store, &actor, &KindWeights::default())
+        .await
+        .unwrap();
+    assert!(history.is_empty(), "{history:?}");
+}

@@ -13,6 +13,7 @@ use shared::{
     domain::{
         cart::{self, CartError, CartOwner},
         catalog,
+        interactions::{self, Actor, InteractionKind, Signal},
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson},
@@ -53,7 +54,8 @@ fn owner(auth: &Option<AuthUser>, headers: &HeaderMap) -> ApiResult<Option<CartO
     Ok(guest_id(headers)?.map(CartOwner::Guest))
 }
 
-/// Add a product to the cart (quantities of the same product add up, up to the stock).
+/// Add a product to the cart (quantities of the same product add up, up to the stock). Each add is
+/// recorded in the interaction log (the user's, or the guest cart's).
 #[utoipa::path(
     post, path = "/api/v1/cart/add", tag = "cart",
     security((), ("bearer" = [])),
@@ -78,6 +80,20 @@ pub async fn add_item(
     let line = cart::add(state.store.as_ref(), &owner, &req.product_id, req.quantity)
         .await
         .map_err(cart_err)?;
+    let actor = match &owner {
+        CartOwner::User(id) => Actor::User(id.clone()),
+        CartOwner::Guest(id) => Actor::Guest(id.clone()),
+    };
+    interactions::record_if(
+        state.config.record_interactions,
+        state.store.as_ref(),
+        &[Signal::new(
+            actor,
+            line.product_id.clone(),
+            InteractionKind::Cart,
+        )],
+    )
+    .await;
     let mut out = HeaderMap::new();
     if let CartOwner::Guest(id) = &owner
         && let Ok(v) = HeaderValue::from_str(id)

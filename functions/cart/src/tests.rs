@@ -239,3 +239,59 @@ async fn tokens_of_missing_or_deactivated_accounts_cannot_use_a_cart() {
         assert_eq!(r.json["error_code"], "ACCOUNT_DISABLED");
     }
 }
+
+#[tokio::test]
+async fn cart_adds_are_recorded_for_users_and_guests() {
+    use shared::domain::interactions::{Actor, KindWeights, actor_history};
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("cora", &[Role::Customer]).await;
+    let p = product(&app, "P1", 10.0, 50).await;
+    let w = KindWeights::default();
+    for _ in 0..2 {
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/cart/add",
+                Some(&token),
+                Some(json!({"product_id": p, "quantity": 3})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let store = app.state.store.as_ref();
+    let (history, _) = actor_history(store, &Actor::User(user.id.clone()), &w)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![(p.clone(), 6.0)], "two adds, weight 3 each");
+
+    // A guest's first add starts a cart; the add is recorded under that cart id.
+    let r = guest_call(
+        &app,
+        "POST",
+        "/api/v1/cart/add",
+        None,
+        Some(json!({"product_id": p, "quantity": 1})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let cart_id = r.headers["x-cart-id"].to_str().unwrap().to_string();
+    let (history, _) = actor_history(store, &Actor::Guest(cart_id), &w)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![(p.clone(), 3.0)]);
+
+    // A refused add (over the stock) records nothing.
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/cart/add",
+            Some(&token),
+            Some(json!({"product_id": p, "quantity": 50})),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let (history, _) = actor_history(store, &Actor::User(user.id), &w)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![(p, 6.0)]);
+}

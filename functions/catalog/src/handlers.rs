@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::{
     Json,
     extract::{Path, State},
+    http::HeaderMap,
 };
 use shared::error::ErrorCode;
 use shared::{
@@ -17,7 +18,9 @@ use shared::{
             self, CategoryNode,
             snapshot::{ProductFilter, SnapshotCache, SortBy, SortOrder},
         },
-        fbt, viewed,
+        fbt,
+        interactions::{self, Actor, InteractionKind, Signal},
+        viewed,
     },
     error::ErrorBody,
     http::{AuthUser, ValidQuery, pagination::Paginated},
@@ -106,10 +109,15 @@ pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Ve
     Ok(Json(catalog::category_tree(&categories)))
 }
 
-/// One product. With a bearer token, the product is added to the caller's viewed history.
+/// One product. With a bearer token, the product is added to the caller's viewed history. A
+/// signed-in caller's view, or a guest's that sends its cart id (`X-Cart-Id`), is recorded in the
+/// interaction log.
 #[utoipa::path(
     get, path = "/api/v1/products/{product_id}", tag = "products",
-    params(("product_id" = String, Path, description = "Product id")),
+    params(
+        ("product_id" = String, Path, description = "Product id"),
+        ("X-Cart-Id" = Option<String>, Header, description = "Guest cart id (without a token): the view is recorded for that guest"),
+    ),
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = ProductDetail),
@@ -120,6 +128,7 @@ pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Ve
 pub async fn get_product(
     State(state): State<AppState>,
     auth: Option<AuthUser>,
+    headers: HeaderMap,
     Path(product_id): Path<String>,
 ) -> ApiResult<Json<ProductDetail>> {
     let store = state.store.as_ref();
@@ -127,16 +136,33 @@ pub async fn get_product(
         .await?
         .filter(|p| p.is_active)
         .ok_or_else(product_not_found)?;
-    let category = catalog::get_category(store, &product.category_id).await?;
-    // Recording the view must not fail the page: log and go on.
-    if let Err(e) = catalog::record_view(store, &product.id).await {
-        tracing::warn!(error = %e, product_id = %product.id, "could not count a product view");
-    }
-    if let Some(user) = &auth
-        && let Err(e) = viewed::add(store, &user.user_id, &product.id).await
-    {
-        tracing::warn!(error = %e, "could not record a viewed product");
-    }
+    let user_id = auth.as_ref().map(|u| u.user_id.as_str());
+    let guest_cart = headers.get("x-cart-id").and_then(|v| v.to_str().ok());
+    let signals: Vec<Signal> = Actor::of_request(user_id, guest_cart)
+        .map(|actor| Signal::new(actor, product.id.clone(), InteractionKind::View))
+        .into_iter()
+        .collect();
+    // The category read and the view's writes go out together. Recording the view must not
+    // fail the page: log and go on.
+    let count_view = async {
+        if let Err(e) = catalog::record_view(store, &product.id).await {
+            tracing::warn!(error = %e, product_id = %product.id, "could not count a product view");
+        }
+    };
+    let add_viewed = async {
+        if let Some(user_id) = user_id
+            && let Err(e) = viewed::add(store, user_id, &product.id).await
+        {
+            tracing::warn!(error = %e, "could not record a viewed product");
+        }
+    };
+    let (category, (), (), ()) = tokio::join!(
+        catalog::get_category(store, &product.category_id),
+        count_view,
+        add_viewed,
+        interactions::record_if(state.config.record_interactions, store, &signals),
+    );
+    let category = category?;
     Ok(Json(ProductDetail::new(
         &product,
         category.as_ref().map(|c| c.name.as_str()).unwrap_or(""),

@@ -486,3 +486,80 @@ async fn frequently_bought_together_from_counters_then_from_mined_rules() {
         );
     }
 }
+
+#[tokio::test]
+async fn detail_views_are_recorded_for_users_and_guests_with_a_cart_id_only() {
+    use shared::domain::interactions::{self, Actor, KindWeights};
+    let mut s = seeded().await;
+    let p = s.products[0].id.clone();
+    let uri = format!("/api/v1/products/{p}");
+    let (user, token) = s.app.user_with_roles("vic", &[Role::Customer]).await;
+    let w = KindWeights::default();
+    let store = s.app.state.store.clone();
+    let history = |actor: Actor| {
+        let store = store.clone();
+        let w = w.clone();
+        async move {
+            interactions::actor_history(store.as_ref(), &actor, &w)
+                .await
+                .unwrap()
+                .0
+        }
+    };
+
+    // Anonymous: not recorded (nobody to attribute it to).
+    assert_eq!(s.app.call("GET", &uri, None, None).await.status, 200);
+    assert!(
+        interactions::training_interactions(store.as_ref(), &w)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Signed in, twice: two views of the pair.
+    for _ in 0..2 {
+        assert_eq!(
+            s.app.call("GET", &uri, Some(&token), None).await.status,
+            200
+        );
+    }
+    assert_eq!(
+        history(Actor::User(user.id.clone())).await,
+        vec![(p.clone(), 2.0)]
+    );
+    // A guest with the cart function's id (any case: normalised as the cart stores it).
+    let cart = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
+    let mut req = shared::testkit::request("GET", &uri, None, None);
+    req.headers_mut().insert("x-cart-id", cart.parse().unwrap());
+    assert_eq!(s.app.send(req).await.status, 200);
+    assert_eq!(
+        history(Actor::Guest(cart.to_ascii_lowercase())).await,
+        vec![(p.clone(), 1.0)]
+    );
+    // A malformed cart id neither fails the page nor is recorded.
+    let mut req = shared::testkit::request("GET", &uri, None, None);
+    req.headers_mut()
+        .insert("x-cart-id", "not-a-cart".parse().unwrap());
+    assert_eq!(s.app.send(req).await.status, 200);
+    assert_eq!(
+        interactions::training_interactions(store.as_ref(), &w)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // RECORD_INTERACTIONS=false: the same page, nothing recorded.
+    let mut config = (*s.app.state.config).clone();
+    config.record_interactions = false;
+    s.app.state.config = std::sync::Arc::new(config);
+    s.app.router = router(s.app.state.clone());
+    assert_eq!(
+        s.app.call("GET", &uri, Some(&token), None).await.status,
+        200
+    );
+    assert_eq!(
+        history(Actor::User(user.id.clone())).await,
+        vec![(p.clone(), 2.0)],
+        "switched off: not recorded"
+    );
+}

@@ -10,6 +10,7 @@ use shared::{
     ApiError, ApiResult, AppState,
     auth::Permission,
     domain::{
+        interactions,
         orders::{self, OrderAddress, PlaceOrder},
         users,
     },
@@ -109,6 +110,14 @@ pub async fn create_order(
     .await?;
     if created {
         tracing::info!(order_id = %order.id, total = %order.total_amount, "order placed");
+        // One purchase per line, only for the order this request placed (not an idempotent
+        // replay of an earlier one).
+        interactions::record_if(
+            state.config.record_interactions,
+            store,
+            &orders::purchase_signals(&order, 1),
+        )
+        .await;
     }
     let status = if created {
         StatusCode::CREATED

@@ -384,3 +384,49 @@ async fn an_order_writes_the_counter_item_and_checks_the_product_item() {
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(app.stock(&phone).await, 3, "nothing taken");
 }
+
+#[tokio::test]
+async fn a_placed_order_records_one_purchase_per_line_once() {
+    use shared::domain::interactions::{Actor, InteractionKind, actor_aggregates};
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("pia", &[Role::Customer]).await;
+    let a = product(&app, "PA", 20.0, 10).await;
+    let b = product(&app, "PB", 5.0, 10).await;
+    let store = app.state.store.as_ref();
+    let me = CartOwner::User(user.id.clone());
+    cart::add(store, &me, &a, 3).await.unwrap();
+    cart::add(store, &me, &b, 1).await.unwrap();
+    let send = || {
+        let mut req = request(
+            "POST",
+            "/api/v1/orders",
+            Some(&token),
+            Some(json!({"billing_address": address()})),
+        );
+        req.headers_mut()
+            .insert("idempotency-key", "buy-once".parse().unwrap());
+        req
+    };
+    assert_eq!(app.send(send()).await.status, 201);
+    assert_eq!(app.send(send()).await.status, 200, "an idempotent replay");
+    let mut purchases: Vec<(String, i64)> = actor_aggregates(store, &Actor::User(user.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|agg| {
+            let n = agg
+                .counts
+                .iter()
+                .find(|(k, _)| *k == InteractionKind::Purchase)
+                .map_or(0, |&(_, n)| n);
+            (agg.product_id, n)
+        })
+        .collect();
+    purchases.sort();
+    let mut expected = vec![(a, 1), (b, 1)];
+    expected.sort();
+    assert_eq!(
+        purchases, expected,
+        "one purchase per line whatever the quantity, not again on the replay"
+    );
+}

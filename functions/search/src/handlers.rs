@@ -12,10 +12,13 @@ use shared::error::ErrorCode;
 use shared::{
     ApiError, ApiResult, AppState,
     api::products::ProductDetail,
-    domain::catalog::{
-        self,
-        search::{self, Hit, SearchLog},
-        snapshot::{self, SnapshotCache},
+    domain::{
+        catalog::{
+            self,
+            search::{self, Hit, SearchLog},
+            snapshot::{self, SnapshotCache},
+        },
+        interactions::{self, Actor, InteractionKind, Signal},
     },
     error::ErrorBody,
     http::{AuthUser, ValidJson, ValidQuery},
@@ -204,7 +207,8 @@ pub async fn suggestions(
     Ok(Json(Suggestions { suggestions }))
 }
 
-/// Record a click on a result of a logged search (feeds search click-through analytics).
+/// Record a click on a result of a logged search (feeds search click-through analytics). A click
+/// on a signed-in user's search is also recorded in that user's interaction log.
 #[utoipa::path(
     post, path = "/api/v1/search/track-click", tag = "search",
     request_body = TrackClickRequest,
@@ -219,15 +223,44 @@ pub async fn track_click(
     ValidJson(req): ValidJson<TrackClickRequest>,
 ) -> ApiResult<Json<Message>> {
     let store = state.store.as_ref();
-    if catalog::get_product(store, &req.product_id)
-        .await?
-        .is_none()
-    {
+    let record = state.config.record_interactions;
+    // Who searched (the log keeps the user of a signed-in search), read with the product.
+    let (product, searcher) = tokio::join!(catalog::get_product(store, &req.product_id), async {
+        if !record {
+            return Ok(None);
+        }
+        let log = store
+            .get(&shared::store::keys::search_log(&req.search_id))
+            .await?;
+        Ok::<_, shared::store::StoreError>(log.and_then(|item| {
+            item.get("user_id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        }))
+    });
+    if product?.is_none() {
         return Err(ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound));
     }
     if !search::track_click(store, &req.search_id, &req.product_id, req.position).await? {
         return Err(ApiError::not_found("Search not found").with_code(ErrorCode::SearchNotFound));
     }
+    // The click is counted: the interaction log must not fail it (a failed read of the searcher
+    // only leaves the click out of the log).
+    let signals: Vec<Signal> = searcher
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the searcher of a click");
+            None
+        })
+        .map(|user| {
+            Signal::new(
+                Actor::User(user),
+                req.product_id.clone(),
+                InteractionKind::SearchClick,
+            )
+        })
+        .into_iter()
+        .collect();
+    interactions::record_if(record, store, &signals).await;
     Ok(Json(Message {
         message: "Click tracked".into(),
     }))

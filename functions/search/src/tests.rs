@@ -267,3 +267,40 @@ async fn suggestions_and_click_tracking_use_the_search_log() {
         assert_eq!(r.status.as_u16(), status, "{body}: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn a_click_on_a_signed_in_search_is_recorded_for_the_searcher() {
+    use shared::domain::interactions::{Actor, KindWeights, actor_history, training_interactions};
+    let app = seeded().await;
+    let (user, token) = app
+        .user_with_roles("sam", &[shared::auth::Role::Customer])
+        .await;
+    let store = app.state.store.as_ref();
+    let w = KindWeights::default();
+    let click = |search: &serde_json::Value| {
+        let body = json!({
+            "search_id": search["search_id"],
+            "product_id": search["products"][0]["id"],
+            "position": 1
+        });
+        app.call("POST", "/api/v1/search/track-click", None, Some(body))
+    };
+
+    // An anonymous search's click is counted but has nobody to record it for.
+    let anon = app.call("GET", "/api/v1/search?q=phone", None, None).await;
+    assert_eq!(click(&anon.json).await.status, 200);
+    assert!(training_interactions(store, &w).await.unwrap().is_empty());
+
+    // A signed-in search: the click (sent without a token, as spec 002 shows it) is the
+    // searcher's.
+    let mine = app
+        .call("GET", "/api/v1/search?q=phone", Some(&token), None)
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(click(&mine.json).await.status, 200);
+    let (history, _) = actor_history(store, &Actor::User(user.id), &w)
+        .await
+        .unwrap();
+    let product = mine.json["products"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(history, vec![(product, 1.0)]);
+}

@@ -10,6 +10,7 @@ use shared::{
     ApiError, ApiResult, AppState,
     domain::{
         catalog,
+        interactions::{self, Actor, InteractionKind, Signal},
         users::{self, Address, Preferences, UserRecord},
         viewed,
     },
@@ -239,7 +240,8 @@ pub async fn list_viewed(
     Ok(Json(ViewedProducts { viewed_products }))
 }
 
-/// Adds a product to the caller's viewed history (moving it to the front if it is there).
+/// Adds a product to the caller's viewed history (moving it to the front if it is there) and
+/// records a view in the interaction log.
 #[utoipa::path(
     post, path = "/api/v1/users/viewed-products/{product_id}", tag = "users",
     security(("bearer" = [])),
@@ -264,6 +266,16 @@ pub async fn add_viewed(
             ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
         })?;
     viewed::add(store, &auth.user_id, &product_id).await?;
+    interactions::record_if(
+        state.config.record_interactions,
+        store,
+        &[Signal::new(
+            Actor::User(auth.user_id.clone()),
+            product_id,
+            InteractionKind::View,
+        )],
+    )
+    .await;
     Ok(message("Product added to viewed history"))
 }
 

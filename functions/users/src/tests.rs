@@ -210,3 +210,45 @@ async fn viewed_products_add_list_and_clear() {
         .await;
     assert_eq!(r.json["viewed_products"], json!([]));
 }
+
+#[tokio::test]
+async fn a_viewed_products_add_records_a_view_interaction() {
+    use shared::domain::interactions::{Actor, KindWeights, actor_history};
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("vic", &[Role::Customer]).await;
+    let ids = seed_products(&app, 2).await;
+    for id in [&ids[0], &ids[1], &ids[0]] {
+        let r = app
+            .call(
+                "POST",
+                &format!("/api/v1/users/viewed-products/{id}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let missing = app
+        .call(
+            "POST",
+            "/api/v1/users/viewed-products/nope",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let (mut history, _) = actor_history(
+        app.state.store.as_ref(),
+        &Actor::User(user.id),
+        &KindWeights::default(),
+    )
+    .await
+    .unwrap();
+    history.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![(ids[0].clone(), 2.0), (ids[1].clone(), 1.0)];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        history, expected,
+        "one view per add; the 404 records nothing"
+    );
+}

@@ -15,6 +15,7 @@ use shared::{
     auth::Permission,
     domain::{
         catalog::{self, ProductRecord, snapshot::SnapshotCache},
+        interactions as log,
         videos::{
             self, NewVideo, VIDEO_CONTENT_TYPE, VideoCounts, VideoError, VideoPatch, VideoRecord,
             VideoStatus,
@@ -510,9 +511,23 @@ async fn toggle(
     video_id: &str,
 ) -> ApiResult<interactions::Toggled> {
     let id = checked_id(video_id)?;
-    interactions::toggle(state.store.as_ref(), kind, &user.user_id, id)
-        .await
-        .map_err(video_error)
+    interactions::toggle_recorded(
+        state.store.as_ref(),
+        kind,
+        &user.user_id,
+        id,
+        state.config.record_interactions,
+    )
+    .await
+    .map_err(video_error)
+}
+
+/// Whom a share or view is recorded for in the interaction log: a signed-in caller, when
+/// recording is on.
+fn recorded_actor(state: &AppState, caller: Option<&AuthUser>) -> Option<log::Actor> {
+    caller
+        .filter(|_| state.config.record_interactions)
+        .map(|u| log::Actor::User(u.user_id.clone()))
 }
 
 /// Toggles the caller's like.
@@ -571,11 +586,12 @@ pub async fn save_video(
 )]
 pub async fn share(
     State(state): State<AppState>,
-    _caller: Option<AuthUser>,
+    caller: Option<AuthUser>,
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<ShareResponse>> {
     let id = checked_id(&video_id)?;
-    let shares_count = interactions::share(state.store.as_ref(), id)
+    let actor = recorded_actor(&state, caller.as_ref());
+    let shares_count = interactions::share_recorded(state.store.as_ref(), id, actor.as_ref())
         .await
         .map_err(video_error)?;
     Ok(Json(ShareResponse {
@@ -598,10 +614,12 @@ pub async fn view(
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<ViewResponse>> {
     let id = checked_id(&video_id)?;
-    let views_count = interactions::view(
+    let actor = recorded_actor(&state, caller.as_ref());
+    let views_count = interactions::view_recorded(
         state.store.as_ref(),
         id,
         caller.as_ref().map(|u| u.user_id.as_str()),
+        actor.as_ref(),
     )
     .await
     .map_err(video_error)?;

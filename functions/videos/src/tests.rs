@@ -669,3 +669,64 @@ async fn video_urls_use_the_cdn_when_configured() {
         format!("https://cdn.example.com/videos/{}/video.mp4", video.id)
     );
 }
+
+#[tokio::test]
+async fn likes_saves_shares_and_views_move_the_viewers_interactions_on_the_product() {
+    use shared::domain::interactions::{Actor, InteractionKind, actor_aggregates};
+    let s = setup().await;
+    let id = upload(&s, "Watch review", r#"["tech"]"#).await;
+    let (viewer, token) = (&s.viewer.0, Some(s.viewer.1.as_str()));
+    let store = s.app.state.store.as_ref();
+    let counts = || async {
+        let aggs = actor_aggregates(store, &Actor::User(viewer.id.clone()))
+            .await
+            .unwrap();
+        assert!(
+            aggs.iter().all(|a| a.product_id == s.product.id),
+            "{aggs:?}"
+        );
+        let of = |kind| {
+            aggs.iter()
+                .flat_map(|a| a.counts.iter())
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, n)| *n)
+                .sum::<i64>()
+        };
+        [
+            of(InteractionKind::Like),
+            of(InteractionKind::Save),
+            of(InteractionKind::Share),
+            of(InteractionKind::VideoView),
+        ]
+    };
+    let post = |action: &str, token: Option<&str>| {
+        let uri = format!("{BASE}/{id}/{action}/");
+        let token = token.map(str::to_string);
+        let app = &s.app;
+        async move { app.call("POST", &uri, token.as_deref(), None).await.status }
+    };
+    assert_eq!(post("like", token).await, StatusCode::OK);
+    assert_eq!(counts().await, [1, 0, 0, 0]);
+    assert_eq!(post("like", token).await, StatusCode::OK, "unlike");
+    assert_eq!(
+        counts().await,
+        [0, 0, 0, 0],
+        "the unlike withdraws the like"
+    );
+    assert_eq!(post("save_video", token).await, StatusCode::OK);
+    assert_eq!(post("share", token).await, StatusCode::OK);
+    assert_eq!(post("view", token).await, StatusCode::OK);
+    assert_eq!(counts().await, [0, 1, 1, 1]);
+    // Anonymous shares and views are counted on the video, not recorded for anyone.
+    assert_eq!(post("share", None).await, StatusCode::OK);
+    assert_eq!(post("view", None).await, StatusCode::OK);
+    assert_eq!(counts().await, [0, 1, 1, 1]);
+    // A like of a missing video records nothing.
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let r = s
+        .app
+        .call("POST", &format!("{BASE}/{missing}/like/"), token, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(counts().await, [0, 1, 1, 1]);
+}

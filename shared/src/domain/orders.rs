@@ -17,6 +17,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use validator::Validate;
 
+use crate::domain::interactions::{Actor, InteractionKind, Signal};
 use crate::{
     domain::{
         cart::{self, CartOwner},
@@ -627,6 +628,24 @@ pub async fn list_for_user(
             .map(order_from_item)
             .collect::<Result<_, _>>()?;
     Ok(page_of(all, status, page, page_size))
+}
+
+/// The interaction-log signals of an order: one purchase per line by its customer, `count` 1 when
+/// the order is placed, -1 when it is cancelled (withdrawn). Quantities do not matter: a line is
+/// one purchase.
+pub fn purchase_signals(order: &OrderRecord, count: i64) -> Vec<Signal> {
+    order
+        .items
+        .iter()
+        .map(|line| {
+            Signal::new(
+                Actor::User(order.user_id.clone()),
+                line.product_id.clone(),
+                InteractionKind::Purchase,
+            )
+            .count(count)
+        })
+        .collect()
 }
 
 /// Moves an order to `status` (see [`OrderStatus::can_become`]), conditioned on the status it

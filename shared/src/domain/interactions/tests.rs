@@ -169,6 +169,88 @@ async fn zero_counts_write_nothing() {
 }
 
 #[test]
+fn the_actor_of_a_request() {
+    let cart = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
+    assert_eq!(
+        Actor::of_request(Some("u1"), Some(cart)),
+        Some(user("u1")),
+        "a signed-in user wins over a cart header"
+    );
+    assert_eq!(
+        Actor::of_request(None, Some(cart)),
+        Some(Actor::Guest("6f9619ff-8b86-d011-b42d-00c04fc964ff".into())),
+        "normalised as the cart function stores it"
+    );
+    assert_eq!(Actor::of_request(None, Some("not-a-cart")), None);
+    assert_eq!(Actor::of_request(None, None), None);
+}
+
+#[tokio::test]
+async fn record_if_writes_only_when_switched_on() {
+    let s = store();
+    let signal = [Signal::new(user("u"), "p", InteractionKind::View)];
+    record_if(false, &s, &signal).await;
+    assert!(all_aggregates(&s).await.expect("all").is_empty());
+    record_if(true, &s, &signal).await;
+    assert_eq!(all_aggregates(&s).await.expect("all").len(), 1);
+}
+
+#[tokio::test]
+async fn record_bulk_writes_what_record_writes_in_fewer_writes() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 12, 1, 10, 5, 0)
+        .single()
+        .expect("t");
+    let mut signals = Vec::new();
+    for i in 0..150 {
+        let u = user(&format!("u{}", i % 7));
+        let p = format!("p{}", i % 11);
+        let kind = [
+            InteractionKind::View,
+            InteractionKind::Cart,
+            InteractionKind::Purchase,
+        ][i % 3];
+        signals.push(Signal::new(u, p, kind).at(t0 + Duration::minutes(i as i64)));
+    }
+    signals.push(
+        Signal::new(user("u0"), "p0", InteractionKind::Purchase)
+            .count(-1)
+            .at(t0 + Duration::hours(3)),
+    );
+    let one_by_one = store();
+    record(&one_by_one, &signals).await.expect("record");
+    let bulk = store();
+    record_bulk(&bulk, &signals).await.expect("bulk");
+    let w = KindWeights::default();
+    let sorted = |mut v: Vec<crate::reco::data::Interaction>| {
+        v.sort_by(|a, b| (&a.user, &a.item).cmp(&(&b.user, &b.item)));
+        v.into_iter()
+            .map(|i| (i.user, i.item, i.weight, i.timestamp))
+            .collect::<Vec<_>>()
+    };
+    let expected = sorted(training_interactions(&one_by_one, &w).await.expect("a"));
+    assert!(expected.len() > 40);
+    assert_eq!(
+        sorted(training_interactions(&bulk, &w).await.expect("b")),
+        expected
+    );
+    let (from, to) = (t0 - Duration::hours(1), t0 + Duration::hours(4));
+    assert_eq!(
+        product_activity(&bulk, from, to, &w).await.expect("b"),
+        product_activity(&one_by_one, from, to, &w)
+            .await
+            .expect("a")
+    );
+    assert_eq!(
+        events_of_day(&bulk, t0.date_naive())
+            .await
+            .expect("b")
+            .len(),
+        151
+    );
+}
+
+#[test]
 fn actor_log_ids_round_trip() {
     for a in [user("x"), Actor::Guest("c".into())] {
         assert_eq!(Actor::from_log_id(&a.log_id()), a);

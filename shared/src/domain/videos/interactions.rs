@@ -9,7 +9,11 @@
 //! - no counter is ever added on the video item: it carries the index keys of the ready and
 //!   category indexes, and an `ADD` there would write those index partitions too;
 //! - every interaction also adds to the video's hourly activity bucket, which the trend job reads
-//!   ([`super::trends`]).
+//!   ([`super::trends`]);
+//! - the `*_recorded` variants also record the interaction on the video's product in the
+//!   shopper's interaction log ([`crate::domain::interactions`]: like/save +1 when a toggle turns
+//!   on, -1 when it turns off, so only a change of state moves the log; share; completed view),
+//!   concurrently with what is left of the operation once its own write succeeded.
 
 use std::time::Duration;
 
@@ -22,6 +26,7 @@ use crate::store::{
 };
 
 use super::{VideoError, VideoRecord, VideoStatus, counts, get_ready, status_is};
+use crate::domain::interactions::{self as log, Actor, InteractionKind, Signal};
 use crate::domain::stats::{HOURLY_RETENTION_SECS, hour_label};
 
 /// Retries of a toggle that lost a race; each retry means another toggle of the same user
@@ -60,6 +65,13 @@ impl Toggle {
         match self {
             Toggle::Like => "video_like",
             Toggle::Save => "video_save",
+        }
+    }
+    /// The kind of interaction it records.
+    fn interaction(self) -> InteractionKind {
+        match self {
+            Toggle::Like => InteractionKind::Like,
+            Toggle::Save => InteractionKind::Save,
         }
     }
 }
@@ -146,6 +158,18 @@ pub async fn toggle(
     user_id: &str,
     video_id: &str,
 ) -> Result<Toggled, VideoError> {
+    toggle_recorded(store, kind, user_id, video_id, false).await
+}
+
+/// [`toggle`], and with `record` the change in the user's interaction log (+1 on, -1 off, on
+/// the video's product), concurrently with reading the new count.
+pub async fn toggle_recorded(
+    store: &dyn ItemStore,
+    kind: Toggle,
+    user_id: &str,
+    video_id: &str,
+    record: bool,
+) -> Result<Toggled, VideoError> {
     let key = kind.key(user_id, video_id);
     let video_ready = TxOp::Check {
         key: keys::video(video_id),
@@ -188,7 +212,17 @@ pub async fn toggle(
         };
         match store.transact(ops).await {
             Ok(()) => {
-                let counts = counts(store, video_id).await?;
+                let signal = Signal::new(
+                    Actor::User(user_id.to_string()),
+                    video.product_id.clone(),
+                    kind.interaction(),
+                )
+                .count(if now_active { 1 } else { -1 });
+                let (counts, ()) = futures::join!(
+                    counts(store, video_id),
+                    log::record_if(record, store, std::slice::from_ref(&signal))
+                );
+                let counts = counts?;
                 let count = match kind {
                     Toggle::Like => counts.likes_count,
                     Toggle::Save => counts.saves_count,
@@ -258,9 +292,33 @@ pub async fn state(
 
 /// Adds one share to a ready video; returns the new `shares_count`.
 pub async fn share(store: &dyn ItemStore, video_id: &str) -> Result<u64, VideoError> {
-    let count = add_to_counter(store, video_id, "shares_count").await?;
-    record_activity(store, video_id, Activity::Shares).await;
+    share_recorded(store, video_id, None).await
+}
+
+/// [`share`], and a share interaction of `record_as` on the video's product (`None`: none).
+pub async fn share_recorded(
+    store: &dyn ItemStore,
+    video_id: &str,
+    record_as: Option<&Actor>,
+) -> Result<u64, VideoError> {
+    let (count, product_id) = add_to_counter(store, video_id, "shares_count").await?;
+    futures::join!(
+        record_activity(store, video_id, Activity::Shares),
+        record_on_product(store, record_as, product_id, InteractionKind::Share)
+    );
     Ok(count)
+}
+
+/// Records one interaction of `actor` (if any) on the product.
+async fn record_on_product(
+    store: &dyn ItemStore,
+    actor: Option<&Actor>,
+    product_id: String,
+    kind: InteractionKind,
+) {
+    if let Some(actor) = actor {
+        log::record_logged(store, &[Signal::new(actor.clone(), product_id, kind)]).await;
+    }
 }
 
 /// Adds one view to a ready video; returns the new `views_count`. A signed-in viewer's view is also remembered
@@ -271,8 +329,28 @@ pub async fn view(
     video_id: &str,
     user_id: Option<&str>,
 ) -> Result<u64, VideoError> {
-    let count = add_to_counter(store, video_id, "views_count").await?;
-    record_activity(store, video_id, Activity::Views).await;
+    view_recorded(store, video_id, user_id, None).await
+}
+
+/// [`view`], and a completed-view interaction of `record_as` on the video's product (`None`:
+/// none), all written concurrently once the view is counted.
+pub async fn view_recorded(
+    store: &dyn ItemStore,
+    video_id: &str,
+    user_id: Option<&str>,
+    record_as: Option<&Actor>,
+) -> Result<u64, VideoError> {
+    let (count, product_id) = add_to_counter(store, video_id, "views_count").await?;
+    futures::join!(
+        record_activity(store, video_id, Activity::Views),
+        record_on_product(store, record_as, product_id, InteractionKind::VideoView),
+        remember_watched(store, video_id, user_id)
+    );
+    Ok(count)
+}
+
+/// Marks the video as watched to completion by a signed-in viewer (best effort).
+async fn remember_watched(store: &dyn ItemStore, video_id: &str, user_id: Option<&str>) {
     if let Some(user_id) = user_id {
         // Written once per user and video: the mark is on the video's `VIDEOREFS` index
         // partition (found again when the video is deleted), so it holds no counter that every
@@ -292,10 +370,9 @@ pub async fn view(
             Err(e) => tracing::warn!(error = %e, video_id, "could not remember a watched video"),
         }
     }
-    Ok(count)
 }
 
-/// Adds 1 to `counter` of a ready video. The status is read first, then the counters item is
+/// Adds 1 to `counter` of a ready video; returns the new count and the video's product. The status is read first, then the counters item is
 /// added to on condition that it exists: it is written with the record and deleted with it in
 /// one transaction, so a video deleted meanwhile is not counted (and leaves no stray counters
 /// item); a video that stopped being ready in between (a replaced file) may count one more view,
@@ -305,8 +382,8 @@ async fn add_to_counter(
     store: &dyn ItemStore,
     video_id: &str,
     counter: &str,
-) -> Result<u64, VideoError> {
-    get_ready(store, video_id).await?;
+) -> Result<(u64, String), VideoError> {
+    let video = get_ready(store, video_id).await?;
     let key = keys::video_counters(video_id);
     let add = || {
         store.update(
@@ -335,5 +412,8 @@ async fn add_to_counter(
         }
         other => other?,
     };
-    Ok(item.get(counter).and_then(Value::as_u64).unwrap_or(0))
+    Ok((
+        item.get(counter).and_then(Value::as_u64).unwrap_or(0),
+        video.product_id,
+    ))
 }
