@@ -116,7 +116,7 @@ fn main() {
     // 2. EASE against the catalogue size.
     println!();
     println!(
-        "| items | users | interactions | fit s | peak heap MiB (above input) | artifact MiB |"
+        "| items | users | distinct (user, item) | fit s | peak heap MiB (above input) | artifact MiB |"
     );
     println!("|---|---|---|---|---|---|");
     for n in sizes {
