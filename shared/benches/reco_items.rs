@@ -18,6 +18,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::reco::cooccurrence::{self, Layout};
 use shared::reco::data::{Csr, Dataset};
+use shared::reco::ease::{DEFAULT_LAMBDA, EaseModel};
+use shared::reco::item_knn::{ItemKnnModel, ItemKnnParams, Similarity};
 use shared::reco::synthetic::{
     InteractionGenConfig, OrderGenConfig, generate_interactions, generate_order_indices,
 };
@@ -29,7 +31,9 @@ fn pair_hash(x: &Csr) -> HashMap<u64, u32> {
         let (items, _) = x.row(r);
         for (p, &a) in items.iter().enumerate() {
             for &b in &items[p + 1..] {
-                *pairs.entry((u64::from(a) << 32) | u64::from(b)).or_insert(0) += 1;
+                *pairs
+                    .entry((u64::from(a) << 32) | u64::from(b))
+                    .or_insert(0) += 1;
             }
         }
     }
@@ -54,7 +58,10 @@ fn bench(c: &mut Criterion) {
     );
     let x = &histories.user_items;
     let orders_config = OrderGenConfig::default();
-    let baskets = baskets_csr(&generate_order_indices(&orders_config), orders_config.products);
+    let baskets = baskets_csr(
+        &generate_order_indices(&orders_config),
+        orders_config.products,
+    );
     println!(
         "reco_items: histories {} users x {} items, {} distinct pairs (user, item), {} additions \
          (layout {:?}); baskets {} orders x {} products, {} additions (layout {:?})",
@@ -83,6 +90,25 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("pair_hash_sparse_baskets", |b| {
         b.iter(|| black_box(pair_hash(black_box(&baskets))))
+    });
+    group.bench_function("item_knn_fit_cosine", |b| {
+        b.iter(|| {
+            black_box(ItemKnnModel::fit(
+                black_box(&histories),
+                &ItemKnnParams::default(),
+            ))
+        })
+    });
+    group.bench_function("item_knn_fit_bm25", |b| {
+        let p = ItemKnnParams {
+            similarity: Similarity::Bm25,
+            ..Default::default()
+        };
+        b.iter(|| black_box(ItemKnnModel::fit(black_box(&histories), &p)))
+    });
+    group.sample_size(10);
+    group.bench_function("ease_fit_1700_items", |b| {
+        b.iter(|| black_box(EaseModel::fit(black_box(&histories), DEFAULT_LAMBDA).unwrap()))
     });
     group.finish();
 }

@@ -35,9 +35,16 @@ fn line(name: &str, fit_s: f64, m: &Metrics) {
     );
 }
 
-fn eval_model(train: &Dataset, test: &[shared::reco::data::Interaction], m: &dyn Recommender) -> Metrics {
+fn eval_model(
+    train: &Dataset,
+    test: &[shared::reco::data::Interaction],
+    m: &dyn Recommender,
+) -> Metrics {
     evaluate(train, test, 10, |h| {
-        m.recommend(h, 10, &[]).into_iter().map(|(i, _)| i).collect()
+        m.recommend(h, 10, &[])
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
     })
 }
 
@@ -108,7 +115,9 @@ fn main() {
 
     // 2. EASE against the catalogue size.
     println!();
-    println!("| items | users | interactions | fit s | peak heap MiB (above input) | artifact MiB |");
+    println!(
+        "| items | users | distinct (user, item) | fit s | peak heap MiB (above input) | artifact MiB |"
+    );
     println!("|---|---|---|---|---|---|");
     for n in sizes {
         let config = InteractionGenConfig {

@@ -692,7 +692,10 @@ mod tests {
             vec!["e", "e"],
         ];
         for p in &params {
-            assert_eq!(mine_rules(groceries(), p), mine_rules_pair_hash(groceries(), p));
+            assert_eq!(
+                mine_rules(groceries(), p),
+                mine_rules_pair_hash(groceries(), p)
+            );
             assert_eq!(mine_rules(&top, p), mine_rules_pair_hash(&top, p));
             // Sparse shop baskets (sparse layout) and a small dense catalogue (dense layout).
             for (orders, products) in [(3_000, 2_000), (3_000, 40)] {

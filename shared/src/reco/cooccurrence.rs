@@ -102,7 +102,10 @@ pub struct RowView<'a, T> {
 impl<T: Cell> RowView<'_, T> {
     /// `C[item][item]`: the row count of the item, or `‖x_item‖²`.
     pub fn diagonal(&self) -> T {
-        self.acc.get(self.item as usize).copied().unwrap_or_default()
+        self.acc
+            .get(self.item as usize)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Calls `f(j, C[item][j])` for every `j != item` with a non-zero cell, in ascending `j`.
@@ -291,11 +294,12 @@ impl<T: Cell> CoOccurrence<T> {
                 }
             }
             Layout::Sparse => {
-                let rows: Vec<(T, Vec<(u32, T)>)> = for_each_row::<T, _, _>(x, Layout::Sparse, |row| {
-                    let mut cells = Vec::new();
-                    row.for_each(|j, v| cells.push((j, v)));
-                    (row.diagonal(), cells)
-                });
+                let rows: Vec<(T, Vec<(u32, T)>)> =
+                    for_each_row::<T, _, _>(x, Layout::Sparse, |row| {
+                        let mut cells = Vec::new();
+                        row.for_each(|j, v| cells.push((j, v)));
+                        (row.diagonal(), cells)
+                    });
                 let nnz = rows.iter().map(|(_, r)| r.len()).sum();
                 let mut indptr = Vec::with_capacity(n + 1);
                 let mut indices = Vec::with_capacity(nnz);

@@ -31,14 +31,17 @@ use super::item_knn::{self, float_param, int_param};
 use super::model::{ModelKind, Recommender};
 use super::registry::{FitError, TrainInput, TrainedModel};
 
-/// Default `max_items`: the catalogue size above which EASE falls back to item-kNN. At 10,000
-/// items a fit takes ~1.2 GB and tens of seconds, and the artifact (`B` in f32) is 400 MB, which
-/// every serving instance would hold in memory; beyond that item-kNN serves better per byte.
-pub const DEFAULT_MAX_ITEMS: usize = 10_000;
+/// Default `max_items`: the catalogue size above which EASE falls back to item-kNN. At 5,000
+/// items a fit takes ~7 s on 2 cores and ~280 MiB, and `B` (the artifact, which every serving
+/// instance holds in memory) is 94 MiB; at 10,000 items: ~50 s, 1.1 GiB and 376 MiB
+/// (`tests/bench/README.md`). Raise it up to [`HARD_MAX_ITEMS`] when serving has the memory.
+pub const DEFAULT_MAX_ITEMS: usize = 5_000;
 
-/// The largest catalogue EASE ever fits, whatever `max_items` says: the fit's peak (`12·n²`
-/// bytes plus the input) must stay under a 10 GB Lambda's memory (25,000 items: 7.5 GB).
-pub const HARD_MAX_ITEMS: usize = 25_000;
+/// The largest catalogue EASE ever fits, whatever `max_items` says: 20,000 items is ~4.5 GiB at
+/// the fit's peak (`12·n²` bytes), ~4.8 GB while the 1.5 GiB artifact is encoded, and ~7 min of
+/// fit on 2 cores (`n³` from the 10,000-item run): inside a 10 GB, 15-minute Lambda with room
+/// for the input; 25,000 items would need ~13 min here.
+pub const HARD_MAX_ITEMS: usize = 20_000;
 
 /// Default `lambda` (L2 regularisation; the paper's value for ML-20M and Netflix).
 pub const DEFAULT_LAMBDA: f32 = 500.0;
@@ -289,7 +292,10 @@ mod tests {
         for (got, want) in out.iter().zip([0.5, 1.0, 0.230_769, -0.384_615]) {
             assert!((got - want).abs() < 1e-5, "{out:?}");
         }
-        assert_eq!(m.recommend(&[(0, 1.0), (2, 2.0)], 1, &[]), vec![(1, out[1])]);
+        assert_eq!(
+            m.recommend(&[(0, 1.0), (2, 2.0)], 1, &[]),
+            vec![(1, out[1])]
+        );
     }
 
     #[test]
@@ -406,7 +412,10 @@ mod tests {
         .ndcg;
         let ndcg = |m: &dyn Recommender| {
             evaluate(&train, &test, 10, |h| {
-                m.recommend(h, 10, &[]).into_iter().map(|(i, _)| i).collect()
+                m.recommend(h, 10, &[])
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect()
             })
             .ndcg
         };
@@ -419,9 +428,14 @@ mod tests {
             },
         ));
         let ease = ndcg(&EaseModel::fit(&train, DEFAULT_LAMBDA).expect("fit"));
-        eprintln!("NDCG@10: popularity {popularity:.4}, item_knn cosine {cosine:.4}, bm25 {bm25:.4}, ease {ease:.4}");
+        eprintln!(
+            "NDCG@10: popularity {popularity:.4}, item_knn cosine {cosine:.4}, bm25 {bm25:.4}, ease {ease:.4}"
+        );
         assert!(popularity > 0.0);
-        assert!(cosine > popularity, "cosine {cosine} vs popularity {popularity}");
+        assert!(
+            cosine > popularity,
+            "cosine {cosine} vs popularity {popularity}"
+        );
         assert!(bm25 > popularity, "bm25 {bm25} vs popularity {popularity}");
         assert!(ease > popularity, "ease {ease} vs popularity {popularity}");
     }

@@ -75,19 +75,16 @@ pub(crate) fn int_param(
 ) -> Result<u64, FitError> {
     match params.get(field) {
         None | Some(Value::Null) => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| {
-                param_error(
-                    field,
-                    &format!(
-                        "must be an integer from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                )
-            }),
+        Some(v) => v.as_u64().filter(|n| range.contains(n)).ok_or_else(|| {
+            param_error(
+                field,
+                &format!(
+                    "must be an integer from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        }),
     }
 }
 
@@ -119,10 +116,7 @@ impl ItemKnnParams {
             Some(Value::String(s)) if s == "cosine" => Similarity::Cosine,
             Some(Value::String(s)) if s == "bm25" => Similarity::Bm25,
             Some(_) => {
-                return Err(param_error(
-                    "similarity",
-                    "must be \"cosine\" or \"bm25\"",
-                ));
+                return Err(param_error("similarity", "must be \"cosine\" or \"bm25\""));
             }
         };
         Ok(Self {
@@ -170,10 +164,7 @@ fn bm25_weight(x: &Csr, k1: f32, b: f32) -> Csr {
         let idf = (n_items.ln() - ((e - a) as f32).ln_1p()).max(0.0);
         for p in a..e {
             let v = x.values[p];
-            let len = item_len
-                .get(x.indices[p] as usize)
-                .copied()
-                .unwrap_or(avg);
+            let len = item_len.get(x.indices[p] as usize).copied().unwrap_or(avg);
             let norm = (1.0 - b) + b * len / avg.max(f32::MIN_POSITIVE);
             out.values[p] = v * (k1 + 1.0) / (k1 * norm + v) * idf;
         }
@@ -215,23 +206,24 @@ impl ItemKnnModel {
         }
         let shrink = params.shrink.max(0.0);
         let similarity = params.similarity;
-        let rows: Vec<Vec<(u32, f32)>> = cooccurrence::for_each_row::<f32, _, _>(&x, layout, |row| {
-            let ni = norms.get(row.item as usize).copied().unwrap_or(0.0);
-            let mut cells = Vec::new();
-            row.for_each(|j, c| {
-                let s = match similarity {
-                    Similarity::Cosine => {
-                        let nj = norms.get(j as usize).copied().unwrap_or(0.0);
-                        c / (ni * nj + shrink)
+        let rows: Vec<Vec<(u32, f32)>> =
+            cooccurrence::for_each_row::<f32, _, _>(&x, layout, |row| {
+                let ni = norms.get(row.item as usize).copied().unwrap_or(0.0);
+                let mut cells = Vec::new();
+                row.for_each(|j, c| {
+                    let s = match similarity {
+                        Similarity::Cosine => {
+                            let nj = norms.get(j as usize).copied().unwrap_or(0.0);
+                            c / (ni * nj + shrink)
+                        }
+                        Similarity::Bm25 => c,
+                    };
+                    if s.is_finite() && s > 0.0 {
+                        cells.push((j, s));
                     }
-                    Similarity::Bm25 => c,
-                };
-                if s.is_finite() && s > 0.0 {
-                    cells.push((j, s));
-                }
+                });
+                keep_best(cells, k)
             });
-            keep_best(cells, k)
-        });
         let mut indptr = Vec::with_capacity(rows.len() + 1);
         let mut neighbours = Vec::new();
         let mut similarities = Vec::new();
@@ -396,15 +388,24 @@ mod tests {
         let na: Vec<(u32, f32)> = m.neighbours(a).collect();
         assert_eq!(na.len(), 2);
         assert_eq!((na[0].0, na[1].0), (b, c));
-        assert!(close(na[0].1, 0.645_497) && close(na[1].1, 0.316_228), "{na:?}");
+        assert!(
+            close(na[0].1, 0.645_497) && close(na[1].1, 0.316_228),
+            "{na:?}"
+        );
         let nb: Vec<(u32, f32)> = m.neighbours(b).collect();
         assert_eq!(nb.iter().map(|x| x.0).collect::<Vec<_>>(), vec![c, a, d]);
-        assert!(close(nb[0].1, 0.816_497) && close(nb[2].1, 0.408_248), "{nb:?}");
+        assert!(
+            close(nb[0].1, 0.816_497) && close(nb[2].1, 0.408_248),
+            "{nb:?}"
+        );
         assert_eq!(m.neighbours(d).collect::<Vec<_>>().len(), 1);
 
         // Shrink 10: s(a,b) = 5/(√60 + 10) = 0.281754.
         let shrunk = ItemKnnModel::fit(&data(), &ItemKnnParams::default());
-        assert!(close(shrunk.neighbours(a).next().map(|x| x.1).unwrap_or(0.0), 0.281_754));
+        assert!(close(
+            shrunk.neighbours(a).next().map(|x| x.1).unwrap_or(0.0),
+            0.281_754
+        ));
 
         // k = 1 keeps the best neighbour only.
         let one = ItemKnnModel::fit(
@@ -439,7 +440,11 @@ mod tests {
         };
         let m = ItemKnnModel::fit(&data(), &p);
         let na: Vec<(u32, f32)> = m.neighbours(0).collect();
-        assert_eq!(na.len(), 1, "a and c only meet in u0, whose idf is 0: {na:?}");
+        assert_eq!(
+            na.len(),
+            1,
+            "a and c only meet in u0, whose idf is 0: {na:?}"
+        );
         assert_eq!(na[0].0, 1);
         assert!((na[0].1 - 0.099_928).abs() < 1e-5, "{na:?}");
     }
@@ -459,7 +464,10 @@ mod tests {
         };
         let ok = parse(serde_json::json!({"k_neighbours": 5, "similarity": "bm25", "bm25_b": 0}))
             .expect("valid");
-        assert_eq!((ok.k_neighbours, ok.similarity, ok.bm25_b), (5, Similarity::Bm25, 0.0));
+        assert_eq!(
+            (ok.k_neighbours, ok.similarity, ok.bm25_b),
+            (5, Similarity::Bm25, 0.0)
+        );
         assert_eq!(
             parse(serde_json::json!({"k_neighbours": 0})),
             Err("k_neighbours".into())
@@ -472,9 +480,18 @@ mod tests {
             parse(serde_json::json!({"similarity": "jaccard"})),
             Err("similarity".into())
         );
-        assert_eq!(parse(serde_json::json!({"shrink": -1})), Err("shrink".into()));
-        assert_eq!(parse(serde_json::json!({"bm25_k1": 0})), Err("bm25_k1".into()));
-        assert_eq!(parse(serde_json::json!({"bm25_b": 1.5})), Err("bm25_b".into()));
+        assert_eq!(
+            parse(serde_json::json!({"shrink": -1})),
+            Err("shrink".into())
+        );
+        assert_eq!(
+            parse(serde_json::json!({"bm25_k1": 0})),
+            Err("bm25_k1".into())
+        );
+        assert_eq!(
+            parse(serde_json::json!({"bm25_b": 1.5})),
+            Err("bm25_b".into())
+        );
     }
 
     #[test]
