@@ -52,15 +52,19 @@ pub fn fit(
     params: &Map<String, Value>,
     input: &TrainInput<'_>,
 ) -> Result<Box<dyn TrainedModel>, FitError> {
-    let _ = (params, input);
-    Err(FitError::NotAvailable(kind))
+    match kind {
+        ModelKind::Als => super::als::fit_from_params(params, input),
+        _ => Err(FitError::NotAvailable(kind)),
+    }
 }
 
 /// Loads an artifact of `kind` written by [`TrainedModel::to_artifact`].
 pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Box<dyn TrainedModel>, ArtifactError> {
-    let _ = bytes;
-    Err(ArtifactError::WrongKind {
-        expected: kind.name().to_string(),
-        found: "nothing (not available in this build)".to_string(),
-    })
+    match kind {
+        ModelKind::Als => super::als::load(bytes),
+        _ => Err(ArtifactError::WrongKind {
+            expected: kind.name().to_string(),
+            found: "nothing (not available in this build)".to_string(),
+        }),
+    }
 }
