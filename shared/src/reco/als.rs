@@ -431,7 +431,7 @@ fn sparse_pass(
     residual: bool,
     zero_row: &[f32],
 ) {
-    if f % 8 != 0 || out.len() != f || v.len() != f || zero_row.len() != f {
+    if !f.is_multiple_of(8) || out.len() != f || v.len() != f || zero_row.len() != f {
         // The plain path (factor counts that are not a multiple of 8).
         let coef: Vec<f32> = items
             .iter()
