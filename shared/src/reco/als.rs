@@ -643,7 +643,9 @@ fn dot64(a: &[f64], b: &[f64]) -> f64 {
     for (x, y) in ca.zip(cb) {
         acc = l(x).mul_add(l(y), acc);
     }
-    acc.reduce_add() + rest
+    // A tree over the lanes: `reduce_add` is a serial loop through the stack at opt-level "s".
+    let a = acc.to_array();
+    ((a[0] + a[2]) + (a[1] + a[3])) + rest
 }
 
 /// Solves `A x = b` for a symmetric positive (semi-)definite `A` (`f x f`, row-major, only the
