@@ -961,6 +961,38 @@ mod tests {
     }
 
     #[test]
+    fn sparse_pass_matches_the_formula_in_groups_of_four_and_short_groups() {
+        // f = 8 (the four-at-a-time path), 7 items (a group of 4 and a short group of 3).
+        let f = 8;
+        let y: Vec<f32> = (0..10 * f)
+            .map(|k| ((k * 7 % 11) as f32 - 5.0) * 0.1)
+            .collect();
+        let v: Vec<f32> = (0..f).map(|k| (k as f32 - 3.0) * 0.2).collect();
+        let items = [0u32, 3, 4, 9, 2, 7, 5];
+        let w = [1.0f32, 3.0, 5.0, 1.0, 2.0, 1.0, 4.0];
+        let alpha = 2.0;
+        let zero = vec![0f32; f];
+        for residual in [true, false] {
+            let mut want = vec![0.5f32; f];
+            for (&i, &wi) in items.iter().zip(&w) {
+                let yi = &y[i as usize * f..(i as usize + 1) * f];
+                let d: f32 = yi.iter().zip(&v).map(|(a, b)| a * b).sum();
+                let c = if residual {
+                    1.0 + alpha * wi - alpha * wi * d
+                } else {
+                    alpha * wi * d
+                };
+                for (o, &yk) in want.iter_mut().zip(yi) {
+                    *o += c * yk;
+                }
+            }
+            let mut got = vec![0.5f32; f];
+            sparse_pass(&mut got, &v, &y, f, &items, &w, alpha, residual, &zero);
+            assert!(close(&got, &want, 1e-4), "{residual}: {got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
     fn cholesky_solves_a_three_by_three_system() {
         // A = [[4, 2, 0], [2, 5, 1], [0, 1, 3]], x = [1, -1, 2] -> b = [2, -1, 5].
         let mut a = vec![4.0, 2.0, 0.0, 2.0, 5.0, 1.0, 0.0, 1.0, 3.0];
