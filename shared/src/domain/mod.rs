@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod fbt;
 pub mod interactions;
 pub mod login_throttle;
+pub mod ml_models;
 pub mod orders;
 pub mod stats;
 pub mod teachers;

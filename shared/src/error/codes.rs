@@ -175,6 +175,12 @@ error_codes! {
     /// Another recompute switched the clustering first.
     RecomputeConflict = "RECOMPUTE_CONFLICT", [409];
 
+    // ML model management.
+    /// A model training is already running; retry when it has finished.
+    TrainingInProgress = "TRAINING_IN_PROGRESS", [409];
+    /// No ML config has this id.
+    ConfigNotFound = "CONFIG_NOT_FOUND", [404];
+
     // Textbook (spec 001: lower-case codes).
     /// A required field is missing or empty.
     MissingRequiredField = "missing_required_field", [400];
