@@ -30,6 +30,21 @@ async fn every_job_event_file_runs() {
             Job::UserClusters => {
                 assert_eq!(report["report"]["total_users_processed"], json!(200))
             }
+            Job::RecoTrain => {
+                // No interactions: every model skipped (fbt mines the empty order list).
+                let models = report["report"]["models"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(models.len(), 10);
+                for m in &models {
+                    let outcome = m["outcome"].as_str().unwrap_or_default();
+                    assert!(
+                        outcome == "skipped: not enough interactions" || m["model"] == "fbt",
+                        "{m}"
+                    );
+                }
+            }
         }
     }
 }
@@ -169,5 +184,59 @@ fn s3_event_keys_are_url_decoded() {
     assert_eq!(
         crate::decode_s3_key("videos/x/video.mp4"),
         "videos/x/video.mp4"
+    );
+}
+
+#[tokio::test]
+async fn reco_train_checks_model_names_and_waits_for_a_held_lock() {
+    use shared::domain::ml_models::training;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let bad = |names: &[&str]| JobEvent {
+        models: Some(names.iter().map(|s| s.to_string()).collect()),
+        ..JobEvent::named(Job::RecoTrain)
+    };
+    assert!(matches!(
+        run(&state, &bad(&["svd"])).await,
+        Err(JobError::Models(_))
+    ));
+    assert!(matches!(
+        run(&state, &bad(&["kmeans"])).await,
+        Err(JobError::Models(_))
+    ));
+
+    // The schedule's run while a train request's run holds the lock: nothing done.
+    let store = state.store.as_ref();
+    assert!(
+        training::acquire_lock(store, "train_x", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_ok()
+    );
+    let report = run(&state, &JobEvent::named(Job::RecoTrain))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        report["skipped"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("train_x"),
+        "{report}"
+    );
+    // The run started for that lock (the route's invocation) runs and releases it.
+    let held = JobEvent {
+        training_id: Some("train_x".into()),
+        models: Some(vec!["lightgbm".into()]),
+        ..JobEvent::named(Job::RecoTrain)
+    };
+    let report = run(&state, &held).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["report"]["training_id"], "train_x");
+    assert_eq!(report["report"]["models"][0]["model"], "ranker");
+    assert!(
+        store
+            .get(&shared::store::keys::training_lock())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_none()
     );
 }
