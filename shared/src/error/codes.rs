@@ -336,6 +336,8 @@ mod tests {
             (ClusterNotFound, "CLUSTER_NOT_FOUND"),
             (NotEnoughUsers, "NOT_ENOUGH_USERS"),
             (RecomputeConflict, "RECOMPUTE_CONFLICT"),
+            (TrainingInProgress, "TRAINING_IN_PROGRESS"),
+            (ConfigNotFound, "CONFIG_NOT_FOUND"),
             (MissingRequiredField, "missing_required_field"),
             (InvalidDifficulty, "invalid_difficulty"),
             (InvalidIdentifier, "invalid_identifier"),
