@@ -87,6 +87,11 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         models: Option<Vec<String>>,
     },
+    /// Offline evaluation: `local eval recommend --train TRAIN.csv --test TEST.csv --model M`.
+    Eval {
+        #[command(subcommand)]
+        what: local::eval_recommend::EvalCommand,
+    },
     /// Print the merged OpenAPI document.
     Openapi,
 }
@@ -196,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
             let report = jobs_fn::run(&state, &event).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
+        Command::Eval { what } => local::eval_recommend::run(what)?,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&local::openapi())?);
         }

@@ -20,14 +20,23 @@
 //! - [`registry`]: train (`fit`) and load any model kind by name.
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
+//! - [`popularity`]: the non-personal models `popularity`, `trending` (time-decayed) and
+//!   `new_arrivals`.
+//! - [`content`]: "more like what you viewed" from product embeddings.
+//! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
+//! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
 
 pub mod artifact;
 pub mod association;
 pub mod clusters;
+pub mod content;
 pub mod data;
 pub mod eval;
 pub mod feed;
+pub mod hybrid;
 pub mod model;
+pub mod popularity;
+pub mod ranker;
 pub mod registry;
 pub mod similarity;
 pub mod synthetic;

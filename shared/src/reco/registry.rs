@@ -8,8 +8,12 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::artifact::ArtifactError;
+use super::content::ContentModel;
 use super::data::{Dataset, Interaction};
+use super::hybrid::HybridModel;
 use super::model::{ModelKind, Recommender};
+use super::popularity::{NewArrivalsModel, PopularityModel, TrendingModel};
+use super::ranker::RankerPipeline;
 
 /// What a training run hands to a model's fit.
 #[derive(Debug, Clone, Copy)]
@@ -52,15 +56,29 @@ pub fn fit(
     params: &Map<String, Value>,
     input: &TrainInput<'_>,
 ) -> Result<Box<dyn TrainedModel>, FitError> {
-    let _ = (params, input);
-    Err(FitError::NotAvailable(kind))
+    match kind {
+        ModelKind::Popularity => Ok(Box::new(PopularityModel::fit_from_params(params, input)?)),
+        ModelKind::Trending => Ok(Box::new(TrendingModel::fit_from_params(params, input)?)),
+        ModelKind::NewArrivals => Ok(Box::new(NewArrivalsModel::fit_from_params(params, input)?)),
+        ModelKind::Content => Ok(Box::new(ContentModel::fit_from_params(params, input)?)),
+        ModelKind::Hybrid => Ok(Box::new(HybridModel::fit_from_params(params, input)?)),
+        ModelKind::Ranker => Ok(Box::new(RankerPipeline::fit_from_params(params, input)?)),
+        _ => Err(FitError::NotAvailable(kind)),
+    }
 }
 
 /// Loads an artifact of `kind` written by [`TrainedModel::to_artifact`].
 pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Box<dyn TrainedModel>, ArtifactError> {
-    let _ = bytes;
-    Err(ArtifactError::WrongKind {
-        expected: kind.name().to_string(),
-        found: "nothing (not available in this build)".to_string(),
-    })
+    match kind {
+        ModelKind::Popularity => Ok(Box::new(PopularityModel::load(bytes)?)),
+        ModelKind::Trending => Ok(Box::new(TrendingModel::load(bytes)?)),
+        ModelKind::NewArrivals => Ok(Box::new(NewArrivalsModel::load(bytes)?)),
+        ModelKind::Content => Ok(Box::new(ContentModel::load(bytes)?)),
+        ModelKind::Hybrid => Ok(Box::new(HybridModel::load(bytes)?)),
+        ModelKind::Ranker => Ok(Box::new(RankerPipeline::load(bytes)?)),
+        _ => Err(ArtifactError::WrongKind {
+            expected: kind.name().to_string(),
+            found: "nothing (not available in this build)".to_string(),
+        }),
+    }
 }
