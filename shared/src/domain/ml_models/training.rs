@@ -10,8 +10,9 @@
 //! the holdout measures the method and parameters, the refit is what serves.
 //!
 //! A model that fails leaves its previous version in force and records why. Too little data
-//! (fewer than [`MIN_INTERACTIONS`] interactions or [`MIN_USERS`] users, or the model itself
-//! saying so) records `skipped` with the reason `not enough interactions`, not an error. `fbt`
+//! (fewer than [`MIN_INTERACTIONS`] interactions or [`MIN_USERS`] users) records `skipped` with
+//! the reason `not enough interactions`, not an error; a model that says so itself
+//! (`FitError::NotEnoughData`, e.g. content without embeddings) is `skipped` too. `fbt`
 //! runs the association-rule mining over orders ([`crate::domain::fbt::mine_and_store`]); its
 //! result is the rule sets the catalog serves, and it gets a run record too.
 //!
@@ -459,7 +460,11 @@ pub async fn run(
         totals.write_ms += run.phases.write_ms;
         let outcome = match run.status {
             RunStatus::Completed => "completed".to_string(),
-            RunStatus::Skipped => format!("skipped: {NOT_ENOUGH}"),
+            RunStatus::Skipped => match run.reason.as_deref() {
+                Some(r) if r.starts_with(NOT_ENOUGH) => format!("skipped: {NOT_ENOUGH}"),
+                Some(r) => format!("skipped: {r}"),
+                None => "skipped".to_string(),
+            },
             RunStatus::Failed => format!("failed: {}", run.reason.clone().unwrap_or_default()),
         };
         tracing::info!(model = kind.name(), %outcome, ms = run.duration_ms, "model trained");
@@ -528,8 +533,9 @@ async fn train_model(
     let fitted = match fitted {
         Ok(f) => f,
         Err(FitError::NotEnoughData(why)) => {
+            // The model's own verdict (e.g. content without embeddings).
             run.status = RunStatus::Skipped;
-            run.reason = Some(format!("{NOT_ENOUGH}: {why}"));
+            run.reason = Some(format!("not enough data: {why}"));
             return;
         }
         Err(e) => {
