@@ -18,6 +18,8 @@
 //!   rate, MAP, coverage).
 //! - [`artifact`]: the versioned, checksummed binary format of model artifacts.
 //! - [`registry`]: train (`fit`) and load any model kind by name.
+//! - [`als`]: implicit-feedback matrix factorisation (Hu et al. 2008) with conjugate-gradient
+//!   steps (Takács et al. 2011) and fold-in of new histories.
 //! - [`synthetic`]: a seeded generator of orders with co-purchase structure, for benches and
 //!   examples.
 //! - [`popularity`]: the non-personal models `popularity`, `trending` (time-decayed) and
@@ -26,6 +28,7 @@
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
 
+pub mod als;
 pub mod artifact;
 pub mod association;
 pub mod clusters;

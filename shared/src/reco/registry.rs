@@ -63,6 +63,7 @@ pub fn fit(
         ModelKind::Content => Ok(Box::new(ContentModel::fit_from_params(params, input)?)),
         ModelKind::Hybrid => Ok(Box::new(HybridModel::fit_from_params(params, input)?)),
         ModelKind::Ranker => Ok(Box::new(RankerPipeline::fit_from_params(params, input)?)),
+        ModelKind::Als => super::als::fit_from_params(params, input),
         _ => Err(FitError::NotAvailable(kind)),
     }
 }
@@ -76,6 +77,7 @@ pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Box<dyn TrainedModel>, Arti
         ModelKind::Content => Ok(Box::new(ContentModel::load(bytes)?)),
         ModelKind::Hybrid => Ok(Box::new(HybridModel::load(bytes)?)),
         ModelKind::Ranker => Ok(Box::new(RankerPipeline::load(bytes)?)),
+        ModelKind::Als => super::als::load(bytes),
         _ => Err(ArtifactError::WrongKind {
             expected: kind.name().to_string(),
             found: "nothing (not available in this build)".to_string(),
