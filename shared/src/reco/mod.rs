@@ -17,6 +17,10 @@
 //! - [`eval`]: the time-based holdout and ranking metrics at k (precision, recall, NDCG, hit
 //!   rate, MAP, coverage).
 //! - [`artifact`]: the versioned, checksummed binary format of model artifacts.
+//! - [`cooccurrence`]: item-item co-occurrence `XᵀX` (counts or weighted), dense or sparse by
+//!   density, computed row by row in parallel (FBT mining, item-kNN, EASE).
+//! - [`item_knn`]: item-item kNN from co-occurrence (cosine with shrinkage, or BM25-weighted).
+//! - [`ease`]: EASE^R (Steck 2019), the closed-form item-item model, dense in items.
 //! - [`registry`]: train (`fit`) and load any model kind by name.
 //! - [`als`]: implicit-feedback matrix factorisation (Hu et al. 2008) with conjugate-gradient
 //!   steps (Takács et al. 2011) and fold-in of new histories.
@@ -33,10 +37,13 @@ pub mod artifact;
 pub mod association;
 pub mod clusters;
 pub mod content;
+pub mod cooccurrence;
 pub mod data;
+pub mod ease;
 pub mod eval;
 pub mod feed;
 pub mod hybrid;
+pub mod item_knn;
 pub mod model;
 pub mod popularity;
 pub mod ranker;

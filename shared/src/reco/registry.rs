@@ -64,6 +64,8 @@ pub fn fit(
         ModelKind::Hybrid => Ok(Box::new(HybridModel::fit_from_params(params, input)?)),
         ModelKind::Ranker => Ok(Box::new(RankerPipeline::fit_from_params(params, input)?)),
         ModelKind::Als => super::als::fit_from_params(params, input),
+        ModelKind::ItemKnn => super::item_knn::fit_from_params(params, input),
+        ModelKind::Ease => super::ease::fit_from_params(params, input),
         _ => Err(FitError::NotAvailable(kind)),
     }
 }
@@ -78,6 +80,8 @@ pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Box<dyn TrainedModel>, Arti
         ModelKind::Hybrid => Ok(Box::new(HybridModel::load(bytes)?)),
         ModelKind::Ranker => Ok(Box::new(RankerPipeline::load(bytes)?)),
         ModelKind::Als => super::als::load(bytes),
+        ModelKind::ItemKnn => Ok(Box::new(super::item_knn::load(bytes)?)),
+        ModelKind::Ease => Ok(Box::new(super::ease::load(bytes)?)),
         _ => Err(ArtifactError::WrongKind {
             expected: kind.name().to_string(),
             found: "nothing (not available in this build)".to_string(),
