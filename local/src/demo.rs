@@ -130,6 +130,8 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     let fbt = jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::FbtRules)).await?;
     let classroom = crate::demo_classroom::seed_teachers(state, sizes.teachers).await?;
     let videos = crate::demo_videos::seed_videos(state, sizes.videos, sizes.customers).await?;
+    // Last, after everything that records interactions: every model gets a version and metrics.
+    let reco = jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::RecoTrain)).await?;
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,
@@ -150,6 +152,7 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
         video_saves = videos.saves,
         trending_videos = videos.trending,
         interactions = orders.interactions + videos.interactions,
+        reco_training = %reco["report"]["training_id"],
         "demo data seeded"
     );
     Ok(())
@@ -290,5 +293,54 @@ mod tests {
         conn.read_to_string(&mut reply).await.unwrap();
         assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
         running.handle.abort();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reco_tests {
+    use shared::domain::ml_models::{runs, training};
+    use shared::reco::model::ModelKind;
+
+    use super::*;
+
+    /// `serve --demo` runs `reco-train` once after seeding: every trainable model has a run
+    /// record, and the lock is released.
+    #[tokio::test]
+    async fn seeding_runs_the_training_job_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::for_tests(dir.path().to_path_buf()).unwrap();
+        let sizes = DemoSizes {
+            products: 24,
+            customers: 3,
+            orders: 10,
+            teachers: 0,
+            videos: 0,
+        };
+        seed_all(&state, sizes).await.unwrap();
+        let store = state.store.as_ref();
+        for kind in training::all_trainable() {
+            let Some(t) = shared::domain::ml_models::ModelType::of_kind(kind) else {
+                continue;
+            };
+            let id = shared::domain::ml_models::configs::default_id(t);
+            let history = runs::of_config(store, &id, 10).await.unwrap();
+            assert_eq!(history.len(), 1, "{kind}");
+        }
+        let fbt = runs::of_config(store, "default-fbt", 1).await.unwrap();
+        assert_eq!(fbt[0].status, runs::RunStatus::Completed);
+        assert!(
+            training::pointer(store, ModelKind::Kmeans)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .get(&shared::store::keys::training_lock())
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(orders_fn::routes(state.clone()))
         .merge(search_fn::routes(state.clone()))
         .merge(classroom_fn::routes(state.clone()))
-        .merge(videos_fn::routes(state))
+        .merge(videos_fn::routes(state.clone()))
+        .merge(ml_models_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -66,6 +67,7 @@ pub fn openapi() -> OpenApi {
         search_fn::openapi(),
         classroom_fn::openapi(),
         videos_fn::openapi(),
+        ml_models_fn::openapi(),
     ] {
         doc.merge(part);
     }

@@ -69,7 +69,7 @@ enum Command {
         password_stdin: bool,
     },
     /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`,
-    /// `user-clusters`, `video-trends`).
+    /// `user-clusters`, `video-trends`, `reco-train`).
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
@@ -83,6 +83,9 @@ enum Command {
         /// user-clusters: k-means seed (default 42).
         #[arg(long)]
         seed: Option<u64>,
+        /// reco-train: models to train, comma-separated (default: all but kmeans).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
     },
     /// Offline evaluation: `local eval recommend --train TRAIN.csv --test TEST.csv --model M`.
     Eval {
@@ -183,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             min_support_count,
             seed,
+            models,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -193,6 +197,8 @@ async fn main() -> anyhow::Result<()> {
                 job: name,
                 min_support_count,
                 seed,
+                training_id: None,
+                models,
             };
             let report = jobs_fn::run(&state, &event).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -37,6 +37,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "search" => search_fn::router,
         "classroom" => classroom_fn::router,
         "videos" => videos_fn::router,
+        "ml-models" => ml_models_fn::router,
         _ => return None,
     })
 }

@@ -88,6 +88,9 @@ impl Template {
                 format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{logical_id}")
             }
             Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{logical_id}"),
+            Some("AWS::Serverless::Function") => {
+                format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}")
+            }
             Some("AWS::SecretsManager::Secret") => {
                 format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{logical_id}")
             }

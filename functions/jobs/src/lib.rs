@@ -12,6 +12,12 @@
 //! - `video-trends`: recomputes every ready shoppable video's `trend_score` in [0, 1] from the
 //!   last 72 hours of time-decayed activity and writes the trending list
 //!   ([`shared::domain::videos::trends`]).
+//! - `reco-train`: trains the recommendation models (`models`, default all but kmeans) with
+//!   their active configs, evaluates each on a time-based holdout, writes versioned artifacts
+//!   and run records, and switches each model in force only when all of it is written
+//!   ([`shared::domain::ml_models::training`]). Nightly, and started by `POST
+//!   /api/v1/admin/ml-models/ml-config/train` (asynchronous invocation with the `training_id`
+//!   whose lock the route took). A run while another holds the lock does nothing and says so.
 //!
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
@@ -23,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{
     AppState,
+    domain::ml_models::training,
     domain::{
         fbt,
         teachers::{self, RecomputeError},
@@ -32,7 +39,7 @@ use shared::{
             verify,
         },
     },
-    reco::clusters::ClusterParams,
+    reco::{clusters::ClusterParams, model::ModelKind},
     store::StoreError,
 };
 
@@ -43,11 +50,17 @@ pub enum Job {
     FbtRules,
     UserClusters,
     VideoTrends,
+    RecoTrain,
 }
 
 impl Job {
     /// Every job, in the order of the module docs.
-    pub const ALL: [Job; 3] = [Job::FbtRules, Job::UserClusters, Job::VideoTrends];
+    pub const ALL: [Job; 4] = [
+        Job::FbtRules,
+        Job::UserClusters,
+        Job::VideoTrends,
+        Job::RecoTrain,
+    ];
 
     /// The job's name in events, reports and on the command line.
     pub fn name(self) -> &'static str {
@@ -55,6 +68,7 @@ impl Job {
             Job::FbtRules => "fbt-rules",
             Job::UserClusters => "user-clusters",
             Job::VideoTrends => "video-trends",
+            Job::RecoTrain => "reco-train",
         }
     }
 }
@@ -86,6 +100,13 @@ pub struct JobEvent {
     /// `user-clusters`: k-means seed (default 42).
     #[serde(default)]
     pub seed: Option<u64>,
+    /// `reco-train`: the training id whose lock the train route holds (absent on the schedule:
+    /// the job takes the lock itself).
+    #[serde(default)]
+    pub training_id: Option<String>,
+    /// `reco-train`: model names (default: every model but kmeans).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
 }
 
 impl JobEvent {
@@ -95,13 +116,15 @@ impl JobEvent {
             job,
             min_support_count: None,
             seed: None,
+            training_id: None,
+            models: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("unknown job '{0}' (known: fbt-rules, user-clusters, video-trends)")]
+    #[error("unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train)")]
     UnknownJob(String),
     #[error("min_support_count must be at least 1")]
     InvalidParameter,
@@ -111,6 +134,8 @@ pub enum JobError {
     Recompute(#[from] RecomputeError),
     #[error("video verification: {0}")]
     Verify(#[from] VideoError),
+    #[error("reco-train: {0}")]
+    Models(String),
     #[error("not a job or S3 event: {0}")]
     BadEvent(String),
 }
@@ -235,6 +260,39 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 "video trend scores recomputed"
             );
             Ok(json!({"job": event.job, "report": report}))
+        }
+        Job::RecoTrain => {
+            let models = match &event.models {
+                None => training::all_trainable(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| match n.parse::<ModelKind>() {
+                        Ok(ModelKind::Kmeans) => Err(JobError::Models(
+                            "kmeans is not available yet (user segmentation)".into(),
+                        )),
+                        Ok(k) => Ok(k),
+                        Err(e) => Err(JobError::Models(e.to_string())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let outcome = training::run_locked(
+                state.store.clone(),
+                state.blobs.clone(),
+                event.training_id.as_deref(),
+                &models,
+                training::registry_fit(),
+            )
+            .await?;
+            match outcome {
+                Ok(report) => {
+                    tracing::info!(report = %training::summary(&report), "recommendation models trained");
+                    Ok(json!({"job": event.job, "report": report}))
+                }
+                Err(busy) => {
+                    tracing::warn!(%busy, "reco-train not run");
+                    Ok(json!({"job": event.job, "skipped": busy.to_string()}))
+                }
+            }
         }
     }
 }

@@ -118,6 +118,8 @@ pub enum Permission {
     SystemAdmin,
     #[serde(rename = "system.settings")]
     SystemSettings,
+    #[serde(rename = "system.ml_models")]
+    SystemMlModels,
     #[serde(rename = "system.*")]
     SystemAll,
     #[serde(rename = "assign_roles")]
@@ -129,7 +131,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 24] = {
+    pub const ALL: [Permission; 25] = {
         use Permission::*;
         [
             UsersView,
@@ -152,6 +154,7 @@ impl Permission {
             AnalyticsAll,
             SystemAdmin,
             SystemSettings,
+            SystemMlModels,
             SystemAll,
             AssignRoles,
             ViewUserSegmentation,
@@ -182,6 +185,7 @@ impl Permission {
             AnalyticsAll => "analytics.*",
             SystemAdmin => "system.admin",
             SystemSettings => "system.settings",
+            SystemMlModels => "system.ml_models",
             SystemAll => "system.*",
             AssignRoles => "assign_roles",
             ViewUserSegmentation => "view_user_segmentation",
@@ -262,6 +266,7 @@ mod tests {
             "users.update",
             "system.admin",
             "system.settings",
+            "system.ml_models",
             "assign_roles",
         ] {
             assert!(has_permission(&admin, p), "admin lacks {p}");

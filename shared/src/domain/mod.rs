@@ -6,6 +6,7 @@ pub mod fbt;
 pub mod import;
 pub mod interactions;
 pub mod login_throttle;
+pub mod ml_models;
 pub mod orders;
 pub mod stats;
 pub mod teachers;

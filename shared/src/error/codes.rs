@@ -175,6 +175,12 @@ error_codes! {
     /// Another recompute switched the clustering first.
     RecomputeConflict = "RECOMPUTE_CONFLICT", [409];
 
+    // ML model management.
+    /// A model training is already running; retry when it has finished.
+    TrainingInProgress = "TRAINING_IN_PROGRESS", [409];
+    /// No ML config has this id.
+    ConfigNotFound = "CONFIG_NOT_FOUND", [404];
+
     // Textbook (spec 001: lower-case codes).
     /// A required field is missing or empty.
     MissingRequiredField = "missing_required_field", [400];
@@ -330,6 +336,8 @@ mod tests {
             (ClusterNotFound, "CLUSTER_NOT_FOUND"),
             (NotEnoughUsers, "NOT_ENOUGH_USERS"),
             (RecomputeConflict, "RECOMPUTE_CONFLICT"),
+            (TrainingInProgress, "TRAINING_IN_PROGRESS"),
+            (ConfigNotFound, "CONFIG_NOT_FOUND"),
             (MissingRequiredField, "missing_required_field"),
             (InvalidDifficulty, "invalid_difficulty"),
             (InvalidIdentifier, "invalid_identifier"),

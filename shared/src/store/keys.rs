@@ -65,6 +65,11 @@
 //! | product activity | `PRODACT#<yyyy-mm-ddThh>#<shard 0-7>` | `<product id>` | - | - | hourly per-kind counts (`ADD`); `expires_at` after 8 days (trending) |
 //! | interaction event | `EVENT#<yyyy-mm-dd>#<shard 00-15 of the actor>` | `<epoch millis, 13 digits>#<uuid>` | - | - | actor, product, kind, count, `at`; `expires_at` after 90 days (analytics) |
 //! | import batch done | `IMPORT#<kind>#<xxh3 of the file's rows, 16 hex>` | `BATCH#<n, 8 digits>` | - | - | bulk import of rows without ids (interactions): a batch already written is skipped when the same file is sent again; `expires_at` after 30 days |
+//! | ML config | `MLCONFIG` | `CONFIG#<config id>` | - | - | name, `model_type`, description, parameters, `is_active`, latest metrics (few: one partition) |
+//! | active ML config | `MLCONFIG` | `ACTIVE#<model type>` | - | - | `config_id`; switched with both configs' `is_active` in one transaction |
+//! | training run | `MLRUN#<config id>` | `<training id>#<model>` | - | - | status, reason, parameters, data sizes, phase timings, metrics (performance history) |
+//! | training lock | `MLTRAIN` | `LOCK` | - | - | `training_id`, models; `expires_at` (a crashed run's lock lapses) |
+//! | model in force | `RECOMODEL#<model>` | `CURRENT` | - | - | version, blob key of the artifact (`models/reco/<model>/<version>`) and of its item ids |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -434,4 +439,39 @@ pub fn import_batch(kind: &str, file_hash: u64, batch: u64) -> super::Key {
         format!("IMPORT#{kind}#{file_hash:016x}"),
         format!("BATCH#{batch:08}"),
     )
+}
+/// Partition of the ML configs and of the active-config pointers (a few dozen items).
+pub const ML_CONFIG_PK: &str = "MLCONFIG";
+pub const ML_CONFIG_SK_PREFIX: &str = "CONFIG#";
+pub const ML_ACTIVE_SK_PREFIX: &str = "ACTIVE#";
+
+pub fn ml_config(id: &str) -> super::Key {
+    super::Key::new(ML_CONFIG_PK, format!("{ML_CONFIG_SK_PREFIX}{id}"))
+}
+
+/// The pointer to the active config of a model type.
+pub fn ml_active_config(model_type: &str) -> super::Key {
+    super::Key::new(ML_CONFIG_PK, format!("{ML_ACTIVE_SK_PREFIX}{model_type}"))
+}
+
+pub fn training_runs_pk(config_id: &str) -> String {
+    format!("MLRUN#{config_id}")
+}
+
+/// One model's run within one training (training ids sort by start time).
+pub fn training_run(config_id: &str, training_id: &str, model: &str) -> super::Key {
+    super::Key::new(
+        training_runs_pk(config_id),
+        format!("{training_id}#{model}"),
+    )
+}
+
+/// The one-run-at-a-time lock of the training job.
+pub fn training_lock() -> super::Key {
+    super::Key::new("MLTRAIN", "LOCK")
+}
+
+/// The pointer to the version of a recommendation model in force.
+pub fn reco_model_current(model: &str) -> super::Key {
+    super::Key::new(format!("RECOMODEL#{model}"), "CURRENT")
 }
