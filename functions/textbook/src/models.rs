@@ -29,12 +29,8 @@ pub const MAX_PREFERENCE_CHARS: usize = 200;
 /// Body of `POST /personalize`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PersonalizeRequest {
-    /// Client-generated id (a UUID), at most 200 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    /// Client-generated id (a UUID), at most 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub session_id: String,
     /// The chapter in Markdown; at most `TEXTBOOK_MAX_CONTENT_BYTES` (default 131072) bytes.
     #[schema(min_length = 1, pattern = r"\S")]
@@ -42,11 +38,7 @@ pub struct PersonalizeRequest {
     /// `beginner`, `intermediate` or `advanced`.
     #[schema(pattern = "^(beginner|intermediate|advanced)$")]
     pub difficulty_level: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub chapter_id: String,
     /// Character offset where the reader is (default 0): in the text the session shows when it
     /// already holds this chapter, else in `chapter_content`.
@@ -61,16 +53,12 @@ pub struct PersonalizeRequest {
 /// Body of `POST /change-difficulty`. `chapter_content` and `chapter_id` default to the session's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ChangeDifficultyRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub session_id: String,
     #[schema(pattern = "^(beginner|intermediate|advanced)$")]
     pub difficulty_level: String,
     pub chapter_content: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(max_length = 200)]
     pub chapter_id: Option<String>,
     /// Character offset in the text the session shows (default: the stored position).
     #[schema(minimum = 0)]
@@ -84,11 +72,7 @@ pub struct ChangeDifficultyRequest {
 /// Body of `POST /toggle-original`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ToggleOriginalRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub session_id: String,
     /// Character offset in the text the session shows (default: the stored position).
     #[schema(minimum = 0)]
