@@ -59,10 +59,16 @@ pub async fn last_24h(store: &dyn ItemStore, name: &str) -> StoreResult<i64> {
 }
 
 /// The pointers to the models in force: the classroom's text classifier
-/// (`CLASSIFY#MODEL`/`CURRENT`) and the teachers' clustering (`CLUSTERS`/`CURRENT`). The product
-/// recommendations are rules and counters, not models, so they are not counted.
-pub fn model_pointers() -> [Key; 2] {
-    [keys::classify_model_current(), keys::clusters_current()]
+/// (`CLASSIFY#MODEL`/`CURRENT`), the teachers' clustering (`CLUSTERS`/`CURRENT`) and each
+/// recommendation model the `reco-train` job has switched in (`RECOMODEL#<model>`/`CURRENT`).
+pub fn model_pointers() -> Vec<Key> {
+    let mut keys = vec![keys::classify_model_current(), keys::clusters_current()];
+    keys.extend(
+        crate::reco::model::ModelKind::ALL
+            .into_iter()
+            .map(|kind| keys::reco_model_current(kind.name())),
+    );
+    keys
 }
 
 /// How many models are in force: the [`model_pointers`] that exist (read, not counted, so the
