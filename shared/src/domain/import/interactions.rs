@@ -26,7 +26,7 @@ use super::{
 use crate::{
     domain::interactions::{self, Actor, InteractionKind, Signal},
     error::FieldError,
-    store::{EXPIRES_AT, Item, ItemStore, PK, SK, keys, now_epoch},
+    store::{EXPIRES_AT, Item, PK, SK, keys, now_epoch},
 };
 
 /// How long the marker of a written batch is kept.
@@ -68,31 +68,6 @@ fn parse(row: usize, rec: &Map<String, Value>) -> Result<(Signal, String), Vec<F
     f.finish(value)
 }
 
-/// Adds the product ids of `batch` found in the store to `known`; a row error for each other.
-async fn check_products(
-    store: &dyn ItemStore,
-    batch: &[(usize, String)],
-    known: &mut HashSet<String>,
-    problems: &mut Problems,
-) -> Result<(), ImportError> {
-    let wanted: Vec<_> = batch
-        .iter()
-        .filter(|(_, id)| !known.contains(id))
-        .map(|(_, id)| keys::product(id))
-        .collect();
-    for item in store.batch_get(&wanted).await? {
-        if let Some(id) = item.get("id").and_then(Value::as_str) {
-            known.insert(id.to_string());
-        }
-    }
-    for (row, id) in batch {
-        if !known.contains(id) {
-            problems.row(*row, "product_id", format!("unknown product {id}"));
-        }
-    }
-    Ok(())
-}
-
 pub(super) async fn run(
     ctx: &Context<'_>,
     source: &Source<'_>,
@@ -114,7 +89,7 @@ pub(super) async fn run(
             }
         }
         if batch.len() >= BATCH {
-            check_products(ctx.store, &batch, &mut known, &mut problems).await?;
+            super::check_products(ctx.store, &batch, &mut known, &mut problems).await?;
             batch.clear();
         }
         if problems.full() {
@@ -122,7 +97,7 @@ pub(super) async fn run(
         }
     }
     if !batch.is_empty() && !problems.full() {
-        check_products(ctx.store, &batch, &mut known, &mut problems).await?;
+        super::check_products(ctx.store, &batch, &mut known, &mut problems).await?;
     }
     problems.finish(rows)?;
     let file_hash = hasher.digest();

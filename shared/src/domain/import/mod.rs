@@ -240,6 +240,32 @@ where
 }
 
 /// A row that validated in the first pass but not in the second: the file changed in between.
+/// Adds the product ids of `batch` found in the store to `known`; a row error for each other
+/// (the interaction and order imports both reference products).
+pub(crate) async fn check_products(
+    store: &dyn ItemStore,
+    batch: &[(usize, String)],
+    known: &mut std::collections::HashSet<String>,
+    problems: &mut Problems,
+) -> Result<(), ImportError> {
+    let wanted: Vec<_> = batch
+        .iter()
+        .filter(|(_, id)| !known.contains(id))
+        .map(|(_, id)| crate::store::keys::product(id))
+        .collect();
+    for item in store.batch_get(&wanted).await? {
+        if let Some(id) = item.get("id").and_then(serde_json::Value::as_str) {
+            known.insert(id.to_string());
+        }
+    }
+    for (row, id) in batch {
+        if !known.contains(id) {
+            problems.row(*row, "product_id", format!("unknown product {id}"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn changed(row: usize) -> ImportError {
     ImportError::Write(format!(
         "row {row} no longer reads as it did when validated: the file changed during the import"
