@@ -236,31 +236,10 @@ pub fn load(bytes: &[u8]) -> Result<EaseModel, ArtifactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reco::data::Interaction;
 
-    fn it(u: &str, i: &str, w: f32) -> Interaction {
-        Interaction {
-            user: u.into(),
-            item: i.into(),
-            weight: w,
-            timestamp: 0,
-        }
-    }
-
-    /// 3 users x 4 items: u0 = {a, b, c}, u1 = {a, b}, u2 = {b, d} (weights ignored by the fit).
+    /// The 3 x 4 fixture; weights are ignored by the EASE fit (u0 = {a, b, c}, u1 = {a, b}, u2 = {b, d}).
     fn data() -> Dataset {
-        Dataset::from_interactions(
-            &[
-                it("u0", "a", 1.0),
-                it("u0", "b", 2.0),
-                it("u0", "c", 1.0),
-                it("u1", "a", 3.0),
-                it("u1", "b", 1.0),
-                it("u2", "b", 1.0),
-                it("u2", "d", 2.0),
-            ],
-            None,
-        )
+        crate::reco::data::fixtures::three_by_four()
     }
 
     #[test]

@@ -341,32 +341,11 @@ pub fn load(bytes: &[u8]) -> Result<ItemKnnModel, ArtifactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reco::data::Interaction;
-
-    fn it(u: &str, i: &str, w: f32) -> Interaction {
-        Interaction {
-            user: u.into(),
-            item: i.into(),
-            weight: w,
-            timestamp: 0,
-        }
-    }
 
     /// 3 users x 4 items (a, b, c, d): u0 = {a: 1, b: 2, c: 1}, u1 = {a: 3, b: 1},
     /// u2 = {b: 1, d: 2}.
     fn data() -> Dataset {
-        Dataset::from_interactions(
-            &[
-                it("u0", "a", 1.0),
-                it("u0", "b", 2.0),
-                it("u0", "c", 1.0),
-                it("u1", "a", 3.0),
-                it("u1", "b", 1.0),
-                it("u2", "b", 1.0),
-                it("u2", "d", 2.0),
-            ],
-            None,
-        )
+        crate::reco::data::fixtures::three_by_four()
     }
 
     fn close(a: f32, b: f32) -> bool {
