@@ -42,7 +42,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(search_fn::routes(state.clone()))
         .merge(classroom_fn::routes(state.clone()))
         .merge(videos_fn::routes(state.clone()))
-        .merge(ml_models_fn::routes(state))
+        .merge(ml_models_fn::routes(state.clone()))
+        .merge(recommendations_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -68,6 +69,7 @@ pub fn openapi() -> OpenApi {
         classroom_fn::openapi(),
         videos_fn::openapi(),
         ml_models_fn::openapi(),
+        recommendations_fn::openapi(),
     ] {
         doc.merge(part);
     }

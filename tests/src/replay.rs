@@ -38,6 +38,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "classroom" => classroom_fn::router,
         "videos" => videos_fn::router,
         "ml-models" => ml_models_fn::router,
+        "recommendations" => recommendations_fn::router,
         _ => return None,
     })
 }
