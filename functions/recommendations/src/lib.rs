@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
 use shared::AppState;
+use shared::domain::explanations::Explainer;
 use shared::domain::ml_models::ModelCache;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -13,11 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 pub struct RecommendationsState {
     pub app: AppState,
     pub models: Arc<ModelCache>,
+    pub explainer: Arc<Explainer>,
 }
 
 impl RecommendationsState {
     pub fn new(app: AppState) -> Self {
         Self {
+            explainer: Explainer::new(&app),
             app,
             models: Arc::new(ModelCache::default()),
         }

@@ -2,12 +2,15 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod experiments;
+pub mod explanations;
 pub mod fbt;
 pub mod import;
 pub mod interactions;
 pub mod login_throttle;
 pub mod ml_models;
 pub mod orders;
+pub mod rec_tracking;
 pub mod stats;
 pub mod teachers;
 pub mod users;

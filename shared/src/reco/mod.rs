@@ -32,6 +32,7 @@
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
 
+pub mod algorithm;
 pub mod als;
 pub mod artifact;
 pub mod association;
