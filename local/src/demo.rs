@@ -111,6 +111,16 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
     Ok(out)
 }
 
+/// Whether `reco-train` has run on this store before (a run record of the popularity model,
+/// which every training includes, completed or skipped).
+async fn trained_before(state: &AppState) -> anyhow::Result<bool> {
+    use shared::domain::ml_models::{ModelType, configs, runs};
+    let id = configs::default_id(ModelType::Popularity);
+    Ok(!runs::of_config(state.store.as_ref(), &id, 1)
+        .await?
+        .is_empty())
+}
+
 /// How much demo data to seed (the `serve --demo-*` options).
 #[derive(Debug, Clone, Copy)]
 pub struct DemoSizes {
@@ -131,7 +141,14 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     let classroom = crate::demo_classroom::seed_teachers(state, sizes.teachers).await?;
     let videos = crate::demo_videos::seed_videos(state, sizes.videos, sizes.customers).await?;
     // Last, after everything that records interactions: every model gets a version and metrics.
-    let reco = jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::RecoTrain)).await?;
+    // A restart on seeded data that recorded nothing new keeps the models in force (a model the
+    // first run skipped for lack of data would be skipped again).
+    let recorded = orders.interactions + videos.interactions;
+    let reco = if recorded > 0 || !trained_before(state).await? {
+        jobs_fn::run(state, &jobs_fn::JobEvent::named(jobs_fn::Job::RecoTrain)).await?
+    } else {
+        serde_json::json!({"report": {"training_id": "skipped: nothing new since the last training"}})
+    };
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,
@@ -342,5 +359,9 @@ mod reco_tests {
                 .unwrap()
                 .is_none()
         );
+        // A restart that seeds nothing new (every model has a version) does not train again.
+        seed_all(&state, sizes).await.unwrap();
+        let again = runs::of_config(store, "default-fbt", 10).await.unwrap();
+        assert_eq!(again.len(), 1, "no second training");
     }
 }

@@ -219,6 +219,8 @@ pub fn recommend(args: &RecommendArgs) -> anyhow::Result<Value> {
         interactions: &train,
         item_created_at: &[],
         item_embeddings: &[],
+        item_category: &[],
+        item_price: &[],
         now,
         seed: args.seed.unwrap_or(42),
     };

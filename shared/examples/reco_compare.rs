@@ -38,6 +38,8 @@ fn main() {
         interactions: &train_rows,
         item_created_at: &created,
         item_embeddings: &embeddings,
+        item_category: &[],
+        item_price: &[],
         now,
         seed: 42,
     };

@@ -10,7 +10,7 @@ use shared::{
     ApiError, ApiResult, AppState,
     auth::{Role, password, permissions_for},
     domain::{
-        cart, login_throttle,
+        cart, interactions, login_throttle,
         users::{self, NewUser},
     },
     error::ErrorBody,
@@ -181,8 +181,9 @@ pub async fn login(
     }))
 }
 
-/// Merges the guest cart named by `X-Cart-Id` into the user's cart. A failure here must not fail
-/// the login: it is logged and the guest cart stays where it was.
+/// Merges the guest cart named by `X-Cart-Id` into the user's cart, and the guest's interactions
+/// into the user's history. A failure here must not fail the login: it is logged and the guest's
+/// cart or interactions stay where they were.
 async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: &str) {
     let Some(cart_id) = headers
         .get("x-cart-id")
@@ -191,9 +192,20 @@ async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: &str) 
     else {
         return;
     };
-    match cart::merge_guest(state.store.as_ref(), &cart_id.to_string(), user_id).await {
+    let cart_id = cart_id.to_string();
+    let store = state.store.as_ref();
+    let (lines, history) = tokio::join!(
+        cart::merge_guest(store, &cart_id, user_id),
+        interactions::merge_guest(store, &cart_id, user_id)
+    );
+    match lines {
         Ok(0) => {}
         Ok(n) => tracing::info!(lines = n, "guest cart merged at login"),
         Err(e) => tracing::warn!(error = %e, "could not merge the guest cart at login"),
+    }
+    match history {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pairs = n, "guest interactions merged at login"),
+        Err(e) => tracing::warn!(error = %e, "could not merge the guest interactions at login"),
     }
 }

@@ -116,6 +116,7 @@ async fn login_merges_the_guest_cart_named_by_x_cart_id() {
     use shared::domain::{
         cart::{self, CartOwner},
         catalog::{self, NewCategory, NewProduct},
+        interactions,
     };
     let app = TestApp::new(router);
     let (user, _) = app
@@ -151,6 +152,17 @@ async fn login_merges_the_guest_cart_named_by_x_cart_id() {
     cart::add(store, &CartOwner::Guest(guest_id.clone()), &product.id, 2)
         .await
         .unwrap();
+    let guest = interactions::Actor::Guest(guest_id.clone());
+    interactions::record(
+        store,
+        &[interactions::Signal::new(
+            guest.clone(),
+            product.id.clone(),
+            interactions::InteractionKind::View,
+        )],
+    )
+    .await
+    .unwrap();
 
     let mut req = shared::testkit::raw_request(
         "POST",
@@ -173,6 +185,17 @@ async fn login_merges_the_guest_cart_named_by_x_cart_id() {
             .unwrap()
             .is_empty()
     );
+    // What the guest viewed is now the user's history (and no longer the guest's).
+    let w = interactions::KindWeights::default();
+    let user_actor = interactions::Actor::User(user.id.clone());
+    let (history, _) = interactions::actor_history(store, &user_actor, &w)
+        .await
+        .unwrap();
+    assert_eq!(history, vec![(product.id.clone(), 1.0)]);
+    let (left, _) = interactions::actor_history(store, &guest, &w)
+        .await
+        .unwrap();
+    assert!(left.is_empty());
 }
 
 /// A login form sent from `peer` (the connection's address, as the local server sees it).

@@ -1218,6 +1218,8 @@ mod tests {
             interactions: &interactions,
             item_created_at: &[],
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now: 0,
             seed: 5,
         };

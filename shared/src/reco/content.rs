@@ -173,6 +173,8 @@ mod tests {
             interactions: &[],
             item_created_at: &[],
             item_embeddings: embeddings,
+            item_category: &[],
+            item_price: &[],
             now: 0,
             seed: 1,
         };
@@ -247,6 +249,8 @@ mod tests {
             interactions: &[],
             item_created_at: &[],
             item_embeddings: &[None],
+            item_category: &[],
+            item_price: &[],
             now: 0,
             seed: 1,
         };

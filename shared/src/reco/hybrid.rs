@@ -400,6 +400,8 @@ mod tests {
             interactions: &all,
             item_created_at: &[],
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now: 100,
             seed: 1,
         };

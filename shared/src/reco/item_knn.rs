@@ -500,6 +500,8 @@ mod tests {
             interactions: &[],
             item_created_at: &[],
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now: 0,
             seed: 1,
         };

@@ -303,6 +303,8 @@ mod tests {
             interactions,
             item_created_at: created,
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now: NOW,
             seed: 42,
         }

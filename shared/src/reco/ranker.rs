@@ -15,8 +15,9 @@
 //! | 6 | `price_band_distance` | `|log2(price) - weighted mean log2(price) of the history|` (price band) |
 //! | 7 | `embedding_affinity` | cosine of the candidate's embedding and the history's profile ([`super::content`]) |
 //!
-//! [`TrainInput`] carries no categories or prices: features 5 and 6 are missing unless the caller
-//! sets them on [`ItemFeatures`] ([`ItemFeatures::with_categories`], [`ItemFeatures::with_prices`]).
+//! Categories and prices come from [`TrainInput::item_category`] and [`TrainInput::item_price`]
+//! (the training job fills them from the catalogue); features 5 and 6 are missing (NaN, which the
+//! trees route as missing) for items without them.
 //!
 //! ## Labels and training set
 //!
@@ -160,7 +161,8 @@ pub struct ItemFeatures {
 }
 
 impl ItemFeatures {
-    /// From a training input (no categories or prices: set them with the `with_` methods).
+    /// From a training input (categories and prices from its `item_category` / `item_price`,
+    /// missing where it has none).
     pub fn from_input(input: &TrainInput<'_>) -> Self {
         let n = input.data.n_items();
         let pop = PopularityModel::fit(input, 30);
@@ -189,8 +191,12 @@ impl ItemFeatures {
             popularity,
             last_activity,
             created_at,
-            category: vec![None; n],
-            price: vec![None; n],
+            category: (0..n)
+                .map(|c| input.item_category.get(c).copied().flatten())
+                .collect(),
+            price: (0..n)
+                .map(|c| input.item_price.get(c).copied().flatten())
+                .collect(),
             content: ContentModel::fit(input, 20).ok(),
         }
     }
@@ -1059,6 +1065,8 @@ mod tests {
             interactions: &all,
             item_created_at: &created,
             item_embeddings: &[],
+            item_category: &[Some(7)],
+            item_price: &[Some(19.5), None],
             now: 10 * d,
             seed: 1,
         };
@@ -1070,7 +1078,9 @@ mod tests {
         assert!(close(f.days_since(f.created_at[0]), 8.0));
         assert!(f.days_since(f.created_at[1]).is_nan());
         assert!(f.content.is_none());
-        assert_eq!(f.category, vec![None, None]);
+        // Categories and prices come from the input; a column past their end has none.
+        assert_eq!(f.category, vec![Some(7), None]);
+        assert_eq!(f.price, vec![Some(19.5), None]);
     }
 
     #[test]
@@ -1137,6 +1147,8 @@ mod tests {
             interactions: &all,
             item_created_at: &[],
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now,
             seed: 3,
         };
@@ -1185,6 +1197,8 @@ mod tests {
             interactions: &train,
             item_created_at: &[],
             item_embeddings: &[],
+            item_category: &[],
+            item_price: &[],
             now,
             seed: 42,
         };

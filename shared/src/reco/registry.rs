@@ -26,6 +26,10 @@ pub struct TrainInput<'a> {
     pub item_created_at: &'a [Option<i64>],
     /// Embedding per item column, when stored (content model).
     pub item_embeddings: &'a [Option<Vec<f32>>],
+    /// Category index per item column, when known (ranker: category affinity).
+    pub item_category: &'a [Option<u32>],
+    /// Price per item column, when known (ranker: price band).
+    pub item_price: &'a [Option<f32>],
     /// "Now" in epoch seconds (time windows and decay are relative to it).
     pub now: i64,
     /// Seed for anything random.

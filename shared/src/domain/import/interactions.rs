@@ -7,9 +7,11 @@
 //! (1-1,000,000, default 1) and `timestamp` (ISO 8601, a date or epoch seconds, not in the future;
 //! default now).
 //!
-//! Rows are recorded through [`interactions::record`] with their time (`at`), so the pair
-//! aggregates, the hourly product activity and the raw events are exactly what live traffic would
-//! have written (activity and events older than their retention expire as theirs would). Rows have
+//! Rows are recorded through [`interactions::record_bulk`] with their time (`at`), so the pair
+//! aggregates, the hourly product activity and the raw events are what live traffic would have
+//! written (the rows of one batch that share a pair or a product hour are coalesced into one
+//! write, and the writes go out in transactions of 100 items: on the local stores that is one
+//! commit per hundred items instead of one per write) (activity and events older than their retention expire as theirs would). Rows have
 //! no ids: each written batch leaves a marker keyed by the hash of the file's rows, and a retry of
 //! the same file skips the batches already written.
 
@@ -121,7 +123,7 @@ pub(super) async fn run(
             if ctx.store.get(&key).await?.is_some() {
                 report.skipped += batch.len() as u64;
             } else {
-                interactions::record(ctx.store, &batch).await?;
+                interactions::record_bulk(ctx.store, &batch).await?;
                 let mut marker = Item::new();
                 marker.insert(PK.into(), key.pk.into());
                 marker.insert(SK.into(), key.sk.into());

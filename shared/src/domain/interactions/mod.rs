@@ -39,6 +39,7 @@
 //! as roughly +10-20 ms on detail and +20-30 ms on the cart add at p50; against DynamoDB the
 //! same writes are network round trips issued in parallel. Command in `tests/bench/README.md`.
 
+mod guest;
 pub mod kinds;
 
 use std::collections::HashMap;
@@ -52,6 +53,7 @@ use crate::store::{
     EXPIRES_AT, Item, ItemStore, Key, PK, Query, SK, StoreResult, TxOp, Update, keys, query_all,
 };
 
+pub use guest::merge_guest;
 pub use kinds::{InteractionKind, KindWeights};
 
 /// How long raw events are kept (analytics reads them; training reads the aggregates).

@@ -217,22 +217,57 @@ struct Context {
     catalog: Vec<String>,
     created_at: HashMap<String, i64>,
     embeddings: HashMap<String, Vec<f32>>,
+    /// Category index (order of first appearance in the catalogue) per product.
+    category: HashMap<String, u32>,
+    /// Price in currency units per product.
+    price: HashMap<String, f32>,
     now: i64,
 }
 
+/// The per-column side data of a data set, in [`TrainInput`]'s column order.
+struct Columns {
+    created: Vec<Option<i64>>,
+    embeddings: Vec<Option<Vec<f32>>>,
+    category: Vec<Option<u32>>,
+    price: Vec<Option<f32>>,
+}
+
 /// The per-column side data of a data set.
-fn columns(ctx: &Context, items: &IdMap) -> (Vec<Option<i64>>, Vec<Option<Vec<f32>>>) {
-    let created = items
-        .ids()
-        .iter()
-        .map(|id| ctx.created_at.get(id).copied())
-        .collect();
-    let embeddings = items
-        .ids()
-        .iter()
-        .map(|id| ctx.embeddings.get(id).cloned())
-        .collect();
-    (created, embeddings)
+fn columns(ctx: &Context, items: &IdMap) -> Columns {
+    let ids = items.ids();
+    Columns {
+        created: ids
+            .iter()
+            .map(|id| ctx.created_at.get(id).copied())
+            .collect(),
+        embeddings: ids
+            .iter()
+            .map(|id| ctx.embeddings.get(id).cloned())
+            .collect(),
+        category: ids.iter().map(|id| ctx.category.get(id).copied()).collect(),
+        price: ids.iter().map(|id| ctx.price.get(id).copied()).collect(),
+    }
+}
+
+impl Columns {
+    fn input<'a>(
+        &'a self,
+        data: &'a Dataset,
+        interactions: &'a [Interaction],
+        now: i64,
+        seed: u64,
+    ) -> TrainInput<'a> {
+        TrainInput {
+            data,
+            interactions,
+            item_created_at: &self.created,
+            item_embeddings: &self.embeddings,
+            item_category: &self.category,
+            item_price: &self.price,
+            now,
+            seed,
+        }
+    }
 }
 
 /// What fitting one model produced (on the blocking pool).
@@ -261,18 +296,11 @@ fn fit_evaluate_refit(
     let seed = seed_of(params);
     let t = Instant::now();
     let train_ds = Dataset::from_interactions(&ctx.train, Some(&ctx.catalog));
-    let (created, embeddings) = columns(ctx, &train_ds.items);
+    let cols = columns(ctx, &train_ds.items);
     let model = fit(
         kind,
         params,
-        &TrainInput {
-            data: &train_ds,
-            interactions: &ctx.train,
-            item_created_at: &created,
-            item_embeddings: &embeddings,
-            now: ctx.now,
-            seed,
-        },
+        &cols.input(&train_ds, &ctx.train, ctx.now, seed),
     )?;
     let train_ms = ms(t);
     let t = Instant::now();
@@ -287,19 +315,8 @@ fn fit_evaluate_refit(
     drop(model);
     let t = Instant::now();
     let full_ds = Dataset::from_interactions(&ctx.all, Some(&ctx.catalog));
-    let (created, embeddings) = columns(ctx, &full_ds.items);
-    let model = fit(
-        kind,
-        params,
-        &TrainInput {
-            data: &full_ds,
-            interactions: &ctx.all,
-            item_created_at: &created,
-            item_embeddings: &embeddings,
-            now: ctx.now,
-            seed,
-        },
-    )?;
+    let cols = columns(ctx, &full_ds.items);
+    let model = fit(kind, params, &cols.input(&full_ds, &ctx.all, ctx.now, seed))?;
     let artifact = model
         .to_artifact()
         .map_err(|e| FitError::Failed(format!("artifact: {e}")))?;
@@ -324,11 +341,18 @@ async fn read_context(store: &dyn ItemStore, with_embeddings: bool) -> StoreResu
     let products = catalog::list_all_products(store).await?;
     let mut catalog_ids = Vec::with_capacity(products.len());
     let mut created_at = HashMap::new();
+    let mut category_index: HashMap<&str, u32> = HashMap::new();
+    let mut category = HashMap::new();
+    let mut price = HashMap::new();
     for p in products.iter().filter(|p| p.is_active) {
         catalog_ids.push(p.id.clone());
         if let Ok(t) = DateTime::parse_from_rfc3339(&p.created_at) {
             created_at.insert(p.id.clone(), t.timestamp());
         }
+        let next = u32::try_from(category_index.len()).unwrap_or(u32::MAX);
+        let index = *category_index.entry(p.category_id.as_str()).or_insert(next);
+        category.insert(p.id.clone(), index);
+        price.insert(p.id.clone(), p.price.to_f64() as f32);
     }
     let mut embeddings = HashMap::new();
     if with_embeddings {
@@ -346,6 +370,8 @@ async fn read_context(store: &dyn ItemStore, with_embeddings: bool) -> StoreResu
         catalog: catalog_ids,
         created_at,
         embeddings,
+        category,
+        price,
         now: Utc::now().timestamp(),
     })
 }
@@ -638,4 +664,55 @@ pub fn summary(report: &TrainReport) -> Value {
 /// The default fit: the registry.
 pub fn registry_fit() -> FitFn {
     registry::fit
+}
+
+#[cfg(test)]
+mod column_tests {
+    use super::*;
+    use crate::ai::local::LocalEmbedder;
+    use crate::domain::catalog::NewProduct;
+    use crate::fixtures;
+    use crate::money::Cents;
+    use crate::store::local::LocalStore;
+
+    /// The ranker's category and price features get the catalogue's categories and prices.
+    #[tokio::test]
+    async fn columns_carry_each_products_category_and_price() {
+        let store = LocalStore::in_memory().unwrap();
+        let embedder = LocalEmbedder::new(8);
+        let mut ids = Vec::new();
+        for (code, cat, price) in [
+            ("a", "Audio", 10.0),
+            ("b", "Books", 2.5),
+            ("c", "Audio", 99.99),
+        ] {
+            let category = fixtures::category(&store, cat).await;
+            let p = catalog::create_product(
+                &store,
+                &embedder,
+                NewProduct {
+                    name: format!("Product {code}"),
+                    code: code.into(),
+                    price: Cents::round_from(price),
+                    in_stock: true,
+                    stock_quantity: 5,
+                    category_id: category.id,
+                    is_active: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(p.id);
+        }
+        let ctx = read_context(&store, false).await.unwrap();
+        let cols = columns(&ctx, &IdMap::from_ids(ids.clone()));
+        let (a, b, c) = (cols.category[0], cols.category[1], cols.category[2]);
+        assert!(a.is_some() && b.is_some());
+        assert_eq!(a, c, "same category, same index");
+        assert_ne!(a, b);
+        assert_eq!(cols.price, vec![Some(10.0), Some(2.5), Some(99.99)]);
+        let none = columns(&ctx, &IdMap::from_ids(vec!["gone".into()]));
+        assert_eq!((none.category[0], none.price[0]), (None, None));
+    }
 }
