@@ -24,6 +24,12 @@
 #      history and, with RECORD_INTERACTIONS on, records a view interaction)
 #  10. cartadd: POST /api/v1/cart/add of one unit without a token or cart id: each request starts
 #      a guest cart (and records a cart interaction for it when RECORD_INTERACTIONS is on)
+#  11. rechome: GET /api/v1/recommendations/user?recommendation_type=homepage&limit=10 as
+#      customer000 (hybrid blend with ALS fold-in of the caller's current history); its first
+#      request on the instance (model artifacts loaded, indexes built) is timed on its own
+#  12. rectrending, recpopular: GET /api/v1/recommendations/trending and /popular (limit 10)
+# For the recommendation scenarios the issue's data set is 10,000 products and 10,000 users with
+# interactions: EXTRA_SERVE_ARGS="--demo-customers 10000 --demo-orders 20000".
 # The server inherits the environment: RECORD_INTERACTIONS=false runs it without recording
 # interactions (the latency comparison in README.md runs detail and cartadd both ways).
 # Prints requests/s, p50 and p99 latency per scenario. The server is always stopped (trap).
@@ -186,6 +192,18 @@ if wanted cartadd; then
   [[ "$code" == 200 ]] || { echo "cart add answered $code" >&2; exit 1; }
   BENCH_BODY="$WORK/cartadd.json" run_wrk cartadd "$CONNS" -s "$BENCH/post_json.lua" "$BASE/api/v1/cart/add"
 fi
+REC_HOME_PATH="/api/v1/recommendations/user?recommendation_type=homepage&limit=10"
+if wanted rechome; then
+  curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$BASE$REC_HOME_PATH" \
+    | awk '{printf "rechome %.1f ms\n", $1 * 1000}' >>"$WORK/first.txt"
+  count="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$REC_HOME_PATH" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+  [[ "$count" == 10 ]] || { echo "the homepage list has $count items, not 10" >&2; exit 1; }
+  run_wrk rechome "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE$REC_HOME_PATH"
+fi
+wanted rectrending && first rectrending "/api/v1/recommendations/trending?limit=10" \
+  && run_wrk rectrending "$CONNS" "$BASE/api/v1/recommendations/trending?limit=10"
+wanted recpopular && first recpopular "/api/v1/recommendations/popular?limit=10" \
+  && run_wrk recpopular "$CONNS" "$BASE/api/v1/recommendations/popular?limit=10"
 if wanted feed; then
   FEED_PATH="/api/v1/shoppable-videos/?limit=10"
   count="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$FEED_PATH" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
@@ -207,8 +225,11 @@ wanted classify && summary classify "POST classify"
 wanted feed && summary feed "GET shoppable-videos (feed)"
 wanted detail && summary detail "GET products/{id} (signed in)"
 wanted cartadd && summary cartadd "POST cart/add (new guest)"
+wanted rechome && summary rechome "GET recommendations homepage"
+wanted rectrending && summary rectrending "GET recommendations/trending"
+wanted recpopular && summary recpopular "GET recommendations/popular"
 if [[ -s "$WORK/first.txt" ]]; then
-  echo "first request of each kind on this instance (builds its part of the snapshot):"
+  echo "first request of each kind on this instance (builds its part of the snapshot, loads models):"
   sed 's/^/  /' "$WORK/first.txt"
 fi
 true
