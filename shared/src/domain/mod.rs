@@ -10,6 +10,7 @@ pub mod interactions;
 pub mod login_throttle;
 pub mod ml_models;
 pub mod orders;
+pub mod recommendations;
 pub mod rec_tracking;
 pub mod stats;
 pub mod teachers;
