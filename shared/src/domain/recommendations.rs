@@ -15,7 +15,8 @@
 //!   (`collaborative_filtering`; ALS folds the caller's current history in, EASE scores it
 //!   directly), `item_knn` (`item_similarity`) and `content` (`vector_similarity`) on the
 //!   caller's [`RECENT`] most recent items (so each candidate has a context product: "because you
-//!   viewed X"), `popularity`, `trending`, `new_arrivals`, and `fbt` on the cart. The ranker
+//!   viewed X"), `fbt` on the cart, and `popularity`, `trending`, `new_arrivals` as boosts of
+//!   what the others proposed (a caller with no signals gets the cold-start chain). The ranker
 //!   re-scores when a `ranker` model is in force.
 //! - `product_page` and `/product/{id}`: FBT rules of the product (0.4), item-kNN neighbours
 //!   (0.35) and content neighbours (0.25) of it ([`PRODUCT_WEIGHTS`]).
@@ -228,7 +229,11 @@ struct Caller {
     cart: Vec<String>,
 }
 
-async fn caller(app: &AppState, actor: Option<&Actor>, weights: &KindWeights) -> StoreResult<Caller> {
+async fn caller(
+    app: &AppState,
+    actor: Option<&Actor>,
+    weights: &KindWeights,
+) -> StoreResult<Caller> {
     let Some(actor) = actor else {
         return Ok(Caller::default());
     };
@@ -255,8 +260,7 @@ async fn caller(app: &AppState, actor: Option<&Actor>, weights: &KindWeights) ->
             c.not_interested.insert(a.product_id.clone());
             continue;
         }
-        if a
-            .counts
+        if a.counts
             .iter()
             .any(|&(k, n)| k == InteractionKind::Purchase && n > 0)
         {
@@ -297,7 +301,11 @@ fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(St
 
 /// Neighbours of each of `seeds` separately (item-kNN, content): per candidate the best score
 /// and the seed it came from.
-fn neighbours_of(m: &ServedModel, seeds: &[String], k: usize) -> Vec<(String, f32, Option<String>)> {
+fn neighbours_of(
+    m: &ServedModel,
+    seeds: &[String],
+    k: usize,
+) -> Vec<(String, f32, Option<String>)> {
     let mut best: HashMap<String, (f32, String)> = HashMap::new();
     for seed in seeds {
         let scores = model_scores(m, &[(seed.clone(), 1.0)]);
@@ -353,7 +361,11 @@ impl Ctx<'_> {
     }
 
     /// FBT rules of `products` as one candidate list (context: the product of the rule).
-    async fn fbt_candidates(&self, products: &[String], k: usize) -> Vec<(String, f32, Option<String>)> {
+    async fn fbt_candidates(
+        &self,
+        products: &[String],
+        k: usize,
+    ) -> Vec<(String, f32, Option<String>)> {
         let store = self.app.store.as_ref();
         let reads = products
             .iter()
@@ -370,13 +382,17 @@ impl Ctx<'_> {
             };
             for r in rules {
                 let s = r.confidence as f32;
-                let e = best.entry(r.consequent).or_insert((f32::NEG_INFINITY, p.clone()));
+                let e = best
+                    .entry(r.consequent)
+                    .or_insert((f32::NEG_INFINITY, p.clone()));
                 if s > e.0 {
                     *e = (s, p.clone());
                 }
             }
         }
-        best.into_iter().map(|(id, (s, p))| (id, s, Some(p))).collect()
+        best.into_iter()
+            .map(|(id, (s, p))| (id, s, Some(p)))
+            .collect()
     }
 
     /// Popular products, best first, with a score normalised by the best one: the `popularity`
@@ -417,14 +433,23 @@ impl Ctx<'_> {
         limit: usize,
     ) -> StoreResult<Vec<ListItem>> {
         let settings = self.serving.settings(self.app).await?;
-        let (snapshot, caller) =
-            futures::try_join!(self.snapshot(), caller(self.app, actor, &settings.kind_weights))?;
+        let (snapshot, caller) = futures::try_join!(
+            self.snapshot(),
+            caller(self.app, actor, &settings.kind_weights)
+        )?;
         let pool = limit * 4 + 40;
         let weights = weights.unwrap_or(settings.hybrid);
-        let recent: Vec<String> = caller.history.iter().take(RECENT).map(|h| h.0.clone()).collect();
+        let recent: Vec<String> = caller
+            .history
+            .iter()
+            .take(RECENT)
+            .map(|h| h.0.clone())
+            .collect();
         let (spec, seeds): (Vec<(ModelKind, f32)>, Vec<String>) = match kind {
             ListKind::Homepage | ListKind::Personalized => (weights.weights.clone(), recent),
-            ListKind::ProductPage(p) | ListKind::Product(p) => (PRODUCT_WEIGHTS.to_vec(), vec![p.clone()]),
+            ListKind::ProductPage(p) | ListKind::Product(p) => {
+                (PRODUCT_WEIGHTS.to_vec(), vec![p.clone()])
+            }
             ListKind::Cart | ListKind::Checkout => (CART_WEIGHTS.to_vec(), caller.cart.clone()),
         };
         let personal = kind.blended();
@@ -441,7 +466,9 @@ impl Ctx<'_> {
                     if caller.history.is_empty() {
                         continue;
                     }
-                    let Some(m) = self.model(model_kind).await else { continue };
+                    let Some(m) = self.model(model_kind).await else {
+                        continue;
+                    };
                     let scores = model_scores(&m, &caller.history);
                     top_ids(&m, &scores, pool, false)
                         .into_iter()
@@ -449,7 +476,9 @@ impl Ctx<'_> {
                         .collect()
                 }
                 ModelKind::ItemKnn | ModelKind::Content => {
-                    let Some(m) = self.model(model_kind).await else { continue };
+                    let Some(m) = self.model(model_kind).await else {
+                        continue;
+                    };
                     neighbours_of(&m, &seeds, pool)
                 }
                 ModelKind::Popularity => self
@@ -486,6 +515,11 @@ impl Ctx<'_> {
                 weight: w,
                 reason,
                 items,
+                boost_only: personal
+                    && matches!(
+                        model_kind,
+                        ModelKind::Popularity | ModelKind::Trending | ModelKind::NewArrivals
+                    ),
             });
         }
         let seen: HashSet<&str> = caller.history.iter().map(|h| h.0.as_str()).collect();
@@ -562,8 +596,16 @@ impl Ctx<'_> {
         let chained = serve::fill_chain(
             blended,
             &[
-                (Algorithm::Popular, "popular_in_your_categories", in_preferred),
-                (Algorithm::Trending, "trending", keep(self.trending(pool).await)),
+                (
+                    Algorithm::Popular,
+                    "popular_in_your_categories",
+                    in_preferred,
+                ),
+                (
+                    Algorithm::Trending,
+                    "trending",
+                    keep(self.trending(pool).await),
+                ),
                 (Algorithm::Popular, "popular", keep(popular)),
             ],
             want,
@@ -578,7 +620,10 @@ impl Ctx<'_> {
             .filter_map(|c| {
                 let p = snapshot.product(&c.item)?;
                 Some(ListItem {
-                    category_name: snapshot.category_name(&p.category_id).unwrap_or("").to_string(),
+                    category_name: snapshot
+                        .category_name(&p.category_id)
+                        .unwrap_or("")
+                        .to_string(),
                     score: c.score,
                     algorithm: c.algorithm,
                     reason: c.reason.to_string(),
@@ -603,20 +648,33 @@ impl Ctx<'_> {
             Algorithm::Trending => {
                 let t = self.trending(k).await;
                 if t.is_empty() {
-                    (self.popular(&snapshot, k).await, Algorithm::Popular, "popular")
+                    (
+                        self.popular(&snapshot, k).await,
+                        Algorithm::Popular,
+                        "popular",
+                    )
                 } else {
                     (t, Algorithm::Trending, "trending")
                 }
             }
             Algorithm::NewArrivals => (new_arrivals(&snapshot, k), algorithm, "new_arrival"),
-            _ => (self.popular(&snapshot, k).await, Algorithm::Popular, "popular"),
+            _ => (
+                self.popular(&snapshot, k).await,
+                Algorithm::Popular,
+                "popular",
+            ),
         };
         Ok(list
             .into_iter()
             .filter_map(|(id, score)| {
-                let p = snapshot.product(&id).filter(|p| p.is_active && p.available())?;
+                let p = snapshot
+                    .product(&id)
+                    .filter(|p| p.is_active && p.available())?;
                 Some(ListItem {
-                    category_name: snapshot.category_name(&p.category_id).unwrap_or("").to_string(),
+                    category_name: snapshot
+                        .category_name(&p.category_id)
+                        .unwrap_or("")
+                        .to_string(),
                     score: score.clamp(0.0, 1.0),
                     algorithm,
                     reason: reason.to_string(),
@@ -639,7 +697,11 @@ fn normalised(list: Vec<(String, f32)>) -> Vec<(String, f32)> {
         .fold(0.0f32, f32::max);
     list.into_iter()
         .map(|(id, s)| {
-            let n = if max > 0.0 && s.is_finite() { (s / max).clamp(0.0, 1.0) } else { 0.0 };
+            let n = if max > 0.0 && s.is_finite() {
+                (s / max).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             (id, n)
         })
         .collect()

@@ -7,7 +7,8 @@
 //!    (`(x - min) / (max - min)`; a list whose scores are all equal, e.g. one candidate, counts
 //!    every candidate as 1), multiplied by the source's weight (the active `hybrid` config, or the
 //!    experiment arm's), summed per item, and divided by the sum of the weights of the sources
-//!    that proposed anything, so the score is in `[0, 1]`. The same normalisation as
+//!    that proposed anything, so the score is in `[0, 1]`. A `boost_only` source only adds to
+//!    the items the other sources proposed. The same normalisation as
 //!    [`super::hybrid`] (there over every item, here over the candidates). An item's `algorithm`
 //!    is the source that contributed most to its score (ties: the first source given), its
 //!    `reason` and context (the history or cart product it is relative to) come from that source.
@@ -47,6 +48,10 @@ pub struct SourceList<K> {
     pub weight: f32,
     pub reason: &'static str,
     pub items: Vec<(K, f32, Option<K>)>,
+    /// Adds to the items other sources proposed, proposes none itself (popularity, trending
+    /// and new arrivals in a personal list: otherwise they would fill it before the cold-start
+    /// chain could look at the caller's categories).
+    pub boost_only: bool,
 }
 
 /// A blended candidate.
@@ -86,6 +91,7 @@ pub fn blend<K: Clone + Eq + Hash + Ord>(sources: &[SourceList<K>]) -> Vec<Candi
         best: f32,
         best_source: usize,
         context: Option<K>,
+        proposed: bool,
     }
     let mut acc: HashMap<K, Acc<K>> = HashMap::new();
     let mut weight_sum = 0.0f32;
@@ -103,7 +109,9 @@ pub fn blend<K: Clone + Eq + Hash + Ord>(sources: &[SourceList<K>]) -> Vec<Candi
                 best: f32::NEG_INFINITY,
                 best_source: s,
                 context: None,
+                proposed: false,
             });
+            a.proposed |= !source.boost_only;
             a.total += part;
             if part > a.best {
                 a.best = part;
@@ -117,6 +125,7 @@ pub fn blend<K: Clone + Eq + Hash + Ord>(sources: &[SourceList<K>]) -> Vec<Candi
     }
     let mut out: Vec<Candidate<K>> = acc
         .into_iter()
+        .filter(|(_, a)| a.proposed)
         .filter_map(|(item, a)| {
             let source = sources.get(a.best_source)?;
             Some(Candidate {
@@ -133,7 +142,11 @@ pub fn blend<K: Clone + Eq + Hash + Ord>(sources: &[SourceList<K>]) -> Vec<Candi
 }
 
 fn sort_best_first<K: Ord>(list: &mut [Candidate<K>]) {
-    list.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.item.cmp(&b.item)));
+    list.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.item.cmp(&b.item))
+    });
 }
 
 /// What the exclusions look at for one candidate.
@@ -305,6 +318,7 @@ mod tests {
             weight,
             reason: algorithm.name(),
             items: items.to_vec(),
+            boost_only: false,
         }
     }
 
@@ -318,7 +332,11 @@ mod tests {
                 0.6,
                 &[("a", 10.0, None), ("b", 20.0, None), ("c", 30.0, None)],
             ),
-            src(Algorithm::Popular, 0.2, &[("a", 5.0, None), ("d", 1.0, None)]),
+            src(
+                Algorithm::Popular,
+                0.2,
+                &[("a", 5.0, None), ("d", 1.0, None)],
+            ),
             src(Algorithm::VectorSimilarity, 0.2, &[("b", 0.3, Some("x"))]),
             src(Algorithm::Trending, 0.0, &[("z", 9.0, None)]),
         ]);
@@ -340,17 +358,45 @@ mod tests {
         assert!(close(got[3].1, 0.0));
         // The weight of a source with nothing to say does not dilute the others: only CF here.
         let out = blend(&[
-            src(Algorithm::CollaborativeFiltering, 0.5, &[("a", 2.0, None), ("b", 4.0, None)]),
+            src(
+                Algorithm::CollaborativeFiltering,
+                0.5,
+                &[("a", 2.0, None), ("b", 4.0, None)],
+            ),
             src(Algorithm::ItemSimilarity, 0.5, &[]),
         ]);
         assert!(close(out[0].score, 1.0) && close(out[1].score, 0.0));
         assert!(blend::<&str>(&[]).is_empty());
+        // A boost-only source adds to what others proposed and proposes nothing itself:
+        // a: CF 0.5 + popular 0.5 · 1 = 1.0 of 1.0; b: CF 0.5 · 1 + 0 = 0.5; c dropped.
+        let mut popular = src(
+            Algorithm::Popular,
+            0.5,
+            &[("a", 9.0, None), ("c", 1.0, None)],
+        );
+        popular.boost_only = true;
+        let out = blend(&[
+            src(
+                Algorithm::CollaborativeFiltering,
+                0.5,
+                &[("a", 1.0, None), ("b", 2.0, None)],
+            ),
+            popular.clone(),
+        ]);
+        let got: Vec<(&str, f32)> = out.iter().map(|c| (c.item, c.score)).collect();
+        assert_eq!(got, vec![("a", 0.5), ("b", 0.5)]);
+        assert_eq!(out[0].algorithm, Algorithm::Popular);
+        assert!(blend(&[popular]).is_empty());
     }
 
     #[test]
     fn blend_keeps_the_context_of_the_winning_source() {
         let out = blend(&[
-            src(Algorithm::ItemSimilarity, 0.7, &[("a", 1.0, Some("viewed"))]),
+            src(
+                Algorithm::ItemSimilarity,
+                0.7,
+                &[("a", 1.0, Some("viewed"))],
+            ),
             src(Algorithm::Fbt, 0.3, &[("a", 1.0, Some("carted"))]),
         ]);
         assert_eq!(out[0].algorithm, Algorithm::ItemSimilarity);
@@ -367,8 +413,14 @@ mod tests {
             ..Default::default()
         };
         assert!(allowed(ok));
-        assert!(!allowed(ItemFacts { active: false, ..ok }));
-        assert!(!allowed(ItemFacts { in_stock: false, ..ok }));
+        assert!(!allowed(ItemFacts {
+            active: false,
+            ..ok
+        }));
+        assert!(!allowed(ItemFacts {
+            in_stock: false,
+            ..ok
+        }));
         assert!(!allowed(ItemFacts { bought: true, ..ok }));
         assert!(allowed(ItemFacts {
             bought: true,
@@ -379,8 +431,14 @@ mod tests {
             not_interested: true,
             ..ok
         }));
-        assert!(!allowed(ItemFacts { in_cart: true, ..ok }));
-        assert!(!allowed(ItemFacts { is_subject: true, ..ok }));
+        assert!(!allowed(ItemFacts {
+            in_cart: true,
+            ..ok
+        }));
+        assert!(!allowed(ItemFacts {
+            is_subject: true,
+            ..ok
+        }));
         // Seen on a personal list: out, unless a consumable the caller bought.
         let seen = ItemFacts {
             seen_in_personal_list: true,
@@ -447,7 +505,11 @@ mod tests {
             ]
         );
         // An empty first stage: floor 1.
-        let out = fill_chain(Vec::new(), &[(Algorithm::Popular, "popular", vec![("x", 0.3)])], 5);
+        let out = fill_chain(
+            Vec::new(),
+            &[(Algorithm::Popular, "popular", vec![("x", 0.3)])],
+            5,
+        );
         assert_eq!(out.len(), 1);
         assert!(close(out[0].score, 0.3));
     }
@@ -463,7 +525,10 @@ mod tests {
         // phones 1 + 1 = 2, books 3, toys 2 (tie with phones: by name), unknown ignored.
         let h = [("a", 1.0), ("b", 1.0), ("c", 3.0), ("d", 2.0), ("e", 9.0)];
         assert_eq!(preferred_categories(&h, cat, 2), vec!["books", "phones"]);
-        assert_eq!(preferred_categories(&h, cat, 5), vec!["books", "phones", "toys"]);
+        assert_eq!(
+            preferred_categories(&h, cat, 5),
+            vec!["books", "phones", "toys"]
+        );
     }
 
     #[test]
