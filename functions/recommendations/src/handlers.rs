@@ -141,7 +141,7 @@ async fn explain_and_record(
     (id, explanations)
 }
 
-fn items_of(
+pub(crate) fn items_of(
     items: Vec<ListItem>,
     explanations: Vec<String>,
     id: Option<&str>,

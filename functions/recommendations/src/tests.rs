@@ -566,3 +566,38 @@ async fn fold_in_freshness_three_views_of_a_new_category_reach_the_next_homepage
         modelled(&after, "Garden")
     );
 }
+
+#[tokio::test]
+async fn items_carry_the_experiment_arm_when_there_is_one() {
+    let app = app();
+    let p = product(&app, "Phones", "arm-1", 5).await;
+    let item = shared::domain::recommendations::ListItem {
+        product: p.clone(),
+        category_name: "Phones".into(),
+        score: 0.123_456,
+        algorithm: Algorithm::CollaborativeFiltering,
+        reason: "users_also_bought".into(),
+        context_name: None,
+        order_count: 0,
+    };
+    let arm = shared::domain::experiments::ArmRef {
+        experiment_id: "exp-1".into(),
+        arm: "treatment".into(),
+    };
+    let out = crate::handlers::items_of(
+        vec![item.clone()],
+        vec!["Because".into()],
+        Some("rec_1"),
+        Some(&arm),
+    );
+    let v = serde_json::to_value(&out).unwrap();
+    assert_eq!(v[0]["experiment"]["experiment_id"], "exp-1");
+    assert_eq!(v[0]["experiment"]["arm"], "treatment");
+    assert_eq!(v[0]["score"], 0.1235);
+    assert_eq!(v[0]["recommendation_id"], "rec_1");
+    // No arm, no id (object-shaped lists): neither field.
+    let v =
+        serde_json::to_value(crate::handlers::items_of(vec![item], vec![], None, None)).unwrap();
+    assert!(v[0].get("experiment").is_none() && v[0].get("recommendation_id").is_none());
+    assert_eq!(v[0]["explanation"], "");
+}

@@ -727,3 +727,77 @@ fn new_arrivals(snapshot: &CatalogSnapshot, k: usize) -> Vec<(String, f32)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn settings_read_the_active_configs_and_arms_only_hybrid_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppState::for_tests(dir.path().to_path_buf()).unwrap();
+        let store = app.store.as_ref();
+        // Nothing stored: the defaults, and nothing written.
+        let serving = Serving::default();
+        let s = serving.settings(&app).await.unwrap();
+        assert_eq!(s.hybrid, HybridSpec::default());
+        assert_eq!(s.kind_weights, KindWeights::default());
+        assert!(configs::list(store).await.unwrap().is_empty());
+        // An active hybrid config and interaction weights (a fresh instance reads them).
+        configs::ensure_defaults(store).await.unwrap();
+        let h = configs::create(
+            store,
+            "pop_only",
+            ModelType::Hybrid,
+            None,
+            params(json!({"weights": {"popularity": 1.0}})),
+        )
+        .await
+        .unwrap();
+        configs::activate(store, &h.id).await.unwrap();
+        let i = configs::create(
+            store,
+            "views_count_more",
+            ModelType::Interactions,
+            None,
+            params(json!({"view": 4.0})),
+        )
+        .await
+        .unwrap();
+        configs::activate(store, &i.id).await.unwrap();
+        let s = Serving::default().settings(&app).await.unwrap();
+        assert_eq!(s.hybrid.weights, vec![(ModelKind::Popularity, 1.0)]);
+        assert_eq!(s.kind_weights.view, 4.0);
+        // The first instance keeps its copy for SETTINGS_REFRESH.
+        assert_eq!(
+            serving.settings(&app).await.unwrap().hybrid,
+            HybridSpec::default()
+        );
+        // Arms: a hybrid config's weights; another kind of config, or none: the active ones.
+        let arm = configs::create(
+            store,
+            "arm_b",
+            ModelType::Hybrid,
+            None,
+            params(json!({"weights": {"als": 1.0, "trending": 0.5}})),
+        )
+        .await
+        .unwrap();
+        let mut w = serving
+            .arm_weights(&app, &arm.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .weights;
+        w.sort_by_key(|x| x.0);
+        assert_eq!(w, vec![(ModelKind::Als, 1.0), (ModelKind::Trending, 0.5)]);
+        assert_eq!(serving.arm_weights(&app, &i.id).await.unwrap(), None);
+        assert_eq!(serving.arm_weights(&app, "nope").await.unwrap(), None);
+    }
+}
