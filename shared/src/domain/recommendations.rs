@@ -130,19 +130,10 @@ pub struct ListItem {
 }
 
 /// The active configs as serving reads them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub hybrid: HybridSpec,
     pub kind_weights: KindWeights,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            hybrid: HybridSpec::default(),
-            kind_weights: KindWeights::default(),
-        }
-    }
 }
 
 type Cached<T> = Mutex<Option<(Instant, T)>>;

@@ -169,13 +169,13 @@ pub struct ItemFacts {
 
 /// Whether a candidate may be served (see the module docs).
 pub fn allowed(f: ItemFacts) -> bool {
-    f.active
-        && f.in_stock
-        && !(f.bought && !f.consumable)
-        && !f.not_interested
-        && !f.in_cart
-        && !f.is_subject
-        && !(f.seen_in_personal_list && !(f.bought && f.consumable))
+    let bought_again = f.bought && f.consumable;
+    let refused = (f.bought && !bought_again)
+        || f.not_interested
+        || f.in_cart
+        || f.is_subject
+        || (f.seen_in_personal_list && !bought_again);
+    f.active && f.in_stock && !refused
 }
 
 /// Ranker re-scoring (see the module docs): `ranker` holds the ranker's log-odds per candidate
@@ -192,13 +192,17 @@ pub fn rescore_with_ranker<K: Ord>(list: &mut [Candidate<K>], ranker: &[f32]) {
     sort_best_first(list);
 }
 
+/// One stage of [`fill_chain`]: the algorithm and reason its items carry, and the items with
+/// their normalised scores.
+pub type Stage<K> = (Algorithm, &'static str, Vec<(K, f32)>);
+
 /// The cold-start chain (see the module docs): `first` (already sorted), then each later stage's
 /// `(item, normalised score in [0, 1])` lists as `(algorithm, reason, items)`, until `want` items;
 /// an item already in the list is skipped. A filled item scores `floor · its score`, `floor`
 /// being the last score before its stage (1 when the list was empty).
 pub fn fill_chain<K: Clone + Eq + Hash>(
     mut first: Vec<Candidate<K>>,
-    stages: &[(Algorithm, &'static str, Vec<(K, f32)>)],
+    stages: &[Stage<K>],
     want: usize,
 ) -> Vec<Candidate<K>> {
     let mut seen: std::collections::HashSet<K> = first.iter().map(|c| c.item.clone()).collect();
