@@ -2,7 +2,9 @@
 //! `shared::domain::recommendations` (models in memory, catalog snapshot); here: the caller
 //! (token, or the guest cart id `X-Cart-Id` the cart function hands out), the experiment arm,
 //! the explanations (one batch per response), the served record (one per response) and the
-//! `X-Recommendation-Id` header.
+//! `X-Recommendation-Id` header. On the non-personal lists (FBT, popular, trending, new
+//! arrivals) a token or guest cart id only names the caller in the served record (tracking);
+//! the list is the same for everyone.
 
 use axum::{
     Json,
@@ -266,6 +268,7 @@ pub async fn product_recommendations(
 #[utoipa::path(
     get, path = "/api/v1/recommendations/fbt/{product_id}", tag = "recommendations",
     params(("product_id" = String, Path, description = "Product id"), FbtParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = FbtList, headers(("X-Recommendation-Id" = String, description = "The list's id (also the body's recommendation_id)"))),
         (status = 404, body = ErrorBody),
@@ -274,6 +277,8 @@ pub async fn product_recommendations(
 )]
 pub async fn fbt_recommendations(
     State(state): State<RecommendationsState>,
+    auth: Option<AuthUser>,
+    headers: HeaderMap,
     Path(product_id): Path<String>,
     ValidQuery(q): ValidQuery<FbtParams>,
 ) -> ApiResult<Response> {
@@ -310,7 +315,8 @@ pub async fn fbt_recommendations(
         }
     }
     let items: Vec<ListItem> = chosen.iter().map(|c| c.0.clone()).collect();
-    let (id, explanations) = explain_and_record(&state, "fbt", false, None, None, &items).await;
+    let actor = actor_of(auth.as_ref(), &headers);
+    let (id, explanations) = explain_and_record(&state, "fbt", false, actor, None, &items).await;
     let recommendations = chosen
         .into_iter()
         .zip(
@@ -346,6 +352,7 @@ pub async fn fbt_recommendations(
 #[utoipa::path(
     get, path = "/api/v1/recommendations/popular", tag = "recommendations",
     params(LimitParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<PopularItem>, headers(("X-Recommendation-Id" = String, description = "The list's id (also on each item)"))),
         (status = 422, body = ErrorBody),
@@ -353,12 +360,16 @@ pub async fn fbt_recommendations(
 )]
 pub async fn popular(
     State(state): State<RecommendationsState>,
+    auth: Option<AuthUser>,
+    headers: HeaderMap,
     ValidQuery(q): ValidQuery<LimitParams>,
 ) -> ApiResult<Response> {
+    let actor = actor_of(auth.as_ref(), &headers);
     let items = ctx(&state)
         .global(Algorithm::Popular, q.limit as usize)
         .await?;
-    let (id, explanations) = explain_and_record(&state, "popular", false, None, None, &items).await;
+    let (id, explanations) =
+        explain_and_record(&state, "popular", false, actor, None, &items).await;
     let out: Vec<PopularItem> = items
         .into_iter()
         .zip(
@@ -387,11 +398,12 @@ pub async fn popular(
 async fn explained_list(
     state: &RecommendationsState,
     algorithm: Algorithm,
+    actor: Option<Actor>,
     limit: u32,
 ) -> ApiResult<Response> {
     let type_name = algorithm.name();
     let items = ctx(state).global(algorithm, limit as usize).await?;
-    let (id, explanations) = explain_and_record(state, type_name, false, None, None, &items).await;
+    let (id, explanations) = explain_and_record(state, type_name, false, actor, None, &items).await;
     with_id(
         &id,
         ExplainedList {
@@ -415,9 +427,12 @@ async fn explained_list(
 )]
 pub async fn trending(
     State(state): State<RecommendationsState>,
+    auth: Option<AuthUser>,
+    headers: HeaderMap,
     ValidQuery(q): ValidQuery<LimitParams>,
 ) -> ApiResult<Response> {
-    explained_list(&state, Algorithm::Trending, q.limit).await
+    let actor = actor_of(auth.as_ref(), &headers);
+    explained_list(&state, Algorithm::Trending, actor, q.limit).await
 }
 
 /// The newest active, in-stock products.
@@ -432,9 +447,12 @@ pub async fn trending(
 )]
 pub async fn new_arrivals(
     State(state): State<RecommendationsState>,
+    auth: Option<AuthUser>,
+    headers: HeaderMap,
     ValidQuery(q): ValidQuery<LimitParams>,
 ) -> ApiResult<Response> {
-    explained_list(&state, Algorithm::NewArrivals, q.limit).await
+    let actor = actor_of(auth.as_ref(), &headers);
+    explained_list(&state, Algorithm::NewArrivals, actor, q.limit).await
 }
 
 /// A user's personalised recommendations (the hybrid blend). Private data: only that user, or a

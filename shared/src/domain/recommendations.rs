@@ -299,10 +299,10 @@ fn neighbours_of(
 ) -> Vec<(String, f32, Option<String>)> {
     let mut best: HashMap<String, (f32, String)> = HashMap::new();
     for seed in seeds {
-        let scores = model_scores(m, &[(seed.clone(), 1.0)]);
         if m.items.get(seed).is_none() {
             continue;
         }
+        let scores = model_scores(m, &[(seed.clone(), 1.0)]);
         for (id, s) in top_ids(m, &scores, k, true) {
             let e = best.entry(id).or_insert((f32::NEG_INFINITY, seed.clone()));
             if s > e.0 {
