@@ -1,5 +1,16 @@
 //! `functions/recommendations`: the shopper routes of spec 002's "AI-Powered Recommendations"
-//! under `/api/v1/recommendations/`.
+//! under `/api/v1/recommendations/`:
+//! - `GET /user?recommendation_type=homepage|product_page|cart|checkout&limit=`: the caller's
+//!   list (a guest's through its cart id `X-Cart-Id`; anonymous: trending and popular);
+//! - `GET /product/{product_id}`, `/fbt/{product_id}`, `/popular`, `/trending`, `/new-arrivals`;
+//! - `GET /recommendations/{user_id}`: that user's list (the user or `users.view`).
+//!
+//! Every response has an `X-Recommendation-Id` header, and the id as a field on each item of an
+//! array or at the top of an object. Lists come from the models in memory
+//! ([`shared::domain::recommendations`]).
+
+mod handlers;
+pub mod models;
 
 use std::sync::Arc;
 
@@ -7,7 +18,10 @@ use axum::{Router, extract::FromRef};
 use shared::AppState;
 use shared::domain::explanations::Explainer;
 use shared::domain::ml_models::ModelCache;
-use utoipa_axum::router::OpenApiRouter;
+use shared::domain::recommendations::Serving;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use handlers::RECOMMENDATION_ID_HEADER;
 
 /// The function's state: the shared dependencies and this instance's models in memory.
 #[derive(Clone, FromRef)]
@@ -15,6 +29,8 @@ pub struct RecommendationsState {
     pub app: AppState,
     pub models: Arc<ModelCache>,
     pub explainer: Arc<Explainer>,
+    /// This instance's catalog snapshot and the configs in force.
+    pub serving: Arc<Serving>,
 }
 
 impl RecommendationsState {
@@ -23,12 +39,20 @@ impl RecommendationsState {
             explainer: Explainer::new(&app),
             app,
             models: Arc::new(ModelCache::default()),
+            serving: Arc::new(Serving::default()),
         }
     }
 }
 
 fn api() -> OpenApiRouter<RecommendationsState> {
     OpenApiRouter::new()
+        .routes(routes!(handlers::user_recommendations))
+        .routes(routes!(handlers::product_recommendations))
+        .routes(routes!(handlers::fbt_recommendations))
+        .routes(routes!(handlers::popular))
+        .routes(routes!(handlers::trending))
+        .routes(routes!(handlers::new_arrivals))
+        .routes(routes!(handlers::personalized))
 }
 
 /// The function's routes with its state applied (the local server merges these).
@@ -50,3 +74,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     routes(state).split_for_parts().0
 }
+
+#[cfg(test)]
+mod tests;

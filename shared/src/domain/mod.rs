@@ -11,6 +11,7 @@ pub mod login_throttle;
 pub mod ml_models;
 pub mod orders;
 pub mod rec_tracking;
+pub mod recommendations;
 pub mod stats;
 pub mod teachers;
 pub mod users;

@@ -31,6 +31,8 @@
 //! - [`content`]: "more like what you viewed" from product embeddings.
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
+//! - [`serve`]: the serving rules of the recommendation lists (blend with provenance, exclusions,
+//!   ranker re-scoring, the cold-start chain, a per-category cap).
 
 pub mod algorithm;
 pub mod als;
@@ -49,5 +51,6 @@ pub mod model;
 pub mod popularity;
 pub mod ranker;
 pub mod registry;
+pub mod serve;
 pub mod similarity;
 pub mod synthetic;

@@ -21,6 +21,11 @@ pub struct Category {
     #[serde(default)]
     pub parent_id: Option<String>,
     pub created_at: String,
+    /// Products of this category are bought again and again (food, ink, filters): a shopper's
+    /// purchases of them may be recommended again (`shared::reco::serve::allowed`). Set on the
+    /// stored item; absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub consumable: bool,
 }
 
 /// What a new category is made of (already validated).

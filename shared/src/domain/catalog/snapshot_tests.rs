@@ -45,6 +45,7 @@ fn cat(id: &str, name: &str, parent: Option<&str>) -> Category {
         description: None,
         parent_id: parent.map(str::to_string),
         created_at: String::new(),
+        consumable: false,
     }
 }
 

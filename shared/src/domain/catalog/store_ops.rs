@@ -143,6 +143,7 @@ pub async fn create_category(
         description: new.description,
         parent_id: new.parent_id,
         created_at: store::now_rfc3339(),
+        consumable: false,
     };
     let mut ops = vec![
         TxOp::Put {

@@ -108,6 +108,7 @@ fn a_parent_cycle_in_stored_data_terminates() {
         description: None,
         parent_id: Some(parent.into()),
         created_at: String::new(),
+        consumable: false,
     };
     // a -> b -> a: neither is a root, so nothing is shown rather than looping.
     assert!(category_tree(&[c("a", "b"), c("b", "a")]).is_empty());
