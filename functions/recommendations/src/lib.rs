@@ -1,13 +1,15 @@
 //! `functions/recommendations`: the shopper routes of spec 002's "AI-Powered Recommendations"
 //! under `/api/v1/recommendations/`.
 
+pub mod tracking;
+
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
 use shared::AppState;
 use shared::domain::explanations::Explainer;
 use shared::domain::ml_models::ModelCache;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The function's state: the shared dependencies and this instance's models in memory.
 #[derive(Clone, FromRef)]
@@ -29,6 +31,8 @@ impl RecommendationsState {
 
 fn api() -> OpenApiRouter<RecommendationsState> {
     OpenApiRouter::new()
+        .routes(routes!(tracking::track_click))
+        .routes(routes!(tracking::feedback))
 }
 
 /// The function's routes with its state applied (the local server merges these).
@@ -50,3 +54,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     routes(state).split_for_parts().0
 }
+
+#[cfg(test)]
+mod tracking_tests;
