@@ -137,7 +137,7 @@ fn order(user_id: &str, session: Option<&str>, lines: &[(&str, i64)]) -> OrderRe
 }
 
 async fn totals(store: &dyn ItemStore, family: Family) -> rec_tracking::rollups::Counts {
-    performance(store, family, Utc::now().date_naive(), 30, 10)
+    performance(store, &[family], Utc::now().date_naive(), 30, 10)
         .await
         .unwrap()
         .totals
@@ -186,6 +186,17 @@ async fn impressions_scores_and_families_add_up(store: &dyn ItemStore) {
     let t = totals(store, Family::Trending).await;
     assert_eq!((t.impressions, t.average_score()), (1, 0.6));
     assert_eq!(totals(store, Family::Fbt).await.impressions, 0);
+    // Every impression once: the own families, without hybrid.
+    let all = performance(
+        store,
+        &rec_tracking::OWN_FAMILIES,
+        Utc::now().date_naive(),
+        1,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.totals.impressions, 4);
 }
 
 async fn clicks_count_once_and_refuse_bad_ids(store: &dyn ItemStore) {
@@ -349,7 +360,7 @@ async fn a_purchase_within_a_day_of_a_click_converts_that_list(store: &dyn ItemS
         .unwrap();
     assert_eq!(n, 0);
     let day = (now - Duration::hours(30)).date_naive();
-    let cb = performance(store, Family::ContentBased, now.date_naive(), 2, 10)
+    let cb = performance(store, &[Family::ContentBased], now.date_naive(), 2, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -404,7 +415,7 @@ async fn by_day_and_top_products_follow_the_rollups(store: &dyn ItemStore) {
         let _ = track_click(store, &t, "p1", None, now).await.unwrap();
     }
 
-    let p = performance(store, Family::Trending, now.date_naive(), 7, 10)
+    let p = performance(store, &[Family::Trending], now.date_naive(), 7, 10)
         .await
         .unwrap();
     assert_eq!(p.by_day.len(), 7);
@@ -431,7 +442,7 @@ async fn by_day_and_top_products_follow_the_rollups(store: &dyn ItemStore) {
         .collect();
     assert_eq!(top, vec![("p2", 1, 1, 1), ("p1", 3, 2, 0)]);
     // One day: today only.
-    let today = performance(store, Family::Trending, now.date_naive(), 1, 1)
+    let today = performance(store, &[Family::Trending], now.date_naive(), 1, 1)
         .await
         .unwrap();
     assert_eq!(today.by_day.len(), 1);

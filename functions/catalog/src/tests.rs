@@ -595,7 +595,7 @@ async fn detail_with_rec_id_counts_the_recommendation_click_once() {
     let clicks = || async {
         rec_tracking::performance(
             store,
-            Family::Trending,
+            &[Family::Trending],
             chrono::Utc::now().date_naive(),
             1,
             10,

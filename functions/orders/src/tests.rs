@@ -479,7 +479,7 @@ async fn a_placed_order_converts_the_named_list_and_a_recently_clicked_one() {
 
     let me = CartOwner::User(user.id.clone());
     let conversions = |family| async move {
-        rec_tracking::performance(store, family, chrono::Utc::now().date_naive(), 1, 10)
+        rec_tracking::performance(store, &[family], chrono::Utc::now().date_naive(), 1, 10)
             .await
             .unwrap()
             .totals

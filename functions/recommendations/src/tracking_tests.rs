@@ -69,7 +69,7 @@ async fn post(
 async fn hybrid_clicks(app: &TestApp) -> i64 {
     rec_tracking::performance(
         app.state.store.as_ref(),
-        Family::Hybrid,
+        &[Family::Hybrid],
         chrono::Utc::now().date_naive(),
         1,
         10,

@@ -476,7 +476,17 @@ pub async fn attribute_order_logged(store: &dyn ItemStore, order: &OrderRecord) 
     }
 }
 
-/// The performance of one family over the `days` days ending `today` (the admin route's figures).
+/// The families whose counters add up to every impression once (`hybrid` counts blended items a
+/// second time, so it is left out): what the performance route reports without `algorithm`.
+pub const OWN_FAMILIES: [Family; 4] = [
+    Family::Collaborative,
+    Family::ContentBased,
+    Family::Trending,
+    Family::Fbt,
+];
+
+/// The performance of some families over the `days` days ending `today` (the admin route's
+/// figures).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Performance {
     pub totals: rollups::Counts,
@@ -486,25 +496,22 @@ pub struct Performance {
     pub top_products: Vec<(String, rollups::Counts)>,
 }
 
-/// Reads [`Performance`] from the daily rollups (never the raw events).
+/// Reads [`Performance`] of `families` (summed) from the daily rollups (never the raw events).
 pub async fn performance(
     store: &dyn ItemStore,
-    family: Family,
+    families: &[Family],
     today: NaiveDate,
     days: u32,
     top: usize,
 ) -> StoreResult<Performance> {
     let (by_day, mut top_products) = futures::try_join!(
-        rollups::by_day(store, family, today, days),
-        rollups::by_product(store, family, today, days)
+        rollups::by_day(store, families, today, days),
+        rollups::by_product(store, families, today, days)
     )?;
     top_products.truncate(top);
     let mut totals = rollups::Counts::default();
     for (_, c) in &by_day {
-        totals.impressions += c.impressions;
-        totals.score_micros += c.score_micros;
-        totals.clicks += c.clicks;
-        totals.conversions += c.conversions;
+        totals.add(*c);
     }
     Ok(Performance {
         totals,

@@ -84,6 +84,15 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counters of `families` on an item, summed.
+    fn of_families(item: &Item, families: &[Family]) -> Self {
+        let mut total = Self::default();
+        for &f in families {
+            total.add(Self::of(item, f));
+        }
+        total
+    }
+
     fn of(item: &Item, family: Family) -> Self {
         let get = |c| {
             item.get(&attr(family, c))
@@ -98,7 +107,7 @@ impl Counts {
         }
     }
 
-    fn add(&mut self, o: Counts) {
+    pub fn add(&mut self, o: Counts) {
         self.impressions += o.impressions;
         self.score_micros += o.score_micros;
         self.clicks += o.clicks;
@@ -196,10 +205,11 @@ pub fn period(today: NaiveDate, days: u32) -> Vec<NaiveDate> {
         .collect()
 }
 
-/// Per day of the period (oldest first), the family's counters (zeros for days without any).
+/// Per day of the period (oldest first), the counters of `families` summed (zeros for days
+/// without any).
 pub async fn by_day(
     store: &dyn ItemStore,
-    family: Family,
+    families: &[Family],
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Vec<(NaiveDate, Counts)>> {
@@ -208,8 +218,13 @@ pub async fn by_day(
         .iter()
         .flat_map(|&d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
         .collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(keys.chunks(100))
+    // The futures are made first (not in a stream closure): a closure that captures the store
+    // reference makes the handler future not `Send` for axum (rustc's higher-ranked lifetimes).
+    let reads: Vec<_> = keys
+        .chunks(100)
         .map(|chunk| store.batch_get(chunk))
+        .collect();
+    let chunks: Vec<Vec<Item>> = stream::iter(reads)
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
@@ -222,7 +237,7 @@ pub async fn by_day(
         per_day
             .entry(day)
             .or_default()
-            .add(Counts::of(item, family));
+            .add(Counts::of_families(item, families));
     }
     Ok(dates
         .into_iter()
@@ -233,29 +248,32 @@ pub async fn by_day(
         .collect())
 }
 
-/// The family's counters summed over the period.
+/// The counters of `families` summed over the period.
 pub async fn totals(
     store: &dyn ItemStore,
-    family: Family,
+    families: &[Family],
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Counts> {
     let mut total = Counts::default();
-    for (_, c) in by_day(store, family, today, days).await? {
+    for (_, c) in by_day(store, families, today, days).await? {
         total.add(c);
     }
     Ok(total)
 }
 
-/// Every product recommended under the family in the period with its summed counters, best first:
-/// most conversions, then clicks, then click rate, then impressions, then product id.
+/// Every product recommended under `families` in the period with its summed counters, best
+/// first: most conversions, then clicks, then click rate, then impressions, then product id.
 pub async fn by_product(
     store: &dyn ItemStore,
-    family: Family,
+    families: &[Family],
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Vec<(String, Counts)>> {
-    let mut attrs: Vec<String> = Counter::ALL.iter().map(|&c| attr(family, c)).collect();
+    let mut attrs: Vec<String> = families
+        .iter()
+        .flat_map(|&f| Counter::ALL.iter().map(move |&c| attr(f, c)))
+        .collect();
     attrs.push(ATTR_PRODUCT.to_string());
     let attrs: Vec<&str> = attrs.iter().map(String::as_str).collect();
     let queries: Vec<Query> = period(today, days)
@@ -266,8 +284,8 @@ pub async fn by_product(
         })
         .map(|q| q.project(&attrs))
         .collect();
-    let pages: Vec<Vec<Item>> = stream::iter(queries)
-        .map(|q| query_all(store, q))
+    let reads: Vec<_> = queries.into_iter().map(|q| query_all(store, q)).collect();
+    let pages: Vec<Vec<Item>> = stream::iter(reads)
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
@@ -276,7 +294,7 @@ pub async fn by_product(
         let Some(product) = item.get(ATTR_PRODUCT).and_then(Value::as_str) else {
             continue;
         };
-        let counts = Counts::of(item, family);
+        let counts = Counts::of_families(item, families);
         if !counts.is_zero() {
             per_product
                 .entry(product.to_string())
