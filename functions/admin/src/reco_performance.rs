@@ -21,7 +21,7 @@ pub const TOP_PRODUCTS: usize = 10;
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PerformanceParams {
+pub struct RecommendationPerformanceParams {
     /// `collaborative` (collaborative filtering and item similarity), `content_based` (vector
     /// similarity), `hybrid` (every item of a blended list: homepage, personalized), `trending`
     /// (trending, popular, new arrivals) or `fbt`. Without it: every recommendation once (all
@@ -39,7 +39,7 @@ fn default_days() -> u32 {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DayPerformance {
+pub struct RecommendationDayPerformance {
     /// `yyyy-mm-dd` (UTC).
     pub date: String,
     pub recommendations: i64,
@@ -48,7 +48,7 @@ pub struct DayPerformance {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ProductPerformance {
+pub struct RecommendationProductPerformance {
     pub product_id: String,
     /// Empty when the product no longer exists.
     pub product_name: String,
@@ -77,16 +77,16 @@ pub struct RecommendationPerformanceResponse {
     pub average_score: f64,
     /// Every day of the period, oldest first; clicks and conversions on the day the list was
     /// served.
-    pub performance_by_day: Vec<DayPerformance>,
+    pub performance_by_day: Vec<RecommendationDayPerformance>,
     /// The 10 best products: most conversions, then clicks, then click rate, then
     /// recommendations.
-    pub top_performing_products: Vec<ProductPerformance>,
+    pub top_performing_products: Vec<RecommendationProductPerformance>,
 }
 
 /// Recommendation performance of one algorithm family (or all) over a period.
 #[utoipa::path(
     get, path = "/api/v1/admin/analytics/recommendations/performance", tag = "admin",
-    params(PerformanceParams),
+    params(RecommendationPerformanceParams),
     security(("bearer" = [])),
     responses(
         (status = 200, body = RecommendationPerformanceResponse),
@@ -98,7 +98,7 @@ pub struct RecommendationPerformanceResponse {
 pub async fn recommendation_performance(
     State(state): State<AppState>,
     auth: AuthUser,
-    ValidQuery(q): ValidQuery<PerformanceParams>,
+    ValidQuery(q): ValidQuery<RecommendationPerformanceParams>,
 ) -> ApiResult<Json<RecommendationPerformanceResponse>> {
     auth.require(Permission::AnalyticsViewDetailed)?;
     let (name, families): (String, Vec<Family>) = match q
@@ -143,7 +143,7 @@ pub async fn recommendation_performance(
         performance_by_day: p
             .by_day
             .iter()
-            .map(|(date, c)| DayPerformance {
+            .map(|(date, c)| RecommendationDayPerformance {
                 date: date.format("%Y-%m-%d").to_string(),
                 recommendations: c.impressions,
                 clicks: c.clicks,
@@ -153,7 +153,7 @@ pub async fn recommendation_performance(
         top_performing_products: p
             .top_products
             .iter()
-            .map(|(id, c)| ProductPerformance {
+            .map(|(id, c)| RecommendationProductPerformance {
                 product_id: id.clone(),
                 product_name: name_of(id),
                 recommendations: c.impressions,

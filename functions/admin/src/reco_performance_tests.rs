@@ -197,7 +197,7 @@ async fn the_figures_follow_what_was_served_clicked_and_bought() {
     let top = p["top_performing_products"].as_array().unwrap();
     assert_eq!(top.len(), 2);
     // a and b: one conversion and one click each: the tie goes by id.
-    let mut ids = vec![a.id.clone(), b.id.clone()];
+    let mut ids = [a.id.clone(), b.id.clone()];
     ids.sort();
     assert_eq!(top[0]["product_id"], ids[0].as_str());
     assert_eq!(top[0]["recommendations"], 1);

@@ -32,7 +32,7 @@ fn caller(auth: Option<&AuthUser>, headers: &HeaderMap) -> Option<Actor> {
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
-pub struct TrackClickRequest {
+pub struct RecommendationClickRequest {
     /// The `recommendation_id` of the list the product was shown in.
     #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
@@ -43,7 +43,7 @@ pub struct TrackClickRequest {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TrackClickResponse {
+pub struct RecommendationClickResponse {
     pub message: String,
     pub recommendation_id: String,
     pub product_id: String,
@@ -75,9 +75,9 @@ pub fn track_error(e: TrackError) -> ApiError {
     post, path = "/api/v1/recommendations/track-click", tag = "recommendations",
     params(("X-Cart-Id" = Option<String>, Header, description = "Guest cart id (without a token): the click is the guest's")),
     security((), ("bearer" = [])),
-    request_body = TrackClickRequest,
+    request_body = RecommendationClickRequest,
     responses(
-        (status = 200, description = "Click tracked", body = TrackClickResponse),
+        (status = 200, description = "Click tracked", body = RecommendationClickResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "A token was sent and is not valid", body = ErrorBody),
         (status = 404, description = "RECOMMENDATION_NOT_FOUND: unknown or expired (7 days) recommendation id", body = ErrorBody),
@@ -88,8 +88,8 @@ pub async fn track_click(
     State(state): State<RecommendationsState>,
     auth: Option<AuthUser>,
     headers: HeaderMap,
-    ValidJson(req): ValidJson<TrackClickRequest>,
-) -> ApiResult<Json<TrackClickResponse>> {
+    ValidJson(req): ValidJson<RecommendationClickRequest>,
+) -> ApiResult<Json<RecommendationClickResponse>> {
     let store = state.app.store.as_ref();
     let now = chrono::Utc::now();
     let caller = caller(auth.as_ref(), &headers);
@@ -104,7 +104,7 @@ pub async fn track_click(
     .map_err(track_error)?;
     let signals: Vec<Signal> = outcome.signal(&req.product_id, now).into_iter().collect();
     interactions::record_if(state.app.config.record_interactions, store, &signals).await;
-    Ok(Json(TrackClickResponse {
+    Ok(Json(RecommendationClickResponse {
         message: "Click tracked".into(),
         recommendation_id: req.recommendation_id,
         product_id: req.product_id,
@@ -113,7 +113,7 @@ pub async fn track_click(
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
-pub struct FeedbackRequest {
+pub struct RecommendationFeedbackRequest {
     #[schema(min_length = 1, max_length = 100)]
     #[validate(length(min = 1, max = 100, message = "must be 1-100 characters"))]
     pub product_id: String,
@@ -132,7 +132,7 @@ fn validate_kind(kind: &str) -> Result<(), validator::ValidationError> {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FeedbackResponse {
+pub struct RecommendationFeedbackResponse {
     pub message: String,
     pub product_id: String,
     pub kind: String,
@@ -145,9 +145,9 @@ pub struct FeedbackResponse {
     post, path = "/api/v1/recommendations/feedback", tag = "recommendations",
     params(("X-Cart-Id" = Option<String>, Header, description = "Guest cart id (without a token): the feedback is the guest's")),
     security((), ("bearer" = [])),
-    request_body = FeedbackRequest,
+    request_body = RecommendationFeedbackRequest,
     responses(
-        (status = 200, description = "Feedback recorded", body = FeedbackResponse),
+        (status = 200, description = "Feedback recorded", body = RecommendationFeedbackResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "NOT_AUTHENTICATED: neither a token nor a guest cart id; or an invalid token", body = ErrorBody),
         (status = 404, description = "PRODUCT_NOT_FOUND", body = ErrorBody),
@@ -158,8 +158,8 @@ pub async fn feedback(
     State(state): State<RecommendationsState>,
     auth: Option<AuthUser>,
     headers: HeaderMap,
-    ValidJson(req): ValidJson<FeedbackRequest>,
-) -> ApiResult<(StatusCode, Json<FeedbackResponse>)> {
+    ValidJson(req): ValidJson<RecommendationFeedbackRequest>,
+) -> ApiResult<(StatusCode, Json<RecommendationFeedbackResponse>)> {
     let actor = caller(auth.as_ref(), &headers).ok_or_else(|| {
         ApiError::unauthorized(
             ErrorCode::NotAuthenticated,
@@ -184,7 +184,7 @@ pub async fn feedback(
     .await?;
     Ok((
         StatusCode::OK,
-        Json(FeedbackResponse {
+        Json(RecommendationFeedbackResponse {
             message: "Feedback recorded".into(),
             product_id: req.product_id,
             kind: req.kind,
