@@ -450,3 +450,139 @@ async fn by_day_and_top_products_follow_the_rollups(store: &dyn ItemStore) {
     assert_eq!(today.top_products.len(), 1);
     assert_eq!(today.top_products[0].0, "p1");
 }
+
+/// The counters of one product, and the day's totals, are spread over several items: a product
+/// in every list is not one hot item.
+#[tokio::test]
+async fn counters_spread_over_shards() {
+    use shared::store::{Key, Query, keys};
+    let store = memory_store().await;
+    let now = Utc::now();
+    for _ in 0..40 {
+        record_served(
+            &*store,
+            &rec_tracking::new_recommendation_id(),
+            &list(false, None, vec![item("hot", Algorithm::Trending, 0.5)]),
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let day = now.date_naive();
+    let mut product_items = 0;
+    for shard in 0..keys::REC_ROLLUP_SHARDS {
+        let page = store
+            .query(Query::table(keys::rec_product_rollup_pk(day, shard)))
+            .await
+            .unwrap();
+        product_items += page.items.len();
+    }
+    let total_keys: Vec<Key> = (0..keys::REC_ROLLUP_SHARDS)
+        .map(|s| keys::rec_day_totals(day, s))
+        .collect();
+    let total_items = store.batch_get(&total_keys).await.unwrap().len();
+    // 40 writes on 8 random shards: all on one shard has probability 8^-39.
+    assert!(product_items > 1, "{product_items}");
+    assert!(total_items > 1, "{total_items}");
+    assert_eq!(totals(&*store, Family::Trending).await.impressions, 40);
+}
+
+/// A store whose reads of served lists hang, or fail: an order's attribution gives up within its
+/// budget and never returns an error.
+struct SlowStore {
+    inner: LocalStore,
+    fail: bool,
+}
+
+#[async_trait::async_trait]
+impl ItemStore for SlowStore {
+    async fn get(
+        &self,
+        key: &shared::store::Key,
+    ) -> shared::store::StoreResult<Option<shared::store::Item>> {
+        if key.pk.starts_with("RECLIST#") {
+            if self.fail {
+                return Err(shared::store::StoreError::Backend("down".into()));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        item: shared::store::Item,
+        condition: Option<shared::store::Condition>,
+    ) -> shared::store::StoreResult<()> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(
+        &self,
+        key: &shared::store::Key,
+        condition: Option<shared::store::Condition>,
+    ) -> shared::store::StoreResult<Option<shared::store::Item>> {
+        self.inner.delete(key, condition).await
+    }
+    async fn update(
+        &self,
+        key: &shared::store::Key,
+        update: shared::store::Update,
+        condition: Option<shared::store::Condition>,
+    ) -> shared::store::StoreResult<shared::store::Item> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn query(
+        &self,
+        query: shared::store::Query,
+    ) -> shared::store::StoreResult<shared::store::Page> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<shared::store::TxOp>) -> shared::store::StoreResult<()> {
+        self.inner.transact(ops).await
+    }
+    async fn batch_get(
+        &self,
+        keys: &[shared::store::Key],
+    ) -> shared::store::StoreResult<Vec<shared::store::Item>> {
+        self.inner.batch_get(keys).await
+    }
+    async fn scan(
+        &self,
+        scan: shared::store::Scan,
+    ) -> shared::store::StoreResult<shared::store::Page> {
+        self.inner.scan(scan).await
+    }
+    fn backend_name(&self) -> &'static str {
+        "slow"
+    }
+    async fn ping(&self) -> shared::store::StoreResult<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn attribution_is_bounded_and_never_fails_the_order() {
+    for fail in [false, true] {
+        let store = SlowStore {
+            inner: LocalStore::in_memory().unwrap(),
+            fail,
+        };
+        let started = std::time::Instant::now();
+        rec_tracking::attribute_order_logged(&store, &order("u1", Some("rec_x"), &[("p1", 100)]))
+            .await;
+        let took = started.elapsed();
+        assert!(
+            took < rec_tracking::ATTRIBUTION_BUDGET + std::time::Duration::from_millis(500),
+            "fail={fail}: {took:?}"
+        );
+        if fail {
+            // The error is there (and was only logged above).
+            let direct = attribute_order(
+                &store,
+                &order("u1", Some("rec_x"), &[("p1", 100)]),
+                Utc::now(),
+            )
+            .await;
+            assert!(direct.is_err());
+        }
+    }
+}
