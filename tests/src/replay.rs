@@ -209,6 +209,7 @@ pub const EVENT_ORDER_ID: &str = "3b1f0a52-9a43-4c1e-b1c4-7e2d5f6a8c90";
 pub const EVENT_SEARCH_ID: &str = "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b";
 pub const EVENT_SESSION_ID: &str = "3f0c5a4e-8d1b-4b7e-9a52-6c1d2e7f9b10";
 pub const EVENT_TEACHER_ID: u64 = 12345;
+pub const EVENT_RECOMMENDATION_ID: &str = "rec_5b2d8e4f9a1c4e7b8d3f6a2c9e1b4d70";
 
 /// Creates what an event needs to take its success path rather than stop at a 404 or 400
 /// (whose calls are few): a cart line for a cart update or an order, an order for the fixed
@@ -282,6 +283,29 @@ pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepare
             let body = serde_json::json!({"status": "confirmed"});
             call(app, "admin", "PUT", &uri, Some(admin), Some(body)).await;
         }
+    }
+    if raw.contains(EVENT_RECOMMENDATION_ID) {
+        // A served list holding the event's product (what a recommendation route records).
+        use shared::domain::rec_tracking::{Served, ServedItem, record_served};
+        let served = Served {
+            recommendation_type: "homepage".into(),
+            blended: true,
+            actor: None,
+            arm: None,
+            items: vec![ServedItem {
+                product_id: product().await,
+                algorithm: shared::reco::algorithm::Algorithm::CollaborativeFiltering,
+                score: 0.8,
+            }],
+        };
+        record_served(
+            app.state.store.as_ref(),
+            EVENT_RECOMMENDATION_ID,
+            &served,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("seed a served list: {e}"));
     }
     if raw.contains(EVENT_SEARCH_ID) {
         let search = call(app, "search", "GET", "/api/v1/search?q=iphone", None, None).await;

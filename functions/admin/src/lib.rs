@@ -1,7 +1,8 @@
 //! `functions/admin`: user management, roles, system status and configuration, product,
 //! category and order management (`/api/v1/admin/users/*`, `/api/v1/admin/roles`, `/api/v1/admin/system/*`,
 //! `/api/v1/admin/products/*`, `/api/v1/admin/categories`, `/api/v1/admin/orders/*`, spec 002),
-//! and bulk import (`/api/v1/admin/import/{kind}`, body limit 6 MB).
+//! bulk import (`/api/v1/admin/import/{kind}`, body limit 6 MB), and recommendation performance
+//! (`/api/v1/admin/analytics/recommendations/performance`).
 //! Every route checks the permission the spec names (403 otherwise).
 
 mod catalog_handlers;
@@ -11,6 +12,7 @@ pub mod import_handlers;
 pub mod models;
 mod order_handlers;
 pub mod order_models;
+pub mod reco_performance;
 
 use axum::Router;
 use shared::AppState;
@@ -32,6 +34,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(order_handlers::list_orders))
         .routes(routes!(order_handlers::get_order))
         .routes(routes!(order_handlers::update_status))
+        .routes(routes!(reco_performance::recommendation_performance))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_handlers::import_file))
@@ -60,6 +63,8 @@ mod catalog_tests;
 mod import_tests;
 #[cfg(test)]
 mod order_tests;
+#[cfg(test)]
+mod reco_performance_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

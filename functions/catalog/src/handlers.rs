@@ -20,7 +20,7 @@ use shared::{
         },
         fbt,
         interactions::{self, Actor, InteractionKind, Signal},
-        viewed,
+        rec_tracking, viewed,
     },
     error::ErrorBody,
     http::{AuthUser, ValidQuery, pagination::Paginated},
@@ -111,11 +111,13 @@ pub async fn list_categories(State(state): State<AppState>) -> ApiResult<Json<Ve
 
 /// One product. With a bearer token, the product is added to the caller's viewed history. A
 /// signed-in caller's view, or a guest's that sends its cart id (`X-Cart-Id`), is recorded in the
-/// interaction log.
+/// interaction log. With `rec_id`, the click on that recommendation is counted as by
+/// `POST /api/v1/recommendations/track-click` (an id that does not apply is ignored).
 #[utoipa::path(
     get, path = "/api/v1/products/{product_id}", tag = "products",
     params(
         ("product_id" = String, Path, description = "Product id"),
+        DetailParams,
         ("X-Cart-Id" = Option<String>, Header, description = "Guest cart id (without a token): the view is recorded for that guest"),
     ),
     security((), ("bearer" = [])),
@@ -130,6 +132,7 @@ pub async fn get_product(
     auth: Option<AuthUser>,
     headers: HeaderMap,
     Path(product_id): Path<String>,
+    ValidQuery(q): ValidQuery<DetailParams>,
 ) -> ApiResult<Json<ProductDetail>> {
     let store = state.store.as_ref();
     let product = catalog::get_product(store, &product_id)
@@ -138,10 +141,30 @@ pub async fn get_product(
         .ok_or_else(product_not_found)?;
     let user_id = auth.as_ref().map(|u| u.user_id.as_str());
     let guest_cart = headers.get("x-cart-id").and_then(|v| v.to_str().ok());
-    let signals: Vec<Signal> = Actor::of_request(user_id, guest_cart)
+    let actor = Actor::of_request(user_id, guest_cart);
+    let signals: Vec<Signal> = actor
+        .clone()
         .map(|actor| Signal::new(actor, product.id.clone(), InteractionKind::View))
         .into_iter()
         .collect();
+    // A click on the recommendation the product was opened from (`?rec_id=`), then its
+    // `rec_click` interaction; never fails the page.
+    let rec_click = async {
+        let Some(rec_id) = q.rec_id.as_deref().filter(|id| !id.trim().is_empty()) else {
+            return;
+        };
+        let now = chrono::Utc::now();
+        match rec_tracking::track_click(store, rec_id, &product.id, actor.as_ref(), now).await {
+            Ok(outcome) => {
+                let click: Vec<Signal> = outcome.signal(&product.id, now).into_iter().collect();
+                interactions::record_if(state.config.record_interactions, store, &click).await;
+            }
+            Err(rec_tracking::TrackError::Store(e)) => {
+                tracing::warn!(error = %e, "could not count a recommendation click");
+            }
+            Err(e) => tracing::debug!(error = %e, rec_id, "rec_id ignored"),
+        }
+    };
     // The category read and the view's writes go out together. Recording the view must not
     // fail the page: log and go on.
     let count_view = async {
@@ -156,11 +179,12 @@ pub async fn get_product(
             tracing::warn!(error = %e, "could not record a viewed product");
         }
     };
-    let (category, (), (), ()) = tokio::join!(
+    let (category, (), (), (), ()) = tokio::join!(
         catalog::get_category(store, &product.category_id),
         count_view,
         add_viewed,
         interactions::record_if(state.config.record_interactions, store, &signals),
+        rec_click,
     );
     let category = category?;
     Ok(Json(ProductDetail::new(

@@ -72,6 +72,18 @@ fn validate_sort_order(v: &str) -> Result<(), ValidationError> {
         })
 }
 
+/// Query of `GET /api/v1/products/{product_id}`.
+#[derive(Debug, Clone, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DetailParams {
+    /// The `recommendation_id` of the list the product was opened from: counts a click on it
+    /// (once per list and product). An unknown, expired or unrelated id is ignored: the page is
+    /// answered anyway.
+    #[param(max_length = 100)]
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub rec_id: Option<String>,
+}
+
 /// Query of `GET /api/v1/products/{product_id}/similar`.
 #[derive(Debug, Clone, Deserialize, Validate, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -563,3 +563,78 @@ async fn detail_views_are_recorded_for_users_and_guests_with_a_cart_id_only() {
         "switched off: not recorded"
     );
 }
+
+#[tokio::test]
+async fn detail_with_rec_id_counts_the_recommendation_click_once() {
+    use shared::domain::interactions::{self, Actor, InteractionKind};
+    use shared::domain::rec_tracking::{self, Served, ServedItem};
+    use shared::reco::algorithm::{Algorithm, Family};
+    let s = seeded().await;
+    let store = s.app.state.store.as_ref();
+    let (p, other) = (s.products[0].id.clone(), s.products[1].id.clone());
+    let (user, token) = s.app.user_with_roles("recky", &[Role::Customer]).await;
+    let id = rec_tracking::new_recommendation_id();
+    rec_tracking::record_served(
+        store,
+        &id,
+        &Served {
+            recommendation_type: "trending".into(),
+            blended: false,
+            actor: None,
+            arm: None,
+            items: vec![ServedItem {
+                product_id: p.clone(),
+                algorithm: Algorithm::Trending,
+                score: 0.5,
+            }],
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let clicks = || async {
+        rec_tracking::performance(
+            store,
+            &[Family::Trending],
+            chrono::Utc::now().date_naive(),
+            1,
+            10,
+        )
+        .await
+        .unwrap()
+        .totals
+        .clicks
+    };
+    // An unknown id, or a product not in the list: the page is served, nothing counted.
+    for uri in [
+        format!("/api/v1/products/{p}?rec_id=rec_unknown"),
+        format!("/api/v1/products/{other}?rec_id={id}"),
+        format!("/api/v1/products/{p}?rec_id="),
+    ] {
+        let r = s.app.call("GET", &uri, Some(&token), None).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.text);
+    }
+    assert_eq!(clicks().await, 0);
+    let uri = format!("/api/v1/products/{p}?rec_id={id}");
+    for _ in 0..2 {
+        let r = s.app.call("GET", &uri, Some(&token), None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    assert_eq!(clicks().await, 1);
+    let me = Actor::User(user.id.clone());
+    let aggregates = interactions::actor_aggregates(store, &me).await.unwrap();
+    let pair = aggregates.iter().find(|a| a.product_id == p).unwrap();
+    assert!(pair.counts.contains(&(InteractionKind::RecClick, 1)));
+    assert!(pair.counts.contains(&(InteractionKind::View, 4)));
+    // Too long an id is a bad parameter.
+    let r = s
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/products/{p}?rec_id={}", "x".repeat(101)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+}

@@ -10,17 +10,20 @@ use serde_json::{Map, Value};
 use shared::{
     ApiError, ApiResult,
     auth::Permission,
-    domain::ml_models::{
-        ModelType,
-        configs::{self, Activation, ConfigPatch},
-        launcher::TrainJob,
-        params,
-        runs::{self, RunStatus},
-        training,
+    domain::{
+        ml_models::{
+            ModelType,
+            configs::{self, Activation, ConfigPatch},
+            launcher::TrainJob,
+            params,
+            runs::{self, RunStatus},
+            training,
+        },
+        rec_tracking,
     },
     error::{ErrorBody, ErrorCode, FieldError},
     http::{AuthUser, ValidJson},
-    reco::model::ModelKind,
+    reco::{algorithm::Family, model::ModelKind},
 };
 
 use crate::{MlModelsState, models::*};
@@ -266,6 +269,47 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// Days `recommendation_performance` covers.
+const SERVING_PERIOD_DAYS: u32 = 30;
+
+/// The performance-route families a config's model type serves under (documented on
+/// [`RecommendationPerformance::family`]), and the name reported.
+fn serving_families(model_type: &str) -> (&'static str, Vec<Family>) {
+    let one = |f: Family| (f.name(), vec![f]);
+    match ModelType::parse(model_type) {
+        Some(ModelType::Collaborative | ModelType::ItemKnn | ModelType::Ease) => {
+            one(Family::Collaborative)
+        }
+        Some(ModelType::Content) => one(Family::ContentBased),
+        Some(ModelType::Popularity | ModelType::Trending | ModelType::NewArrivals) => {
+            one(Family::Trending)
+        }
+        Some(ModelType::Fbt) => one(Family::Fbt),
+        Some(ModelType::Hybrid | ModelType::Ranker) => one(Family::Hybrid),
+        Some(ModelType::Interactions) | None => ("all", rec_tracking::OWN_FAMILIES.to_vec()),
+    }
+}
+
+/// The serving figures of a model type over the last [`SERVING_PERIOD_DAYS`] days.
+async fn serving_performance(
+    store: &dyn shared::store::ItemStore,
+    model_type: &str,
+) -> Result<RecommendationPerformance, shared::store::StoreError> {
+    let (family, families) = serving_families(model_type);
+    let today = Utc::now().date_naive();
+    let totals =
+        rec_tracking::rollups::totals(store, &families, today, SERVING_PERIOD_DAYS).await?;
+    Ok(RecommendationPerformance {
+        total_recommendations: u64::try_from(totals.impressions).unwrap_or(0),
+        click_rate: totals.click_rate(),
+        conversion_rate: totals.conversion_rate(),
+        average_score: totals.average_score(),
+        family: family.into(),
+        period_days: SERVING_PERIOD_DAYS,
+        tracked: true,
+    })
+}
+
 #[utoipa::path(
     get, path = "/api/v1/admin/ml-models/ml-config/{config_id}/performance", tag = "ml-models",
     params(("config_id" = String, Path)),
@@ -296,6 +340,7 @@ pub async fn performance(
     let average_accuracy = (!accuracies.is_empty())
         .then(|| round4(accuracies.iter().sum::<f64>() / accuracies.len() as f64));
     let latest = completed.first();
+    let recommendation_performance = serving_performance(store, &config.model_type).await?;
     Ok(Json(PerformanceResponse {
         config_id: config.id.clone(),
         model_type: config.model_type.clone(),
@@ -303,13 +348,7 @@ pub async fn performance(
         average_accuracy,
         training_count: history.len(),
         last_trained: latest.map(|r| r.completed_at.clone()),
-        recommendation_performance: RecommendationPerformance {
-            total_recommendations: 0,
-            click_rate: 0.0,
-            conversion_rate: 0.0,
-            average_score: 0.0,
-            tracked: false,
-        },
+        recommendation_performance,
         training_history: history
             .iter()
             .map(|r| HistoryEntry {

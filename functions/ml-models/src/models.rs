@@ -87,14 +87,28 @@ pub struct MessageResponse {
     pub message: String,
 }
 
-/// Serving counters (filled by the recommendations issue's tracking; zero until then).
+/// How the recommendations this model type serves did over the last 30 days, from the daily
+/// rollups of the recommendation tracking (`shared::domain::rec_tracking`). The counters are per
+/// algorithm family, not per config: the figures of the family the model type serves under,
+/// whichever config of the type was active (see `family`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecommendationPerformance {
+    /// Items served (impressions).
     pub total_recommendations: u64,
+    /// Percent, one decimal.
     pub click_rate: f64,
+    /// Percent, one decimal.
     pub conversion_rate: f64,
+    /// Mean served score, two decimals.
     pub average_score: f64,
-    /// False while recommendation serving is not tracked yet.
+    /// The family of the performance route the figures are (`collaborative` for collaborative,
+    /// item_knn and ease; `content_based` for content; `trending` for popularity, trending and
+    /// new_arrivals; `fbt`; `hybrid` for hybrid and ranker, which act on blended lists; `all` for
+    /// interactions, whose weights feed every model).
+    pub family: String,
+    /// Days the figures cover (today included).
+    pub period_days: u32,
+    /// Always true: serving is tracked.
     pub tracked: bool,
 }
 

@@ -516,7 +516,8 @@ async fn a_local_training_runs_in_the_background_and_shows_in_performance() {
         r.json["recommendation_performance"]["total_recommendations"],
         0
     );
-    assert_eq!(r.json["recommendation_performance"]["tracked"], false);
+    assert_eq!(r.json["recommendation_performance"]["tracked"], true);
+    assert_eq!(r.json["recommendation_performance"]["family"], "trending");
     let run = &r.json["training_history"][0];
     assert_eq!(run["status"], "skipped");
     assert!(
@@ -542,4 +543,107 @@ async fn a_local_training_runs_in_the_background_and_shows_in_performance() {
         .await
         .json;
     assert!(find(&list, "default-fbt")["last_trained"].is_string());
+}
+
+/// `recommendation_performance` is the serving figures of the family the config's model type
+/// serves under (the last 30 days).
+#[tokio::test]
+async fn performance_reports_the_serving_figures_of_the_model_types_family() {
+    use shared::domain::rec_tracking::{self, Served, ServedItem};
+    use shared::reco::algorithm::Algorithm;
+    let app = TestApp::new(crate::router);
+    let token = admin(&app).await;
+    let store = app.state.store.as_ref();
+    let now = chrono::Utc::now();
+    let id = rec_tracking::new_recommendation_id();
+    let served = Served {
+        recommendation_type: "homepage".into(),
+        blended: true,
+        actor: None,
+        arm: None,
+        items: vec![
+            ServedItem {
+                product_id: "p1".into(),
+                algorithm: Algorithm::CollaborativeFiltering,
+                score: 0.9,
+            },
+            ServedItem {
+                product_id: "p2".into(),
+                algorithm: Algorithm::ItemSimilarity,
+                score: 0.5,
+            },
+            ServedItem {
+                product_id: "p3".into(),
+                algorithm: Algorithm::Fbt,
+                score: 0.4,
+            },
+            ServedItem {
+                product_id: "p4".into(),
+                algorithm: Algorithm::VectorSimilarity,
+                score: 0.2,
+            },
+        ],
+    };
+    rec_tracking::record_served(store, &id, &served, now)
+        .await
+        .unwrap();
+    rec_tracking::track_click(store, &id, "p1", None, now)
+        .await
+        .unwrap();
+    let perf = |config: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .call(
+                    "GET",
+                    &format!("{BASE}/{config}/performance"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json["recommendation_performance"].clone()
+        }
+    };
+    // ALS, item-kNN and EASE: collaborative (p1, p2): 2 served, 1 click, mean score 0.7.
+    for config in ["default-collaborative", "default-item_knn", "default-ease"] {
+        let p = perf(config).await;
+        assert_eq!(p["family"], "collaborative", "{config}");
+        assert_eq!(p["total_recommendations"], 2);
+        assert_eq!(p["click_rate"], 50.0);
+        assert_eq!(p["conversion_rate"], 0.0);
+        assert_eq!(p["average_score"], 0.7);
+        assert_eq!(p["period_days"], 30);
+        assert_eq!(p["tracked"], true);
+    }
+    let p = perf("default-content").await;
+    assert_eq!(
+        (&p["family"], &p["total_recommendations"]),
+        (&json!("content_based"), &json!(1))
+    );
+    let p = perf("default-fbt").await;
+    assert_eq!(
+        (&p["family"], &p["total_recommendations"]),
+        (&json!("fbt"), &json!(1))
+    );
+    // Hybrid and the ranker: every item of the blended list.
+    for config in ["default-hybrid", "default-ranker"] {
+        let p = perf(config).await;
+        assert_eq!(
+            (&p["family"], &p["total_recommendations"]),
+            (&json!("hybrid"), &json!(4))
+        );
+        assert_eq!(p["click_rate"], 25.0);
+    }
+    let p = perf("default-trending").await;
+    assert_eq!(
+        (&p["family"], &p["total_recommendations"]),
+        (&json!("trending"), &json!(0))
+    );
+    let p = perf("default-interactions").await;
+    assert_eq!(
+        (&p["family"], &p["total_recommendations"]),
+        (&json!("all"), &json!(4))
+    );
 }

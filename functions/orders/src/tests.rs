@@ -430,3 +430,88 @@ async fn a_placed_order_records_one_purchase_per_line_once() {
         "one purchase per line whatever the quantity, not again on the replay"
     );
 }
+
+/// Recommendation attribution when an order is placed: the list the order names
+/// (`recommendation_session_id`) converts its lines; a product the user clicked in another list
+/// within 24 hours converts for that list; each (list, product) once; nothing fails the order.
+#[tokio::test]
+async fn a_placed_order_converts_the_named_list_and_a_recently_clicked_one() {
+    use shared::domain::rec_tracking::{self, Served, ServedItem};
+    use shared::reco::algorithm::{Algorithm, Family};
+
+    let app = TestApp::new(router);
+    let (user, token) = app.user_with_roles("rita", &[Role::Customer]).await;
+    let store = app.state.store.as_ref();
+    let a = product(&app, "RA", 10.0, 50).await;
+    let b = product(&app, "RB", 20.0, 50).await;
+    let c = product(&app, "RC", 30.0, 50).await;
+    let now = chrono::Utc::now();
+    let served = |items: Vec<(&str, Algorithm)>| Served {
+        recommendation_type: "homepage".into(),
+        blended: false,
+        actor: Some(shared::domain::interactions::Actor::User(user.id.clone())),
+        arm: None,
+        items: items
+            .into_iter()
+            .map(|(p, algorithm)| ServedItem {
+                product_id: p.into(),
+                algorithm,
+                score: 0.5,
+            })
+            .collect(),
+    };
+    let named = rec_tracking::new_recommendation_id();
+    rec_tracking::record_served(
+        store,
+        &named,
+        &served(vec![(&a, Algorithm::CollaborativeFiltering)]),
+        now,
+    )
+    .await
+    .unwrap();
+    let clicked = rec_tracking::new_recommendation_id();
+    rec_tracking::record_served(store, &clicked, &served(vec![(&b, Algorithm::Fbt)]), now)
+        .await
+        .unwrap();
+    rec_tracking::track_click(store, &clicked, &b, None, now)
+        .await
+        .unwrap();
+
+    let me = CartOwner::User(user.id.clone());
+    let conversions = |family| async move {
+        rec_tracking::performance(store, &[family], chrono::Utc::now().date_naive(), 1, 10)
+            .await
+            .unwrap()
+            .totals
+            .conversions
+    };
+    for _ in 0..2 {
+        for p in [&a, &b, &c] {
+            cart::add(store, &me, p, 1).await.unwrap();
+        }
+        let r = app
+            .call(
+                "POST",
+                "/api/v1/orders/",
+                Some(&token),
+                Some(json!({"billing_address": address(), "recommendation_session_id": named})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        // a through the named list, b through the click; c was never recommended. The second
+        // order converts nothing more.
+        assert_eq!(conversions(Family::Collaborative).await, 1);
+        assert_eq!(conversions(Family::Fbt).await, 1);
+    }
+    // An id that names nothing does not fail the order.
+    cart::add(store, &me, &c, 1).await.unwrap();
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/orders/",
+            Some(&token),
+            Some(json!({"billing_address": address(), "recommendation_session_id": "rec_unknown"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

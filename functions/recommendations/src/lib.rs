@@ -12,6 +12,8 @@
 mod handlers;
 pub mod models;
 
+pub mod tracking;
+
 use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
@@ -53,6 +55,8 @@ fn api() -> OpenApiRouter<RecommendationsState> {
         .routes(routes!(handlers::trending))
         .routes(routes!(handlers::new_arrivals))
         .routes(routes!(handlers::personalized))
+        .routes(routes!(tracking::track_click))
+        .routes(routes!(tracking::feedback))
 }
 
 /// The function's routes with its state applied (the local server merges these).
@@ -77,3 +81,5 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tracking_tests;

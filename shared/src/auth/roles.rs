@@ -112,6 +112,8 @@ pub enum Permission {
     OrdersAll,
     #[serde(rename = "analytics.view")]
     AnalyticsView,
+    #[serde(rename = "analytics.view_detailed")]
+    AnalyticsViewDetailed,
     #[serde(rename = "analytics.*")]
     AnalyticsAll,
     #[serde(rename = "system.admin")]
@@ -131,7 +133,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 25] = {
+    pub const ALL: [Permission; 26] = {
         use Permission::*;
         [
             UsersView,
@@ -151,6 +153,7 @@ impl Permission {
             OrdersUpdate,
             OrdersAll,
             AnalyticsView,
+            AnalyticsViewDetailed,
             AnalyticsAll,
             SystemAdmin,
             SystemSettings,
@@ -182,6 +185,7 @@ impl Permission {
             OrdersUpdate => "orders.update",
             OrdersAll => "orders.*",
             AnalyticsView => "analytics.view",
+            AnalyticsViewDetailed => "analytics.view_detailed",
             AnalyticsAll => "analytics.*",
             SystemAdmin => "system.admin",
             SystemSettings => "system.settings",

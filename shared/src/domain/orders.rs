@@ -10,7 +10,10 @@
 //! - with an idempotency key, writes a marker `(user, key) -> order id`: a retry with the same key
 //!   finds the marker and gets the same order back instead of a second one.
 //!
-//! If any condition fails nothing is written.
+//! If any condition fails nothing is written. Once the order is written, its co-purchase counts
+//! and its recommendation conversions (`rec_tracking::attribute_order_logged`: the list named by
+//! `recommendation_session_id`, or one the user clicked the product in within 24 hours) are
+//! recorded concurrently; neither can fail the order.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +24,7 @@ use crate::domain::interactions::{Actor, InteractionKind, Signal};
 use crate::{
     domain::{
         cart::{self, CartOwner},
-        catalog, stats,
+        catalog, rec_tracking, stats,
     },
     money::{self, Cents},
     store::{
@@ -555,7 +558,12 @@ async fn place_from(
 
         match store.transact(ops).await {
             Ok(()) => {
-                record_co_purchases(store, &order).await;
+                // Statistics after the order is written, concurrently; neither can fail the
+                // order, and the attribution is bounded (`rec_tracking::ATTRIBUTION_BUDGET`).
+                tokio::join!(
+                    record_co_purchases(store, &order),
+                    rec_tracking::attribute_order_logged(store, &order)
+                );
                 return Ok((order, true));
             }
             Err(StoreError::TransactionCanceled { failed }) => {

@@ -181,6 +181,10 @@ error_codes! {
     /// No ML config has this id.
     ConfigNotFound = "CONFIG_NOT_FOUND", [404];
 
+    // Recommendations.
+    /// No served recommendation list has this id (never served, or older than 7 days).
+    RecommendationNotFound = "RECOMMENDATION_NOT_FOUND", [404];
+
     // Textbook (spec 001: lower-case codes).
     /// A required field is missing or empty.
     MissingRequiredField = "missing_required_field", [400];
@@ -338,6 +342,7 @@ mod tests {
             (RecomputeConflict, "RECOMPUTE_CONFLICT"),
             (TrainingInProgress, "TRAINING_IN_PROGRESS"),
             (ConfigNotFound, "CONFIG_NOT_FOUND"),
+            (RecommendationNotFound, "RECOMMENDATION_NOT_FOUND"),
             (MissingRequiredField, "missing_required_field"),
             (InvalidDifficulty, "invalid_difficulty"),
             (InvalidIdentifier, "invalid_identifier"),

@@ -70,6 +70,12 @@
 //! | training run | `MLRUN#<config id>` | `<training id>#<model>` | - | - | status, reason, parameters, data sizes, phase timings, metrics (performance history) |
 //! | training lock | `MLTRAIN` | `LOCK` | - | - | `training_id`, models; `expires_at` (a crashed run's lock lapses) |
 //! | model in force | `RECOMODEL#<model>` | `CURRENT` | - | - | version, blob key of the artifact (`models/reco/<model>/<version>`) and of its item ids |
+//! | served recommendation list | `RECLIST#<recommendation id>` | `SERVED` | - | - | type, blended, actor, arm, items (product, algorithm, score), day; `expires_at` 7 days after serving (track-click and attribution read it) |
+//! | recommendation click marker | `RECLIST#<recommendation id>` | `CLICK#<product id>` | - | - | written once by a conditional put: a click counts once per (list, product); expires with the list |
+//! | recommendation conversion marker | `RECLIST#<recommendation id>` | `CONV#<product id>` | - | - | written once by a conditional put: a conversion counts once per (list, product); `expires_at` 7 days |
+//! | latest recommendation click | `RECLASTCLICK#<user id>` | `<product id>` | - | - | the list a user last clicked the product in (its day, algorithm, blended, arm); `expires_at` 24 h (click-then-purchase attribution) |
+//! | recommendation product rollup | `RECPERF#<yyyy-mm-dd>#<shard 0-7, random per write>` | `<product id>` | - | - | per family (`collaborative`, ...): `<family>_impressions`, `_score_micros`, `_clicks`, `_conversions` by `ADD`; a product has up to 8 items a day (readers sum them), so a product in every list is not one hot item; `expires_at` 400 days |
+//! | recommendation day totals | `RECDAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the same per-family counters for the whole day (`ADD`), spread over 8 items; `expires_at` 400 days |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -474,4 +480,50 @@ pub fn training_lock() -> super::Key {
 /// The pointer to the version of a recommendation model in force.
 pub fn reco_model_current(model: &str) -> super::Key {
     super::Key::new(format!("RECOMODEL#{model}"), "CURRENT")
+}
+
+/// A served recommendation list (what track-click and attribution read).
+pub fn rec_list(recommendation_id: &str) -> super::Key {
+    super::Key::new(format!("RECLIST#{recommendation_id}"), "SERVED")
+}
+
+/// The marker of a counted click on `product_id` in a served list.
+pub fn rec_click_marker(recommendation_id: &str, product_id: &str) -> super::Key {
+    super::Key::new(
+        format!("RECLIST#{recommendation_id}"),
+        format!("CLICK#{product_id}"),
+    )
+}
+
+/// The marker of a counted conversion of `product_id` in a served list.
+pub fn rec_conversion_marker(recommendation_id: &str, product_id: &str) -> super::Key {
+    super::Key::new(
+        format!("RECLIST#{recommendation_id}"),
+        format!("CONV#{product_id}"),
+    )
+}
+
+/// The list in which a user last clicked a product (kept 24 hours).
+pub fn rec_last_click(user_id: &str, product_id: &str) -> super::Key {
+    super::Key::new(format!("RECLASTCLICK#{user_id}"), product_id)
+}
+
+/// Items a day's recommendation counters are spread over (per product, and for the totals).
+pub const REC_ROLLUP_SHARDS: u32 = 8;
+
+pub fn rec_product_rollup_pk(day: chrono::NaiveDate, shard: u32) -> String {
+    format!("RECPERF#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
+/// One of the up to [`REC_ROLLUP_SHARDS`] items of a product's recommendation counters of a day.
+pub fn rec_product_rollup(day: chrono::NaiveDate, shard: u32, product_id: &str) -> super::Key {
+    super::Key::new(rec_product_rollup_pk(day, shard), product_id)
+}
+
+/// One of the [`REC_ROLLUP_SHARDS`] items of a day's recommendation totals.
+pub fn rec_day_totals(day: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(
+        format!("RECDAY#{}", day.format("%Y-%m-%d")),
+        shard.to_string(),
+    )
 }
