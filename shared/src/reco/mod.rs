@@ -31,7 +31,10 @@
 //! - [`content`]: "more like what you viewed" from product embeddings.
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
+//! - [`abtest`]: A/B experiments: stable hash assignment of actors to arms by traffic share, the
+//!   two-proportion z-test against the control, the winner rule.
 
+pub mod abtest;
 pub mod algorithm;
 pub mod als;
 pub mod artifact;
