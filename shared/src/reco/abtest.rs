@@ -229,11 +229,7 @@ mod tests {
 
         // |z| = 1.959964 is the two-sided 5 % point.
         let z = 1.959_963_984_540_054_f64;
-        assert!(close(
-            libm::erfc(z / std::f64::consts::SQRT_2),
-            0.05,
-            1e-12
-        ));
+        assert!(close(libm::erfc(z / std::f64::consts::SQRT_2), 0.05, 1e-12));
     }
 
     #[test]
