@@ -180,6 +180,12 @@ error_codes! {
     TrainingInProgress = "TRAINING_IN_PROGRESS", [409];
     /// No ML config has this id.
     ConfigNotFound = "CONFIG_NOT_FOUND", [404];
+    /// An A/B experiment is already running on this recommendation type; stop it first.
+    ExperimentRunning = "EXPERIMENT_RUNNING", [409];
+    /// No A/B experiment has this id.
+    ExperimentNotFound = "EXPERIMENT_NOT_FOUND", [404];
+    /// The A/B experiment has already stopped.
+    ExperimentNotRunning = "EXPERIMENT_NOT_RUNNING", [409];
 
     // Textbook (spec 001: lower-case codes).
     /// A required field is missing or empty.
@@ -338,6 +344,9 @@ mod tests {
             (RecomputeConflict, "RECOMPUTE_CONFLICT"),
             (TrainingInProgress, "TRAINING_IN_PROGRESS"),
             (ConfigNotFound, "CONFIG_NOT_FOUND"),
+            (ExperimentRunning, "EXPERIMENT_RUNNING"),
+            (ExperimentNotFound, "EXPERIMENT_NOT_FOUND"),
+            (ExperimentNotRunning, "EXPERIMENT_NOT_RUNNING"),
             (MissingRequiredField, "missing_required_field"),
             (InvalidDifficulty, "invalid_difficulty"),
             (InvalidIdentifier, "invalid_identifier"),
