@@ -237,6 +237,7 @@ fn not_found(id: &str) -> ApiError {
         (status = 401, body = ErrorBody), (status = 403, description = "FORBIDDEN: needs system.ml_models", body = ErrorBody),
         (status = 409, description = "EXPERIMENT_RUNNING: an experiment runs on this recommendation type (its id in the detail)", body = ErrorBody),
         (status = 422, description = "VALIDATION_ERROR: name, recommendation_type, arms (2-8, shares summing to 100), arms[i].name / config_id (unknown config) / traffic_share", body = ErrorBody),
+        (status = 503, description = "SERVICE_UNAVAILABLE: a concurrent create on the same type collided (DynamoDB transaction conflict); retry", body = ErrorBody),
     )
 )]
 pub async fn create_experiment(
