@@ -210,10 +210,12 @@ pub const EVENT_SEARCH_ID: &str = "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b";
 pub const EVENT_SESSION_ID: &str = "3f0c5a4e-8d1b-4b7e-9a52-6c1d2e7f9b10";
 pub const EVENT_TEACHER_ID: u64 = 12345;
 pub const EVENT_RECOMMENDATION_ID: &str = "rec_5b2d8e4f9a1c4e7b8d3f6a2c9e1b4d70";
+pub const EVENT_EXPERIMENT_ID: &str = "01938a6e-7c2a-7b4e-9f10-3c5d7e9a1b2c";
 
 /// Creates what an event needs to take its success path rather than stop at a 404 or 400
 /// (whose calls are few): a cart line for a cart update or an order, an order for the fixed
-/// order id, a search for the fixed search id, a textbook session, teachers and a clustering.
+/// order id, a search for the fixed search id, a textbook session, teachers and a clustering,
+/// an A/B experiment for the fixed experiment id.
 /// Through the functions' own routers, before recording starts. Returns the event text.
 pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepared) -> String {
     let mut raw = prepared.raw;
@@ -306,6 +308,20 @@ pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepare
         )
         .await
         .unwrap_or_else(|e| panic!("seed a served list: {e}"));
+    }
+    if raw.contains(EVENT_EXPERIMENT_ID)
+        && let Some(admin) = &token
+    {
+        let create = serde_json::from_str::<Json>(
+            &std::fs::read_to_string(repo().join("events/ml-models-create-experiment.json"))
+                .unwrap_or_default(),
+        )
+        .ok()
+        .and_then(|e| serde_json::from_str::<Json>(e["body"].as_str()?).ok());
+        let uri = "/api/v1/admin/ml-models/experiments";
+        let experiment = call(app, "ml-models", "POST", uri, Some(admin), create).await;
+        let id = experiment["id"].as_str().unwrap_or_default().to_string();
+        raw = raw.replace(EVENT_EXPERIMENT_ID, &id);
     }
     if raw.contains(EVENT_SEARCH_ID) {
         let search = call(app, "search", "GET", "/api/v1/search?q=iphone", None, None).await;

@@ -6,7 +6,7 @@
 //! `events/*.json` is replayed through its function's router (on its success path, as
 //! `iam_policies.rs` does), every `events/jobs/*.json` through the jobs function, and the domain
 //! operations that count (video like/save/share/view, teacher activity, the platform's stats
-//! counters) run directly, all on `shared::testkit::hot_counters::HotCounterStore`, which reads
+//! counters, the A/B experiment arm counters) run directly, all on `shared::testkit::hot_counters::HotCounterStore`, which reads
 //! the target of every `ADD` and notes it when the item has index keys (no exceptions). Seeding runs through it too.
 
 use std::sync::Arc;
@@ -228,4 +228,47 @@ async fn the_decorator_catches_an_add_on_an_indexed_item() {
     .await
     .unwrap_or_else(|e| panic!("transact: {e}"));
     assert_eq!(log.violations().len(), 1);
+}
+
+/// The A/B experiment counters (distinct users on assignment, impressions, clicks and
+/// conversions) add to the arm's counter shards, which have no index keys.
+#[tokio::test]
+async fn the_experiment_counters_add_only_to_items_without_index_keys() {
+    use shared::domain::experiments::{self, ArmEvent};
+    let (app, log) = TestApp::hot_counters(ml_models_fn::router);
+    let store = app.state.store.as_ref();
+    shared::domain::ml_models::configs::ensure_defaults(store)
+        .await
+        .unwrap_or_else(|e| panic!("configs: {e}"));
+    let new = experiments::parse_new(&serde_json::json!({
+        "name": "x", "recommendation_type": "homepage",
+        "arms": [
+            {"name": "control", "config_id": "default-hybrid", "traffic_share": 50},
+            {"name": "b", "config_id": "default-ease", "traffic_share": 50},
+        ],
+    }))
+    .unwrap_or_else(|e| panic!("parse: {e:?}"));
+    experiments::create(store, new, None)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    let seeding = log.checked();
+    for user in ["u1", "u2", "guest:c1"] {
+        let a = experiments::assignment(store, "homepage", user)
+            .await
+            .unwrap_or_else(|e| panic!("assignment: {e}"))
+            .unwrap_or_else(|| panic!("no arm"));
+        for event in [
+            ArmEvent::Impressions(10),
+            ArmEvent::Click,
+            ArmEvent::Conversion { revenue_cents: 500 },
+        ] {
+            experiments::count(store, &a.arm, event)
+                .await
+                .unwrap_or_else(|e| panic!("count: {e}"));
+        }
+    }
+    // Per actor: the distinct-user ADD and three events.
+    assert_eq!(log.checked() - seeding, 3 * 4);
+    let violations = log.violations();
+    assert!(violations.is_empty(), "{}", report(&violations));
 }

@@ -37,7 +37,7 @@ const HISTORY_LIMIT: usize = 100;
 const ESTIMATE_SECS_PER_MODEL: i64 = 30;
 
 /// Makes sure the default configs exist (once per instance).
-async fn defaults(state: &MlModelsState) -> ApiResult<()> {
+pub(crate) async fn defaults(state: &MlModelsState) -> ApiResult<()> {
     state
         .defaults
         .get_or_try_init(|| configs::ensure_defaults(state.app.store.as_ref()))

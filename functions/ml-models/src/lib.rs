@@ -8,10 +8,15 @@
 //! - `POST /train`: starts the `reco-train` job in the background (202 at once; 409
 //!   `TRAINING_IN_PROGRESS` while one runs).
 //!
+//! And the A/B experiments on those configs, under `/api/v1/admin/ml-models/experiments`
+//! ([`experiments`]): create (409 `EXPERIMENT_RUNNING` when one runs on the type), list, one
+//! with its results per arm, and `POST /{id}/stop` (optionally promoting the winner's config).
+//!
 //! The configs, runs, lock and the job itself are in [`shared::domain::ml_models`]; the job is
 //! started through a [`TrainingLauncher`] (an asynchronous invocation of the jobs function in
 //! the cloud, a tokio task locally).
 
+pub mod experiments;
 mod handlers;
 pub mod models;
 
@@ -56,6 +61,12 @@ fn api() -> OpenApiRouter<MlModelsState> {
         .routes(routes!(handlers::activate_config))
         .routes(routes!(handlers::performance))
         .routes(routes!(handlers::train))
+        .routes(routes!(
+            experiments::list_experiments,
+            experiments::create_experiment
+        ))
+        .routes(routes!(experiments::get_experiment))
+        .routes(routes!(experiments::stop_experiment))
 }
 
 /// The function's routes with its state applied (the local server merges these).
@@ -80,3 +91,6 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod experiment_tests;

@@ -180,6 +180,12 @@ error_codes! {
     TrainingInProgress = "TRAINING_IN_PROGRESS", [409];
     /// No ML config has this id.
     ConfigNotFound = "CONFIG_NOT_FOUND", [404];
+    /// An A/B experiment is already running on this recommendation type; stop it first.
+    ExperimentRunning = "EXPERIMENT_RUNNING", [409];
+    /// No A/B experiment has this id.
+    ExperimentNotFound = "EXPERIMENT_NOT_FOUND", [404];
+    /// The A/B experiment has already stopped.
+    ExperimentNotRunning = "EXPERIMENT_NOT_RUNNING", [409];
 
     // Recommendations.
     /// No served recommendation list has this id (never served, or older than 7 days).
@@ -343,6 +349,9 @@ mod tests {
             (TrainingInProgress, "TRAINING_IN_PROGRESS"),
             (ConfigNotFound, "CONFIG_NOT_FOUND"),
             (RecommendationNotFound, "RECOMMENDATION_NOT_FOUND"),
+            (ExperimentRunning, "EXPERIMENT_RUNNING"),
+            (ExperimentNotFound, "EXPERIMENT_NOT_FOUND"),
+            (ExperimentNotRunning, "EXPERIMENT_NOT_RUNNING"),
             (MissingRequiredField, "missing_required_field"),
             (InvalidDifficulty, "invalid_difficulty"),
             (InvalidIdentifier, "invalid_identifier"),

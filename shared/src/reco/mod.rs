@@ -33,7 +33,10 @@
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
 //! - [`serve`]: the serving rules of the recommendation lists (blend with provenance, exclusions,
 //!   ranker re-scoring, the cold-start chain, a per-category cap).
+//! - [`abtest`]: A/B experiments: stable hash assignment of actors to arms by traffic share, the
+//!   two-proportion z-test against the control, the winner rule.
 
+pub mod abtest;
 pub mod algorithm;
 pub mod als;
 pub mod artifact;

@@ -76,6 +76,10 @@
 //! | latest recommendation click | `RECLASTCLICK#<user id>` | `<product id>` | - | - | the list a user last clicked the product in (its day, algorithm, blended, arm); `expires_at` 24 h (click-then-purchase attribution) |
 //! | recommendation product rollup | `RECPERF#<yyyy-mm-dd>#<shard 0-7, random per write>` | `<product id>` | - | - | per family (`collaborative`, ...): `<family>_impressions`, `_score_micros`, `_clicks`, `_conversions` by `ADD`; a product has up to 8 items a day (readers sum them), so a product in every list is not one hot item; `expires_at` 400 days |
 //! | recommendation day totals | `RECDAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the same per-family counters for the whole day (`ADD`), spread over 8 items; `expires_at` 400 days |
+//! | A/B experiment | `EXPERIMENTS` | `EXP#<experiment id (UUID v7: sorts by creation)>` | - | - | name, recommendation type, arms (name, config id, traffic share), control, status, times, winner (few: one partition) |
+//! | running experiment of a type | `EXPERIMENTS` | `RUNNING#<recommendation type>` | - | - | `experiment_id`, arms, control: the one-running-per-type lock, put with the experiment (`ItemNotExists`) and deleted with its stop in one transaction; what assignment reads (cached per instance) |
+//! | experiment arm counters | `EXPARM#<experiment id>#<arm>#<shard 0-7>` | `COUNTERS` | - | - | `users`, `impressions`, `clicks`, `conversions`, `revenue_cents` by `ADD` (events round-robin over the shards; users by the actor's shard); results sum the shards |
+//! | experiment participant | `EXPUSER#<experiment id>#<actor>` | `ASSIGNED` | - | - | `arm`; put once (`ItemNotExists`) in the transaction that adds 1 to the arm's `users`; `expires_at` after 400 days |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -526,4 +530,34 @@ pub fn rec_day_totals(day: chrono::NaiveDate, shard: u32) -> super::Key {
         format!("RECDAY#{}", day.format("%Y-%m-%d")),
         shard.to_string(),
     )
+}
+
+/// Partition of the A/B experiment records and of the running-experiment locks (a few items).
+pub const EXPERIMENTS_PK: &str = "EXPERIMENTS";
+pub const EXPERIMENT_SK_PREFIX: &str = "EXP#";
+pub const EXPERIMENT_RUNNING_SK_PREFIX: &str = "RUNNING#";
+
+pub fn experiment(id: &str) -> super::Key {
+    super::Key::new(EXPERIMENTS_PK, format!("{EXPERIMENT_SK_PREFIX}{id}"))
+}
+
+/// The lock naming the running experiment of a recommendation type (at most one).
+pub fn experiment_running(recommendation_type: &str) -> super::Key {
+    super::Key::new(
+        EXPERIMENTS_PK,
+        format!("{EXPERIMENT_RUNNING_SK_PREFIX}{recommendation_type}"),
+    )
+}
+
+/// Shards of an arm's counters, so that a busy arm is not one hot item.
+pub const EXPERIMENT_ARM_SHARDS: u32 = 8;
+
+/// One shard of an arm's counters.
+pub fn experiment_arm_counters(experiment_id: &str, arm: &str, shard: u32) -> super::Key {
+    super::Key::new(format!("EXPARM#{experiment_id}#{arm}#{shard}"), "COUNTERS")
+}
+
+/// The marker of an actor counted in an experiment (its arm's distinct users).
+pub fn experiment_participant(experiment_id: &str, actor: &str) -> super::Key {
+    super::Key::new(format!("EXPUSER#{experiment_id}#{actor}"), "ASSIGNED")
 }
