@@ -31,6 +31,8 @@
 //! - [`content`]: "more like what you viewed" from product embeddings.
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
+//! - [`explain`]: template sentences explaining served items, the batch prompt for a language
+//!   model and the parsing of its answer (cached and filled by `domain::explanations`).
 
 pub mod algorithm;
 pub mod als;
@@ -42,6 +44,7 @@ pub mod cooccurrence;
 pub mod data;
 pub mod ease;
 pub mod eval;
+pub mod explain;
 pub mod feed;
 pub mod hybrid;
 pub mod item_knn;

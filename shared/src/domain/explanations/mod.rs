@@ -6,22 +6,8 @@
 use std::sync::Arc;
 
 use crate::AppState;
-use crate::reco::algorithm::Algorithm;
 
-/// What one explanation is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExplainRequest {
-    pub algorithm: Algorithm,
-    /// The item's `reason` (e.g. `users_also_bought`, `similar_product`).
-    pub reason: String,
-    pub product_id: String,
-    pub product_name: String,
-    /// The recommended product's category name.
-    pub category: Option<String>,
-    /// What the recommendation is relative to, e.g. the name of the product the caller viewed
-    /// or has in the cart ("Because you viewed the Sony WH-1000XM5").
-    pub context: Option<String>,
-}
+pub use crate::reco::explain::ExplainRequest;
 
 /// Explains served items; one per function instance (a field of the function's state).
 pub struct Explainer {
