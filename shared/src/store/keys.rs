@@ -70,6 +70,7 @@
 //! | training run | `MLRUN#<config id>` | `<training id>#<model>` | - | - | status, reason, parameters, data sizes, phase timings, metrics (performance history) |
 //! | training lock | `MLTRAIN` | `LOCK` | - | - | `training_id`, models; `expires_at` (a crashed run's lock lapses) |
 //! | model in force | `RECOMODEL#<model>` | `CURRENT` | - | - | version, blob key of the artifact (`models/reco/<model>/<version>`) and of its item ids |
+//! | recommendation explanation | `EXPLAIN#<prompt version>#<algorithm>#<reason slug>#<product id>#<category slug>#<c\|n>` | `TEXT` | - | - | cached sentence (`{context}` placeholder for the context item; `c`: the request had one), `source` model/template/local, `model_id`; `expires_at` 30 days (1 day for a template stored in place of an unusable model line); one partition per key, read by batch get (see `reco::explain::cache_id`) |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -475,3 +476,10 @@ pub fn training_lock() -> super::Key {
 pub fn reco_model_current(model: &str) -> super::Key {
     super::Key::new(format!("RECOMODEL#{model}"), "CURRENT")
 }
+
+/// A cached recommendation explanation; `cache_id` is [`crate::reco::explain::cache_id`].
+pub fn explanation(cache_id: &str) -> super::Key {
+    super::Key::new(format!("EXPLAIN#{cache_id}"), EXPLANATION_SK)
+}
+
+pub const EXPLANATION_SK: &str = "TEXT";
