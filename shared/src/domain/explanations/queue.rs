@@ -134,6 +134,14 @@ impl LambdaFillQueue {
         }
     }
 
+    /// With a ready client (tests against a fake Lambda endpoint).
+    pub fn with_client(function_name: impl Into<String>, client: aws_sdk_lambda::Client) -> Self {
+        Self {
+            function_name: function_name.into(),
+            client: OnceCell::new_with(Some(client)),
+        }
+    }
+
     async fn invoke(&self, requests: &[ExplainRequest]) -> anyhow::Result<()> {
         let client = self
             .client

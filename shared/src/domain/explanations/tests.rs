@@ -645,3 +645,89 @@ async fn pregeneration_without_models_or_with_a_failing_model_never_fails() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(got.error.unwrap().starts_with("stopped after"));
 }
+
+// ---- the Lambda queue against a fake Lambda endpoint ---------------------------------------------
+
+/// What the fake Lambda endpoint received: (path, `x-amz-invocation-type`, body).
+type Invocations = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+async fn fake_lambda(delay: Duration) -> (String, Invocations) {
+    use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, http::Uri};
+    let seen: Invocations = Arc::default();
+    let app = axum::Router::new()
+        .fallback(
+            |State((seen, delay)): State<(Invocations, Duration)>,
+             uri: Uri,
+             headers: HeaderMap,
+             body: Bytes| async move {
+                let kind = headers
+                    .get("x-amz-invocation-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                seen.lock()
+                    .unwrap()
+                    .push((uri.path().to_string(), kind, body));
+                tokio::time::sleep(delay).await;
+                StatusCode::ACCEPTED
+            },
+        )
+        .with_state((seen.clone(), delay));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+fn lambda_client(url: &str) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::from_keys("AKIDFAKE", "fake-secret", None))
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_lambda_queue_invokes_the_jobs_function_asynchronously_with_the_fill_event() {
+    let (url, seen) = fake_lambda(Duration::ZERO).await;
+    let queue = Arc::new(queue::LambdaFillQueue::with_client(
+        "jobs-fn",
+        lambda_client(&url),
+    ));
+    let explainer = Explainer::with_queue(memory(), true, queue);
+    let requests = vec![
+        req("a", Algorithm::Fbt, Some("iPhone")),
+        req("b", Algorithm::Trending, None),
+    ];
+    explainer.explain(&requests).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (path, kind, body) = &seen[0];
+    assert_eq!(path, "/2015-03-31/functions/jobs-fn/invocations");
+    assert_eq!(kind, "Event");
+    assert_eq!(body, &queue::fill_event(&requests));
+}
+
+#[tokio::test]
+async fn a_slow_lambda_invocation_is_cut_at_its_budget() {
+    let (url, seen) = fake_lambda(Duration::from_secs(5)).await;
+    let queue = Arc::new(queue::LambdaFillQueue::with_client(
+        "jobs-fn",
+        lambda_client(&url),
+    ));
+    let explainer = Explainer::with_queue(memory(), true, queue);
+    let r = req("a", Algorithm::Popular, None);
+    let start = Instant::now();
+    let got = explainer.explain(std::slice::from_ref(&r)).await;
+    assert_eq!(got, vec![template(&r)]);
+    assert!(
+        start.elapsed() < queue::INVOKE_TIMEOUT + Duration::from_millis(700),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!seen.lock().unwrap().is_empty());
+}
