@@ -69,7 +69,8 @@ enum Command {
         password_stdin: bool,
     },
     /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`,
-    /// `user-clusters`, `video-trends`, `reco-train`).
+    /// `user-clusters`, `video-trends`, `reco-train`; `explain-fill` pre-generates the
+    /// explanations of the most-served items).
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.
@@ -199,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 training_id: None,
                 models,
+                requests: None,
             };
             let report = jobs_fn::run(&state, &event).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -28,6 +28,7 @@
 //! | `AUTH_STATUS_CACHE_SECONDS` | `5` | how long an instance trusts its copy of an account's status (active, roles, auth version); `0` reads it on every request |
 //! | `MAX_BODY_BYTES` | `1048576` | largest request body (the video multipart upload allows 6 MB) |
 //! | `MEDIA_PUBLIC_BASE_URL` | unset | CDN in front of the media bucket: video URLs become `{base}/{key}` instead of signed URLs |
+//! | `EXPLANATIONS` | `model` | `model`: recommendation explanations written by the text model (`AI`), cached in the table and filled asynchronously (`domain::explanations`); `template`: the deterministic template sentences only (no cache read, no model call) |
 //! | `RECORD_INTERACTIONS` | `true` | record shoppers' interactions (views, cart adds, purchases, clicks, video likes...) in the interaction log (`domain::interactions`) as part of their requests; `false` serves the same requests without it (latency comparison, or a deployment that does not train models) |
 
 use std::{env, path::PathBuf, str::FromStr, time::Duration};
@@ -123,6 +124,9 @@ pub struct Config {
     /// Whether requests record shoppers' interactions in the interaction log
     /// (`RECORD_INTERACTIONS`, default on).
     pub record_interactions: bool,
+    /// Whether recommendation explanations may be model-written (`EXPLANATIONS=model`, the
+    /// default) or are the template sentences only (`EXPLANATIONS=template`).
+    pub explanations_from_model: bool,
 }
 
 pub const APP_NAME: &str = "E-commerce Backend";
@@ -263,6 +267,15 @@ impl Config {
             media_public_base_url: get("MEDIA_PUBLIC_BASE_URL")
                 .map(|u| u.trim_end_matches('/').to_string()),
             record_interactions: parse_bool(get("RECORD_INTERACTIONS"), true)?,
+            explanations_from_model: match get("EXPLANATIONS").as_deref().map(str::trim) {
+                None | Some("model") => true,
+                Some("template") => false,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "EXPLANATIONS={other}: expected model or template"
+                    )));
+                }
+            },
         })
     }
 
@@ -374,6 +387,22 @@ mod tests {
                 .record_interactions
         );
         assert!(cfg(&[("RECORD_INTERACTIONS", "sometimes")]).is_err());
+    }
+
+    #[test]
+    fn explanations_are_model_written_unless_switched_to_templates() {
+        assert!(cfg(&[]).expect("config").explanations_from_model);
+        assert!(
+            cfg(&[("EXPLANATIONS", "model")])
+                .expect("config")
+                .explanations_from_model
+        );
+        assert!(
+            !cfg(&[("EXPLANATIONS", "template")])
+                .expect("config")
+                .explanations_from_model
+        );
+        assert!(cfg(&[("EXPLANATIONS", "llm")]).is_err());
     }
 
     #[test]

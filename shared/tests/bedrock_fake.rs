@@ -898,3 +898,123 @@ async fn unreachable_endpoint_is_model_error() {
         .expect_err("fails");
     assert!(matches!(err, AiError::Model(_)), "{err:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Recommendation explanations through Converse (`domain::explanations::fill`)
+
+fn explain_requests(n: usize) -> Vec<shared::reco::explain::ExplainRequest> {
+    (0..n)
+        .map(|i| shared::reco::explain::ExplainRequest {
+            algorithm: shared::reco::algorithm::Algorithm::Fbt,
+            reason: "frequently_bought_together".to_owned(),
+            product_id: format!("p{i}"),
+            product_name: format!("Case {i}"),
+            category: Some("Accessories".to_owned()),
+            context: Some("iPhone 15 Pro".to_owned()),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn explanation_fill_sends_the_batch_prompt_and_caches_the_parsed_lines() {
+    use shared::domain::explanations::fill::{FillLimits, fill};
+    use shared::reco::explain::{BATCH_SIZE, build_prompt, cache_id};
+    use shared::store::{ItemStore, keys, local::LocalStore};
+
+    let requests = explain_requests(BATCH_SIZE + 1);
+    let refs: Vec<_> = requests.iter().collect();
+    let first = build_prompt(&refs[..BATCH_SIZE]);
+    let second = build_prompt(&refs[BATCH_SIZE..]);
+    let (first_user, second_user) = (first.user.clone(), second.user.clone());
+    let server = FakeServer::start(move |call| {
+        let body = call.json()?;
+        let max_tokens = body
+            .pointer("/inferenceConfig/maxTokens")
+            .and_then(Value::as_u64)
+            .ok_or("no maxTokens")?;
+        let prompt = check_converse(
+            call,
+            Some(&first.system),
+            u32::try_from(max_tokens).map_err(|e| e.to_string())?,
+            0.3,
+        )?;
+        if prompt == first_user {
+            // A preamble, then every line but the third.
+            let lines: Vec<String> = (1..=BATCH_SIZE)
+                .filter(|n| *n != 3)
+                .map(|n| format!("{n}. Case {n} fits your {{context}} perfectly"))
+                .collect();
+            Ok(converse_reply(
+                &format!("Here you go:\n\n{}", lines.join("\n")),
+                "end_turn",
+                900,
+                300,
+            ))
+        } else if prompt == second_user {
+            Ok(converse_reply(
+                "1) Protects your {context}",
+                "end_turn",
+                90,
+                8,
+            ))
+        } else {
+            Err(format!("unexpected prompt {prompt:?}"))
+        }
+    })
+    .await;
+    let text = BedrockText::new(server.client(), TEXT_MODEL);
+    let store = LocalStore::in_memory().expect("store");
+    let report = fill(&store, &text, &requests, FillLimits::default()).await;
+    server.assert_no_problems();
+    assert_eq!(server.attempts(), 2);
+    assert_eq!(
+        (
+            report.model_calls,
+            report.generated,
+            report.fallback,
+            report.written
+        ),
+        (2, BATCH_SIZE, 1, BATCH_SIZE + 1)
+    );
+    let get = |i: usize| {
+        let store = &store;
+        let key = keys::explanation(&cache_id(&requests[i]));
+        async move { store.get(&key).await.expect("get").expect("cached") }
+    };
+    let one = get(0).await;
+    assert_eq!(one["text"], json!("Case 1 fits your {context} perfectly"));
+    assert_eq!(one["model_id"], json!(TEXT_MODEL));
+    assert_eq!(one["source"], json!("model"));
+    let third = get(2).await;
+    assert_eq!(third["text"], json!("Frequently bought with {context}"));
+    assert_eq!(third["source"], json!("template"));
+    assert_eq!(
+        get(BATCH_SIZE).await["text"],
+        json!("Protects your {context}")
+    );
+}
+
+#[tokio::test]
+async fn explanation_fill_after_a_throttle_stores_nothing_and_stops() {
+    use shared::domain::explanations::fill::{FillLimits, fill};
+    use shared::store::local::LocalStore;
+
+    let server = FakeServer::start(|_call| {
+        Ok(Reply::error(
+            429,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        ))
+    })
+    .await;
+    let text = BedrockText::new(server.client(), TEXT_MODEL);
+    let store = LocalStore::in_memory().expect("store");
+    let report = fill(&store, &text, &explain_requests(45), FillLimits::default()).await;
+    // The SDK's retries of the first batch only; the other two batches are not sent.
+    assert_eq!(server.attempts(), MAX_ATTEMPTS as usize);
+    assert_eq!(
+        (report.model_calls, report.failed, report.written),
+        (1, 45, 0)
+    );
+    server.assert_no_problems();
+}

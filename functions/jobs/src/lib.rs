@@ -18,6 +18,14 @@
 //!   ([`shared::domain::ml_models::training`]). Nightly, and started by `POST
 //!   /api/v1/admin/ml-models/ml-config/train` (asynchronous invocation with the `training_id`
 //!   whose lock the route took). A run while another holds the lock does nothing and says so.
+//!   After a run, the explanations of the most-served items are pre-generated
+//!   ([`shared::domain::explanations::fill::pregenerate`], bounded; a failure there is in the
+//!   report's `explanations` and never fails the training).
+//! - `explain-fill`: writes the explanation cache for `requests` (what a recommendations
+//!   response missed; the recommendations function queues them by an asynchronous invocation),
+//!   calling the text model in batches ([`shared::domain::explanations::fill::fill`]); without
+//!   `requests`, pre-generates the most-served items like the end of `reco-train`. Never fails
+//!   on a model error: the report counts what was generated, fell back or failed.
 //!
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
@@ -29,6 +37,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::{
     AppState,
+    domain::explanations::{
+        ExplainRequest,
+        fill::{self as explain_fill, FillLimits, PregenerateLimits},
+    },
     domain::ml_models::training,
     domain::{
         fbt,
@@ -51,15 +63,17 @@ pub enum Job {
     UserClusters,
     VideoTrends,
     RecoTrain,
+    ExplainFill,
 }
 
 impl Job {
     /// Every job, in the order of the module docs.
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::FbtRules,
         Job::UserClusters,
         Job::VideoTrends,
         Job::RecoTrain,
+        Job::ExplainFill,
     ];
 
     /// The job's name in events, reports and on the command line.
@@ -69,6 +83,7 @@ impl Job {
             Job::UserClusters => "user-clusters",
             Job::VideoTrends => "video-trends",
             Job::RecoTrain => "reco-train",
+            Job::ExplainFill => "explain-fill",
         }
     }
 }
@@ -107,6 +122,10 @@ pub struct JobEvent {
     /// `reco-train`: model names (default: every model but kmeans).
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// `explain-fill`: the explanations to generate (absent: pre-generate the most-served
+    /// items).
+    #[serde(default)]
+    pub requests: Option<Vec<ExplainRequest>>,
 }
 
 impl JobEvent {
@@ -118,13 +137,16 @@ impl JobEvent {
             seed: None,
             training_id: None,
             models: None,
+            requests: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train)")]
+    #[error(
+        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill)"
+    )]
     UnknownJob(String),
     #[error("min_support_count must be at least 1")]
     InvalidParameter,
@@ -286,7 +308,12 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
             match outcome {
                 Ok(report) => {
                     tracing::info!(report = %training::summary(&report), "recommendation models trained");
-                    Ok(json!({"job": event.job, "report": report}))
+                    let explanations = if state.config.explanations_from_model {
+                        json!(pregenerate(state).await)
+                    } else {
+                        json!("off (EXPLANATIONS=template)")
+                    };
+                    Ok(json!({"job": event.job, "report": report, "explanations": explanations}))
                 }
                 Err(busy) => {
                     tracing::warn!(%busy, "reco-train not run");
@@ -294,7 +321,35 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 }
             }
         }
+        Job::ExplainFill => {
+            let report = match &event.requests {
+                Some(requests) => json!(
+                    explain_fill::fill(
+                        state.store.as_ref(),
+                        state.text.as_ref(),
+                        requests,
+                        FillLimits::default(),
+                    )
+                    .await
+                ),
+                None => json!(pregenerate(state).await),
+            };
+            tracing::info!(%report, "explanations filled");
+            Ok(json!({"job": event.job, "report": report}))
+        }
     }
+}
+
+/// The explanations of the most-served items (end of `reco-train`, or `explain-fill` without
+/// requests).
+async fn pregenerate(state: &AppState) -> explain_fill::PregenerateReport {
+    explain_fill::pregenerate(
+        state.store.as_ref(),
+        state.blobs.as_ref(),
+        state.text.as_ref(),
+        PregenerateLimits::default(),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -44,6 +44,15 @@ async fn every_job_event_file_runs() {
                         "{m}"
                     );
                 }
+                // No model in force: nothing to pre-generate, and no error.
+                assert_eq!(report["explanations"]["requests"], json!(0), "{report}");
+                assert!(report["explanations"].get("error").is_none(), "{report}");
+            }
+            Job::ExplainFill => {
+                // The local backend stores the template of each of the file's three requests.
+                assert_eq!(report["report"]["requested"], json!(3), "{report}");
+                assert_eq!(report["report"]["local"], json!(3), "{report}");
+                assert_eq!(report["report"]["written"], json!(3), "{report}");
             }
         }
     }
@@ -315,4 +324,114 @@ async fn reco_train_on_a_synthetic_interaction_set() {
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no pointer"));
     assert!(state.blobs.get(&pointer.blob_key).await.is_ok());
+}
+
+/// Answers each numbered item of an explanation prompt with `<n>. Model sentence <n>` (and the
+/// placeholder when the item has a context).
+struct Numbered;
+
+#[async_trait::async_trait]
+impl shared::ai::TextGenerator for Numbered {
+    async fn generate(
+        &self,
+        request: shared::ai::TextRequest,
+    ) -> shared::ai::AiResult<shared::ai::TextResponse> {
+        let text = request
+            .prompt
+            .lines()
+            .filter_map(|l| {
+                let (n, _) = l.split_once(". product: ")?;
+                let n: usize = n.parse().ok()?;
+                Some(if l.contains("; context: ") {
+                    format!("{n}. Model sentence {n} for {{context}} fans")
+                } else {
+                    format!("{n}. Model sentence {n}")
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(shared::ai::TextResponse {
+            text,
+            input_tokens: 1,
+            output_tokens: 1,
+            provenance: self.provenance(),
+        })
+    }
+
+    fn provenance(&self) -> shared::ai::Provenance {
+        shared::ai::Provenance {
+            backend: "test".into(),
+            model_id: "numbered".into(),
+        }
+    }
+}
+
+/// Records what an explainer queues.
+#[derive(Default)]
+struct Queued(std::sync::Mutex<usize>);
+
+#[async_trait::async_trait]
+impl shared::domain::explanations::queue::FillQueue for Queued {
+    async fn enqueue(&self, requests: Vec<shared::domain::explanations::ExplainRequest>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) += requests.len();
+    }
+    fn name(&self) -> &'static str {
+        "queued"
+    }
+}
+
+/// The `explain-fill` event file, through the Lambda entry point, writes what the next
+/// recommendations response reads.
+#[tokio::test]
+async fn the_explain_fill_event_writes_what_the_next_response_reads() {
+    use shared::domain::explanations::{ExplainRequest, Explainer};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::with_backends(
+        (*base.config).clone(),
+        base.store.clone(),
+        base.blobs.clone(),
+        base.embedder.clone(),
+        Arc::new(Numbered),
+        base.images.clone(),
+    );
+    let event = raw_event("explain-fill.json");
+    let requests: Vec<ExplainRequest> =
+        serde_json::from_value(event["requests"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let queue = Arc::new(Queued::default());
+    let explainer = Explainer::with_queue(state.store.clone(), true, queue.clone());
+    // Before: templates, and all three queued.
+    let before = explainer.explain(&requests).await;
+    assert_eq!(before[0], "Frequently bought with iPhone 15 Pro");
+    assert_eq!(before[1], "Currently trending in Electronics");
+    assert_eq!(before[2], "Because you viewed Sony WH-1000XM5");
+    assert_eq!(*queue.0.lock().unwrap_or_else(|e| e.into_inner()), 3);
+
+    let report = crate::handle(&state, event)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["job"], json!("explain-fill"));
+    assert_eq!(report["report"]["model_calls"], json!(1), "{report}");
+    assert_eq!(report["report"]["generated"], json!(3), "{report}");
+
+    let after = Explainer::with_queue(state.store.clone(), true, queue.clone())
+        .explain(&requests)
+        .await;
+    assert_eq!(
+        after,
+        vec![
+            "Model sentence 1 for iPhone 15 Pro fans",
+            "Model sentence 2",
+            "Model sentence 3 for Sony WH-1000XM5 fans"
+        ]
+    );
+    // Hits queue nothing more.
+    assert_eq!(*queue.0.lock().unwrap_or_else(|e| e.into_inner()), 3);
+    // A second delivery of the same event generates nothing again.
+    let again = crate::handle(&state, raw_event("explain-fill.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again["report"]["already_cached"], json!(3), "{again}");
+    assert_eq!(again["report"]["model_calls"], json!(0), "{again}");
 }

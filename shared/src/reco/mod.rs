@@ -35,6 +35,8 @@
 //!   ranker re-scoring, the cold-start chain, a per-category cap).
 //! - [`abtest`]: A/B experiments: stable hash assignment of actors to arms by traffic share, the
 //!   two-proportion z-test against the control, the winner rule.
+//! - [`explain`]: template sentences explaining served items, the batch prompt for a language
+//!   model and the parsing of its answer (cached and filled by `domain::explanations`).
 
 pub mod abtest;
 pub mod algorithm;
@@ -47,6 +49,7 @@ pub mod cooccurrence;
 pub mod data;
 pub mod ease;
 pub mod eval;
+pub mod explain;
 pub mod feed;
 pub mod hybrid;
 pub mod item_knn;

@@ -80,6 +80,7 @@
 //! | running experiment of a type | `EXPERIMENTS` | `RUNNING#<recommendation type>` | - | - | `experiment_id`, arms, control: the one-running-per-type lock, put with the experiment (`ItemNotExists`) and deleted with its stop in one transaction; what assignment reads (cached per instance) |
 //! | experiment arm counters | `EXPARM#<experiment id>#<arm>#<shard 0-7>` | `COUNTERS` | - | - | `users`, `impressions`, `clicks`, `conversions`, `revenue_cents` by `ADD` (events round-robin over the shards; users by the actor's shard); results sum the shards |
 //! | experiment participant | `EXPUSER#<experiment id>#<actor>` | `ASSIGNED` | - | - | `arm`; put once (`ItemNotExists`) in the transaction that adds 1 to the arm's `users`; `expires_at` after 400 days |
+//! | recommendation explanation | `EXPLAIN#<prompt version>#<algorithm>#<reason slug>#<product id>#<category slug>#<c\|n>` | `TEXT` | - | - | cached sentence (`{context}` placeholder for the context item; `c`: the request had one), `source` model/template/local, `model_id`; `expires_at` 30 days (1 day for a template stored in place of an unusable model line); one partition per key, read by batch get (see `reco::explain::cache_id`) |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -561,3 +562,10 @@ pub fn experiment_arm_counters(experiment_id: &str, arm: &str, shard: u32) -> su
 pub fn experiment_participant(experiment_id: &str, actor: &str) -> super::Key {
     super::Key::new(format!("EXPUSER#{experiment_id}#{actor}"), "ASSIGNED")
 }
+
+/// A cached recommendation explanation; `cache_id` is [`crate::reco::explain::cache_id`].
+pub fn explanation(cache_id: &str) -> super::Key {
+    super::Key::new(format!("EXPLAIN#{cache_id}"), EXPLANATION_SK)
+}
+
+pub const EXPLANATION_SK: &str = "TEXT";
