@@ -72,7 +72,7 @@ pub fn track_error(e: TrackError) -> ApiError {
 /// Record a click on a recommended product. Counted once per (recommendation, product), and
 /// recorded as a `rec_click` interaction of the caller (or of the user the list was served to).
 #[utoipa::path(
-    post, path = "/api/v1/recommendations/track-click", tag = "recommendations",
+    post, path = "/api/v1/recommendations/track-click", tag = "recommendations", operation_id = "recommendations_track_click",
     params(("X-Cart-Id" = Option<String>, Header, description = "Guest cart id (without a token): the click is the guest's")),
     security((), ("bearer" = [])),
     request_body = RecommendationClickRequest,
