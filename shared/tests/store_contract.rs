@@ -147,7 +147,7 @@ contract!(
         check_invalid_requests,
         check_ping,
     ],
-    shared_checks: [check_concurrent_adds],
+    shared_checks: [check_concurrent_adds, check_explanation_cache],
 );
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -1876,4 +1876,63 @@ async fn local_purge_removes_only_expired_items() {
 fn index_key_attrs_are_the_documented_ones() {
     assert_eq!(Index::Gsi1.key_attrs(), ("GSI1PK", "GSI1SK"));
     assert_eq!(Index::Gsi2.key_attrs(), ("GSI2PK", "GSI2SK"));
+}
+
+// ---- the explanation cache (domain::explanations) on each backend ----------------------------
+
+/// A queue that counts what it is given.
+#[derive(Default)]
+struct CountingQueue(std::sync::Mutex<usize>);
+
+#[async_trait::async_trait]
+impl shared::domain::explanations::queue::FillQueue for CountingQueue {
+    async fn enqueue(&self, requests: Vec<shared::domain::explanations::ExplainRequest>) {
+        *self.0.lock().unwrap() += requests.len();
+    }
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+}
+
+/// The fill writes (local backend: the templates) what the next response reads in one batch
+/// get; an expired entry is a miss, queued again.
+async fn check_explanation_cache(store: Arc<dyn ItemStore>, _atomic: bool) {
+    use shared::domain::explanations::{ExplainRequest, Explainer, fill};
+    use shared::reco::algorithm::Algorithm;
+    use shared::reco::explain::cache_id;
+    let requests: Vec<ExplainRequest> = (0..30)
+        .map(|i| ExplainRequest {
+            algorithm: if i % 2 == 0 {
+                Algorithm::Fbt
+            } else {
+                Algorithm::Trending
+            },
+            reason: "some reason".into(),
+            product_id: format!("prod-{i}"),
+            product_name: format!("Product {i}"),
+            category: Some("Électronique & TV".into()),
+            context: (i % 2 == 0).then(|| format!("Anchor {i}")),
+        })
+        .collect();
+    let report = fill::fill(
+        store.as_ref(),
+        &shared::ai::local::LocalText::new(),
+        &requests,
+        fill::FillLimits::default(),
+    )
+    .await;
+    assert_eq!(report.written, 30);
+    let queue = Arc::new(CountingQueue::default());
+    let explainer = Explainer::with_queue(store.clone(), true, queue.clone());
+    let got = explainer.explain(&requests).await;
+    assert_eq!(got[0], "Frequently bought with Anchor 0");
+    assert_eq!(got[1], "Currently trending in Électronique & TV");
+    assert_eq!(*queue.0.lock().unwrap(), 0);
+    // Expire one: a miss, queued.
+    let key = shared::store::keys::explanation(&cache_id(&requests[3]));
+    let mut expired = store.get(&key).await.unwrap().expect("cached");
+    expired.insert("expires_at".into(), json!(now_epoch() - 1));
+    store.put(expired, None).await.unwrap();
+    explainer.explain(&requests).await;
+    assert_eq!(*queue.0.lock().unwrap(), 1);
 }

@@ -435,3 +435,49 @@ async fn the_explain_fill_event_writes_what_the_next_response_reads() {
     assert_eq!(again["report"]["already_cached"], json!(3), "{again}");
     assert_eq!(again["report"]["model_calls"], json!(0), "{again}");
 }
+
+/// `reco-train` pre-generates the explanations of the top items of the models it switched in,
+/// unless `EXPLANATIONS=template`.
+#[tokio::test]
+async fn reco_train_pregenerates_the_explanations_of_the_top_items() {
+    use shared::domain::interactions::{self, Actor, InteractionKind, Signal};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let store = state.store.as_ref();
+    let mut signals = Vec::new();
+    for (i, code) in ["A1", "B2", "C3"].into_iter().enumerate() {
+        let p = shared::fixtures::product(store, state.embedder.as_ref(), code, 10.0, 5).await;
+        for u in 0..(10 - 2 * i) {
+            signals.push(Signal::new(
+                Actor::User(format!("u{u}")),
+                p.id.clone(),
+                InteractionKind::View,
+            ));
+        }
+    }
+    interactions::record(store, &signals)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let event = JobEvent {
+        models: Some(vec!["popularity".into()]),
+        ..JobEvent::named(Job::RecoTrain)
+    };
+    let report = run(&state, &event).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["report"]["models"][0]["outcome"], json!("completed"));
+    // The three products of the popularity model, stored by the local backend.
+    assert_eq!(report["explanations"]["requests"], json!(3), "{report}");
+    assert_eq!(
+        report["explanations"]["fill"]["local"],
+        json!(3),
+        "{report}"
+    );
+
+    let mut config = (*state.config).clone();
+    config.explanations_from_model = false;
+    let off = AppState {
+        config: std::sync::Arc::new(config),
+        ..state
+    };
+    let report = run(&off, &event).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["explanations"], json!("off (EXPLANATIONS=template)"));
+}
