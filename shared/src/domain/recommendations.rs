@@ -46,6 +46,7 @@ use crate::{
     },
     reco::{
         algorithm::Algorithm,
+        explain::reasons,
         hybrid::HybridSpec,
         model::{ModelKind, top_k},
         serve::{self, Candidate, ItemFacts, SourceList},
@@ -320,15 +321,16 @@ fn neighbours_of(
 
 fn algorithm_of(kind: ModelKind) -> Option<(Algorithm, &'static str)> {
     Some(match kind {
-        ModelKind::Als | ModelKind::Ease => {
-            (Algorithm::CollaborativeFiltering, "users_also_bought")
-        }
-        ModelKind::ItemKnn => (Algorithm::ItemSimilarity, "because_you_viewed"),
-        ModelKind::Content => (Algorithm::VectorSimilarity, "similar_product"),
-        ModelKind::Popularity => (Algorithm::Popular, "popular"),
-        ModelKind::Trending => (Algorithm::Trending, "trending"),
-        ModelKind::NewArrivals => (Algorithm::NewArrivals, "new_arrival"),
-        ModelKind::Fbt => (Algorithm::Fbt, "frequently_bought_together"),
+        ModelKind::Als | ModelKind::Ease => (
+            Algorithm::CollaborativeFiltering,
+            reasons::USERS_ALSO_BOUGHT,
+        ),
+        ModelKind::ItemKnn => (Algorithm::ItemSimilarity, reasons::BECAUSE_YOU_VIEWED),
+        ModelKind::Content => (Algorithm::VectorSimilarity, reasons::SIMILAR_PRODUCT),
+        ModelKind::Popularity => (Algorithm::Popular, reasons::POPULAR),
+        ModelKind::Trending => (Algorithm::Trending, reasons::TRENDING),
+        ModelKind::NewArrivals => (Algorithm::NewArrivals, reasons::NEW_ARRIVAL),
+        ModelKind::Fbt => (Algorithm::Fbt, reasons::FREQUENTLY_BOUGHT_TOGETHER),
         ModelKind::Ranker | ModelKind::Hybrid | ModelKind::Kmeans => return None,
     })
 }
@@ -496,7 +498,7 @@ impl Ctx<'_> {
             };
             let reason = match (model_kind, kind) {
                 (ModelKind::ItemKnn, ListKind::ProductPage(_) | ListKind::Product(_)) => {
-                    "users_also_viewed"
+                    reasons::USERS_ALSO_VIEWED
                 }
                 (ModelKind::ItemKnn, ListKind::Cart | ListKind::Checkout) => "goes_with_your_cart",
                 _ => reason,
@@ -594,10 +596,10 @@ impl Ctx<'_> {
                 ),
                 (
                     Algorithm::Trending,
-                    "trending",
+                    reasons::TRENDING,
                     keep(self.trending(pool).await),
                 ),
-                (Algorithm::Popular, "popular", keep(popular)),
+                (Algorithm::Popular, reasons::POPULAR, keep(popular)),
             ],
             want,
         );
@@ -642,17 +644,17 @@ impl Ctx<'_> {
                     (
                         self.popular(&snapshot, k).await,
                         Algorithm::Popular,
-                        "popular",
+                        reasons::POPULAR,
                     )
                 } else {
-                    (t, Algorithm::Trending, "trending")
+                    (t, Algorithm::Trending, reasons::TRENDING)
                 }
             }
-            Algorithm::NewArrivals => (new_arrivals(&snapshot, k), algorithm, "new_arrival"),
+            Algorithm::NewArrivals => (new_arrivals(&snapshot, k), algorithm, reasons::NEW_ARRIVAL),
             _ => (
                 self.popular(&snapshot, k).await,
                 Algorithm::Popular,
-                "popular",
+                reasons::POPULAR,
             ),
         };
         Ok(list
