@@ -149,6 +149,9 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     } else {
         serde_json::json!({"report": {"training_id": "skipped: nothing new since the last training"}})
     };
+    // A few days of simulated recommendation traffic and a finished A/B experiment (needs the
+    // models just trained).
+    let traffic = crate::demo_rec_traffic::seed_rec_traffic(state, sizes.customers, 42).await?;
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,
@@ -170,6 +173,10 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
         trending_videos = videos.trending,
         interactions = orders.interactions + videos.interactions,
         reco_training = %reco["report"]["training_id"],
+        recommendation_lists = traffic.lists,
+        recommendation_clicks = traffic.clicks,
+        recommendation_orders = traffic.orders,
+        experiment_winner = ?traffic.winner,
         "demo data seeded"
     );
     Ok(())
@@ -359,6 +366,35 @@ mod reco_tests {
                 .unwrap()
                 .is_none()
         );
+        // The simulated recommendation traffic: lists, clicks and conversions on the days they
+        // were served, and a stopped experiment whose arms counted them.
+        use shared::domain::{experiments, rec_tracking};
+        let today = chrono::Utc::now().date_naive();
+        let perf = rec_tracking::performance(store, &rec_tracking::OWN_FAMILIES, today, 7, 10)
+            .await
+            .unwrap();
+        assert!(perf.totals.impressions > 0, "{:?}", perf.totals);
+        assert!(perf.totals.clicks > 0, "{:?}", perf.totals);
+        let days_with_lists = perf
+            .by_day
+            .iter()
+            .filter(|(_, c)| c.impressions > 0)
+            .count();
+        assert_eq!(days_with_lists as i64, crate::demo_rec_traffic::DAYS);
+        let demo = experiments::list(store)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == crate::demo_rec_traffic::EXPERIMENT_NAME)
+            .expect("the demo experiment");
+        assert_eq!(demo.status, experiments::ExperimentStatus::Stopped);
+        assert!(demo.winner.is_some());
+        let results = experiments::results(store, &demo).await.unwrap();
+        let shown: u64 = results.arms.iter().map(|a| a.impressions).sum();
+        assert_eq!(shown as i64, perf.totals.impressions);
+        // Each shopper counted once, in one arm (3 customers).
+        let users: u64 = results.arms.iter().map(|a| a.users).sum();
+        assert_eq!(users, 3);
         // A restart that seeds nothing new (every model has a version) does not train again.
         seed_all(&state, sizes).await.unwrap();
         let again = runs::of_config(store, "default-fbt", 10).await.unwrap();
