@@ -97,6 +97,7 @@ backends!(
     assignment_is_stable_and_counts_each_user_once,
     every_result_figure_moves_with_the_counters,
     stop_records_the_winner_promotes_it_and_frees_the_type,
+    cached_assignment_sees_this_process_create_and_stop_at_once,
 );
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -538,5 +539,45 @@ async fn stop_records_the_winner_promotes_it_and_frees_the_type(store: Arc<dyn I
     assert_eq!(
         configs::active(store, ModelType::Hybrid).await.unwrap().id,
         treatment
+    );
+}
+
+/// The public entry point (cached per instance on the file and DynamoDB stores): a create or a
+/// stop made by this process clears the cache, so the local server's shopper routes see an
+/// experiment the admin routes just started or stopped without waiting for the cache to expire.
+async fn cached_assignment_sees_this_process_create_and_stop_at_once(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let treatment = setup(store).await;
+    let experiment = start(store, "cart", &treatment).await;
+    let a = experiments::assignment(store, "cart", "user-7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.arm.experiment_id, experiment.id);
+    // Cached now (on the cached backends): the same answer without a read.
+    assert_eq!(
+        experiments::assignment(store, "cart", "user-7")
+            .await
+            .unwrap(),
+        Some(a)
+    );
+    experiments::stop(store, &experiment.id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        experiments::assignment(store, "cart", "user-7")
+            .await
+            .unwrap(),
+        None
+    );
+    let next = start(store, "cart", &treatment).await;
+    assert_eq!(
+        experiments::assignment(store, "cart", "user-7")
+            .await
+            .unwrap()
+            .unwrap()
+            .arm
+            .experiment_id,
+        next.id
     );
 }
