@@ -97,7 +97,7 @@ backends!(
     assignment_is_stable_and_counts_each_user_once,
     every_result_figure_moves_with_the_counters,
     stop_records_the_winner_promotes_it_and_frees_the_type,
-    cached_assignment_sees_this_process_create_and_stop_at_once,
+    an_owned_cache_sees_a_create_and_a_stop_within_its_lifetime,
 );
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -542,42 +542,48 @@ async fn stop_records_the_winner_promotes_it_and_frees_the_type(store: Arc<dyn I
     );
 }
 
-/// The public entry point (cached per instance on the file and DynamoDB stores): a create or a
-/// stop made by this process clears the cache, so the local server's shopper routes see an
-/// experiment the admin routes just started or stopped without waiting for the cache to expire.
-async fn cached_assignment_sees_this_process_create_and_stop_at_once(store: Arc<dyn ItemStore>) {
+/// A cache owned by the caller (as the recommendations function's state holds one): within its
+/// lifetime it answers what it read; once it has expired (here: a zero lifetime) it reads the
+/// create and the stop.
+async fn an_owned_cache_sees_a_create_and_a_stop_within_its_lifetime(store: Arc<dyn ItemStore>) {
+    use shared::domain::experiments::{RunningCache, assignment_with};
     let store = store.as_ref();
     let treatment = setup(store).await;
-    let experiment = start(store, "cart", &treatment).await;
-    let a = experiments::assignment(store, "cart", "user-7")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(a.arm.experiment_id, experiment.id);
-    // Cached now (on the cached backends): the same answer without a read.
+    let long = RunningCache::new(std::time::Duration::from_secs(3600));
+    let none = RunningCache::new(std::time::Duration::ZERO);
     assert_eq!(
-        experiments::assignment(store, "cart", "user-7")
-            .await
-            .unwrap(),
-        Some(a)
-    );
-    experiments::stop(store, &experiment.id, false)
-        .await
-        .unwrap();
-    assert_eq!(
-        experiments::assignment(store, "cart", "user-7")
+        assignment_with(Some(&long), store, "cart", "user-7")
             .await
             .unwrap(),
         None
     );
-    let next = start(store, "cart", &treatment).await;
+    let experiment = start(store, "cart", &treatment).await;
+    // The long-lived cache still knows "nothing runs"; the expired one reads the experiment.
     assert_eq!(
-        experiments::assignment(store, "cart", "user-7")
+        assignment_with(Some(&long), store, "cart", "user-7")
             .await
-            .unwrap()
-            .unwrap()
-            .arm
-            .experiment_id,
-        next.id
+            .unwrap(),
+        None
+    );
+    let a = assignment_with(Some(&none), store, "cart", "user-7")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.arm.experiment_id, experiment.id);
+    experiments::stop(store, &experiment.id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        assignment_with(Some(&none), store, "cart", "user-7")
+            .await
+            .unwrap(),
+        None
+    );
+    long.invalidate();
+    assert_eq!(
+        assignment_with(Some(&long), store, "cart", "user-7")
+            .await
+            .unwrap(),
+        None
     );
 }

@@ -77,7 +77,8 @@ async fn arm_of(
         return (None, None);
     };
     let store = state.app.store.as_ref();
-    match experiments::assignment(store, recommendation_type, &actor.log_id()).await {
+    let cache = Some(state.experiments.as_ref());
+    match experiments::assignment_with(cache, store, recommendation_type, &actor.log_id()).await {
         Ok(Some(a)) => {
             let weights = match state.serving.arm_weights(&state.app, &a.config_id).await {
                 Ok(w) => w,

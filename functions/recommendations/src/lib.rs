@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
 use shared::AppState;
+use shared::domain::experiments::{self, RunningCache};
 use shared::domain::explanations::Explainer;
 use shared::domain::ml_models::ModelCache;
 use shared::domain::recommendations::Serving;
@@ -33,6 +34,8 @@ pub struct RecommendationsState {
     pub explainer: Arc<Explainer>,
     /// This instance's catalog snapshot and the configs in force.
     pub serving: Arc<Serving>,
+    /// This instance's view of the running A/B experiments (re-read every 5 s).
+    pub experiments: Arc<RunningCache>,
 }
 
 impl RecommendationsState {
@@ -42,6 +45,7 @@ impl RecommendationsState {
             app,
             models: Arc::new(ModelCache::default()),
             serving: Arc::new(Serving::default()),
+            experiments: Arc::new(RunningCache::new(experiments::CACHE_TTL)),
         }
     }
 }

@@ -601,3 +601,89 @@ async fn items_carry_the_experiment_arm_when_there_is_one() {
     assert!(v[0].get("experiment").is_none() && v[0].get("recommendation_id").is_none());
     assert_eq!(v[0]["explanation"], "");
 }
+
+/// A running homepage experiment end to end: the caller's items carry its arm, the served list
+/// counts the impressions (and the caller) in that arm, and a click on it counts there too.
+#[tokio::test]
+async fn a_running_experiment_assigns_serves_and_counts_its_arm() {
+    use shared::domain::{
+        experiments::{self, Arm, NewExperiment},
+        ml_models::{ModelType, configs},
+    };
+    let app = app();
+    let store = app.state.store.as_ref();
+    products(&app, "Phones", 6).await;
+    configs::ensure_defaults(store).await.unwrap();
+    let control = configs::active(store, ModelType::Hybrid).await.unwrap();
+    let variant = configs::create(
+        store,
+        "popularity-only",
+        ModelType::Hybrid,
+        None,
+        serde_json::json!({"weights": {"popularity": 1}})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let experiment = experiments::create(
+        store,
+        NewExperiment {
+            name: "blend".into(),
+            description: None,
+            recommendation_type: "homepage".into(),
+            arms: vec![
+                Arm {
+                    name: "control".into(),
+                    config_id: control.id.clone(),
+                    traffic_share: 50.0,
+                },
+                Arm {
+                    name: "variant".into(),
+                    config_id: variant.id.clone(),
+                    traffic_share: 50.0,
+                },
+            ],
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let (_, token) = app.user_with_roles("ann", &[Role::Customer]).await;
+    let r = get(
+        &app,
+        &format!("{BASE}/user?recommendation_type=homepage&limit=5"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items = r.json.as_array().unwrap();
+    assert!(!items.is_empty());
+    let arm = items[0]["experiment"]["arm"].as_str().unwrap().to_string();
+    assert_eq!(items[0]["experiment"]["experiment_id"], experiment.id);
+    assert!(items.iter().all(|i| i["experiment"]["arm"] == arm.as_str()));
+
+    let click = serde_json::json!({
+        "recommendation_id": header_id(&r),
+        "product_id": items[0]["product_id"],
+    });
+    let c = app
+        .call(
+            "POST",
+            &format!("{BASE}/track-click"),
+            Some(&token),
+            Some(click),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+
+    let results = experiments::results(store, &experiment).await.unwrap();
+    let mine = results.arms.iter().find(|a| a.arm == arm).unwrap();
+    let other = results.arms.iter().find(|a| a.arm != arm).unwrap();
+    assert_eq!(
+        (mine.users, mine.impressions, mine.clicks),
+        (1, items.len() as u64, 1)
+    );
+    assert_eq!((other.users, other.impressions, other.clicks), (0, 0, 0));
+}

@@ -4,9 +4,7 @@
 //! Serving calls [`assignment`] for every personalised list, so it must not cost a store read
 //! each time: the running experiment of each type (the lock item, which carries the arms) is
 //! cached for [`CACHE_TTL`] per instance, absences included (most of the time nothing runs).
-//! An experiment created or stopped elsewhere is seen within that time; one created or stopped
-//! by this process (the local server runs the admin and shopper routes together) at once,
-//! since [`super::create`] and [`super::stop`] clear this process's caches.
+//! An experiment created or stopped is seen within that time.
 //!
 //! The first time an actor is assigned, its arm's distinct-user count goes up by one: a
 //! participant marker put with `ItemNotExists` and the `ADD` in one transaction, so concurrent
@@ -15,15 +13,12 @@
 //! instance. A failed count is logged and the assignment still returned: a missed user count is
 //! better than a failed recommendation.
 //!
-//! The signature is fixed (`&dyn ItemStore`), so the cache cannot live in the function's state:
-//! it is a process-wide map keyed by the store object's address. In-memory stores are never
-//! cached: tests make many of them in one process and a freed store's address is soon reused
-//! by the next, and reading one costs microseconds anyway. The DynamoDB store (one per Lambda
-//! instance) and the local server's file store are. [`assignment_with`] takes an explicit
-//! cache (its tests).
+//! The cache is a [`RunningCache`] the caller owns: the recommendations function keeps one in
+//! its state (one per Lambda instance, and one for the local server) and calls
+//! [`assignment_with`]; [`assignment`] reads the store every time (jobs, the demo, tests).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -98,32 +93,6 @@ impl RunningCache {
             seen.clear();
         }
         seen.insert((experiment_id.to_string(), actor.to_string()));
-    }
-}
-
-/// The caches of this process, by store address (non-memory stores only).
-fn process_caches() -> &'static Mutex<HashMap<usize, Arc<RunningCache>>> {
-    static CACHES: OnceLock<Mutex<HashMap<usize, Arc<RunningCache>>>> = OnceLock::new();
-    CACHES.get_or_init(Mutex::default)
-}
-
-fn process_cache(store: &dyn ItemStore) -> Option<Arc<RunningCache>> {
-    if store.backend_name() == "memory" {
-        return None;
-    }
-    let address = store as *const dyn ItemStore as *const () as usize;
-    Some(
-        lock(process_caches())
-            .entry(address)
-            .or_insert_with(|| Arc::new(RunningCache::new(CACHE_TTL)))
-            .clone(),
-    )
-}
-
-/// Clears the running experiments this process has cached (after a create or a stop).
-pub(super) fn invalidate_process_caches() {
-    for cache in lock(process_caches()).values() {
-        cache.invalidate();
     }
 }
 
@@ -208,8 +177,7 @@ pub async fn assignment(
     recommendation_type: &str,
     actor_key: &str,
 ) -> StoreResult<Option<Assignment>> {
-    let cache = process_cache(store);
-    assignment_with(cache.as_deref(), store, recommendation_type, actor_key).await
+    assignment_with(None, store, recommendation_type, actor_key).await
 }
 
 /// [`assignment`] with an explicit cache (`None`: read the store every time).

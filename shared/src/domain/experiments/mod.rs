@@ -35,7 +35,7 @@ use crate::store::{
     self, Condition, ItemStore, PK, Query, SK, StoreError, StoreResult, TxOp, Update, keys,
 };
 
-pub use assign::{RunningCache, assignment, assignment_with};
+pub use assign::{CACHE_TTL, RunningCache, assignment, assignment_with};
 pub use counters::{ArmResults, Results, count, results};
 
 /// The arm a served list belongs to.
@@ -453,10 +453,7 @@ pub async fn create(
         },
     ];
     match store.transact(ops).await {
-        Ok(()) => {
-            assign::invalidate_process_caches();
-            Ok(experiment)
-        }
+        Ok(()) => Ok(experiment),
         Err(StoreError::TransactionCanceled { failed }) if failed.contains(&1) => {
             let holder = store
                 .get(&keys::experiment_running(&experiment.recommendation_type))
@@ -551,7 +548,6 @@ pub async fn stop(
         }
         Err(e) => return Err(e),
     }
-    assign::invalidate_process_caches();
     experiment.status = ExperimentStatus::Stopped;
     experiment.stopped_at = Some(stopped_at);
     experiment.winner = Some(winner.clone());
