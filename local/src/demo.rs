@@ -129,6 +129,8 @@ pub struct DemoSizes {
     pub orders: usize,
     pub teachers: usize,
     pub videos: usize,
+    /// Homepage sessions a day of simulated recommendation traffic (0: none).
+    pub rec_sessions: usize,
 }
 
 /// Seeds every demo data set in order (accounts, catalog, orders and their rules, teachers and
@@ -151,7 +153,12 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     };
     // A few days of simulated recommendation traffic and a finished A/B experiment (needs the
     // models just trained).
-    let traffic = crate::demo_rec_traffic::seed_rec_traffic(state, sizes.customers, 42).await?;
+    let traffic = if sizes.rec_sessions > 0 {
+        crate::demo_rec_traffic::seed_rec_traffic(state, sizes.customers, sizes.rec_sessions, 42)
+            .await?
+    } else {
+        crate::demo_rec_traffic::RecTraffic::default()
+    };
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,
@@ -203,6 +210,7 @@ mod tests {
         orders: 30,
         teachers: 0,
         videos: 2,
+        rec_sessions: 0,
     };
 
     #[tokio::test]
@@ -340,6 +348,7 @@ mod reco_tests {
             orders: 10,
             teachers: 0,
             videos: 0,
+            rec_sessions: 60,
         };
         seed_all(&state, sizes).await.unwrap();
         let store = state.store.as_ref();
@@ -392,9 +401,9 @@ mod reco_tests {
         let results = experiments::results(store, &demo).await.unwrap();
         let shown: u64 = results.arms.iter().map(|a| a.impressions).sum();
         assert_eq!(shown as i64, perf.totals.impressions);
-        // Each shopper counted once, in one arm (3 customers).
+        // Each shopper counted at most once, in one arm (3 customers).
         let users: u64 = results.arms.iter().map(|a| a.users).sum();
-        assert_eq!(users, 3);
+        assert!((1..=3).contains(&users), "{users}");
         // A restart that seeds nothing new (every model has a version) does not train again.
         seed_all(&state, sizes).await.unwrap();
         let again = runs::of_config(store, "default-fbt", 10).await.unwrap();

@@ -153,6 +153,7 @@ mod tests {
             orders: 40,
             teachers: 0,
             videos: 4,
+            rec_sessions: 0,
         };
         crate::demo::seed_all(&state, sizes).await.unwrap();
         let w = KindWeights::default();

@@ -11,9 +11,10 @@
 //! the last [`DAYS`] days, and clicks and conversions land on the day their list was served.
 //!
 //! - An experiment on `homepage` (control: the active hybrid config; `variant`: a new hybrid
-//!   config weighted towards collaborative filtering) is started, [`SESSIONS_PER_DAY`] customers
-//!   a day see a homepage list of 10 (each customer in the arm the experiment's hash gives), and
-//!   click with a probability that falls with the position (higher in the variant arm, so the
+//!   config weighted towards collaborative filtering) is started; `sessions_per_day` times a
+//!   day (`serve --demo-rec-sessions`, 60) a customer sees a homepage list of 10 (in the arm the
+//!   experiment's hash gives them) and clicks with a probability that falls with the position
+//!   (higher in the variant arm, so the
 //!   experiment has something to find); about one click in four becomes an order of that product
 //!   naming the list. The experiment is then stopped with `promote_winner`.
 //! - Deterministic for a seed; additive like the rest of the demo: when the demo experiment
@@ -42,8 +43,6 @@ use crate::demo::DEMO_CUSTOMER_PREFIX;
 pub const EXPERIMENT_NAME: &str = "Demo: collaborative-heavy homepage blend";
 /// Days of simulated traffic, ending yesterday.
 pub const DAYS: i64 = 3;
-/// Homepage lists served per day.
-pub const SESSIONS_PER_DAY: usize = 60;
 const LIST_SIZE: usize = 10;
 
 /// What the simulation did.
@@ -62,6 +61,7 @@ pub struct RecTraffic {
 pub async fn seed_rec_traffic(
     state: &AppState,
     customers: usize,
+    sessions_per_day: usize,
     seed: u64,
 ) -> anyhow::Result<RecTraffic> {
     let store = state.store.as_ref();
@@ -141,7 +141,7 @@ pub async fn seed_rec_traffic(
         .and_utc();
     for back in (1..=DAYS).rev() {
         let day = today - Duration::days(back);
-        for s in 0..SESSIONS_PER_DAY {
+        for s in 0..sessions_per_day {
             let user = &shoppers[(s * 7 + back as usize * 13) % shoppers.len()];
             let at = day + Duration::seconds(rng.random_range(8 * 3600..22 * 3600));
             let clicked = session(&ctx, user, at, &mut rng, &mut out).await?;

@@ -56,6 +56,10 @@ enum Command {
         /// customers (then the video-trends job runs once).
         #[arg(long, default_value_t = 36)]
         demo_videos: usize,
+        /// Homepage sessions a day in the demo's simulated recommendation traffic (3 days, with
+        /// clicks, orders and a finished A/B experiment); 0 simulates none.
+        #[arg(long, default_value_t = 60)]
+        demo_rec_sessions: usize,
     },
     /// Create or promote the first admin. The password is read from ADMIN_PASSWORD or stdin,
     /// never from the command line. Works against DynamoDB when STORE=dynamodb.
@@ -115,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             demo_orders,
             demo_teachers,
             demo_videos,
+            demo_rec_sessions,
         } => {
             let mut config = Config::from_env()?;
             if let Some(dir) = data_dir {
@@ -142,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
                     orders: demo_orders,
                     teachers: demo_teachers,
                     videos: demo_videos,
+                    rec_sessions: demo_rec_sessions,
                 };
                 local::demo::seed_all(&prepared.state, sizes).await?;
             }
