@@ -48,7 +48,7 @@ use crate::{
         algorithm::Algorithm,
         explain::reasons,
         hybrid::HybridSpec,
-        model::{ModelKind, top_k},
+        model::{ModelKind, Recommender, top_k},
         serve::{self, Candidate, ItemFacts, SourceList},
     },
     store::StoreResult,
@@ -292,31 +292,40 @@ fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(St
 }
 
 /// Neighbours of each of `seeds` separately (item-kNN, content): per candidate the best score
-/// and the seed it came from.
+/// one seed gives it and that seed ([`Recommender::best_of_seeds`]: one pass for the content
+/// model), the seeds themselves left out.
 fn neighbours_of(
     m: &ServedModel,
     seeds: &[String],
     k: usize,
 ) -> Vec<(String, f32, Option<String>)> {
-    let mut best: HashMap<String, (f32, String)> = HashMap::new();
-    for seed in seeds {
-        if m.items.get(seed).is_none() {
-            continue;
-        }
-        let scores = model_scores(m, &[(seed.clone(), 1.0)]);
-        for (id, s) in top_ids(m, &scores, k, true) {
-            let e = best.entry(id).or_insert((f32::NEG_INFINITY, seed.clone()));
-            if s > e.0 {
-                *e = (s, seed.clone());
-            }
+    let known: Vec<(&String, u32)> = seeds
+        .iter()
+        .filter_map(|s| Some((s, m.items.get(s)?)))
+        .collect();
+    if known.is_empty() {
+        return Vec::new();
+    }
+    let cols: Vec<u32> = known.iter().map(|(_, c)| *c).collect();
+    let best = m.model.best_of_seeds(&cols);
+    let mut scores: Vec<f32> = best.iter().map(|b| b.0).collect();
+    for &c in &cols {
+        if let Some(s) = scores.get_mut(c as usize) {
+            *s = f32::NEG_INFINITY;
         }
     }
-    let mut out: Vec<(String, f32, Option<String>)> = best
+    top_k(&scores, k)
         .into_iter()
-        .map(|(id, (s, seed))| (id, s, Some(seed)))
-        .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out
+        .filter(|(_, s)| *s > 0.0)
+        .filter_map(|(c, s)| {
+            let id = m.items.id(c)?.to_string();
+            let seed = best
+                .get(c as usize)
+                .and_then(|b| known.get(b.1 as usize))
+                .map(|(s, _)| (*s).clone());
+            Some((id, s, seed))
+        })
+        .collect()
 }
 
 fn algorithm_of(kind: ModelKind) -> Option<(Algorithm, &'static str)> {

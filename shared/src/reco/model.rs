@@ -100,6 +100,25 @@ pub trait Recommender: Send + Sync {
     /// better. `history` holds `(item column, weight)` pairs; columns out of range are ignored.
     fn score(&self, history: &[(u32, f32)], out: &mut [f32]);
 
+    /// For each item column, the best score one of `seeds` gives it on its own (as
+    /// `score(&[(seed, 1.0)])` would) and the index in `seeds` of that seed: "neighbours of each
+    /// of these items" in one call. The default scores seed by seed; a model whose scan is
+    /// bound by memory (content: a vector per item) overrides it to read each item once.
+    fn best_of_seeds(&self, seeds: &[u32]) -> Vec<(f32, u32)> {
+        let n = self.n_items();
+        let mut best = vec![(f32::NEG_INFINITY, 0u32); n];
+        let mut out = vec![0f32; n];
+        for (j, &seed) in seeds.iter().enumerate() {
+            self.score(&[(seed, 1.0)], &mut out);
+            for (b, &v) in best.iter_mut().zip(&out) {
+                if v > b.0 {
+                    *b = (v, j as u32);
+                }
+            }
+        }
+        best
+    }
+
     /// The `k` best items for `history`, best first, never an item of `history` or `exclude`.
     fn recommend(&self, history: &[(u32, f32)], k: usize, exclude: &[u32]) -> Vec<(u32, f32)> {
         let mut scores = vec![0f32; self.n_items()];
