@@ -48,7 +48,7 @@ use crate::{
         algorithm::Algorithm,
         explain::reasons,
         hybrid::HybridSpec,
-        model::{ModelKind, Recommender, top_k},
+        model::{ModelKind, top_k},
         serve::{self, Candidate, ItemFacts, SourceList},
     },
     store::StoreResult,
@@ -292,7 +292,7 @@ fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(St
 }
 
 /// Neighbours of each of `seeds` separately (item-kNN, content): per candidate the best score
-/// one seed gives it and that seed ([`Recommender::best_of_seeds`]: one pass for the content
+/// one seed gives it and that seed (`Recommender::best_of_seeds`: one pass for the content
 /// model), the seeds themselves left out.
 fn neighbours_of(
     m: &ServedModel,
