@@ -38,6 +38,14 @@
 //! encoding, unoptimised in a debug build) rather than waiting, and on two busy cores that shows
 //! as roughly +10-20 ms on detail and +20-30 ms on the cart add at p50; against DynamoDB the
 //! same writes are network round trips issued in parallel. Command in `tests/bench/README.md`.
+//!
+//! Again with a **release** build (2026-12-06, 17:36 UTC, idle machine, same scenarios, 10,000
+//! products, wrk -t2 -c16 -d10s, two pairs run alternately): signed-in product detail p50/p99
+//! off 3.66 / 10.42 ms and 3.33 / 8.26 ms, on 6.40 / 12.40 ms and 6.53 / 14.43 ms; guest cart
+//! add off 2.54 / 8.48 ms and 2.35 / 7.88 ms, on 5.76 / 15.08 ms and 5.50 / 12.16 ms. So about
+//! +3 ms at p50 and +2-7 ms at p99 on the in-process store, where the three writes are three more
+//! redb write transactions on the same two cores (throughput 4,300-4,700 -> 2,400-2,500 detail
+//! requests/s).
 
 mod guest;
 pub mod kinds;
