@@ -492,6 +492,10 @@ fn shelves() -> Vec<(usize, &'static Shelf)> {
         .collect()
 }
 
+/// Shelves whose products are bought again and again: recommendations may offer a shopper's
+/// past purchases of them again (`Category::consumable`).
+const CONSUMABLE_SHELVES: [&str; 1] = ["Skincare"];
+
 async fn ensure_category(
     state: &AppState,
     by_slug: &mut HashMap<String, String>,
@@ -511,6 +515,7 @@ async fn ensure_category(
             slug: Some(slug.clone()),
             description: Some(description.into()),
             parent_id,
+            consumable: CONSUMABLE_SHELVES.contains(&name),
         },
     )
     .await?;

@@ -178,6 +178,7 @@ pub async fn create_category(
             slug,
             description: non_blank(req.description),
             parent_id: non_blank(req.parent_id),
+            consumable: req.consumable,
         },
     )
     .await?;

@@ -191,4 +191,8 @@ pub struct CreateCategoryRequest {
     #[validate(length(max = 1000, message = "must be at most 1000 characters"))]
     pub description: Option<String>,
     pub parent_id: Option<String>,
+    /// Products of this category are bought again and again (food, ink, filters): a shopper's
+    /// purchases of them may be recommended to them again (default false).
+    #[serde(default)]
+    pub consumable: bool,
 }

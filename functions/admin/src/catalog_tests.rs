@@ -208,3 +208,33 @@ async fn admin_product_and_category_errors() {
         .await;
     assert_eq!(blank.status, 422);
 }
+
+/// A category can be created as consumable (its products may be recommended again to those who
+/// bought them); the flag is stored and answered, and absent means false.
+#[tokio::test]
+async fn categories_can_be_consumable() {
+    let app = TestApp::new(router);
+    let (_, admin) = app.user_with_roles("root", &[Role::Admin]).await;
+    let food = category(&app, &admin, json!({"name": "Coffee", "consumable": true})).await;
+    assert_eq!(food["consumable"], true);
+    let books = category(&app, &admin, json!({"name": "Books"})).await;
+    assert!(books.get("consumable").is_none());
+    let store = app.state.store.as_ref();
+    let stored = |id: &Value| {
+        let id = id.as_str().unwrap().to_string();
+        async move { catalog::get_category(store, &id).await.unwrap().unwrap() }
+    };
+    assert!(stored(&food["id"]).await.consumable);
+    assert!(!stored(&books["id"]).await.consumable);
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/admin/categories",
+            Some(&admin),
+            Some(json!({"name": "Tea", "consumable": "yes"})),
+        )
+        .await;
+    // A wrong type is a malformed body here, as for every typed field of this body.
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error_code"], "MALFORMED_REQUEST");
+}

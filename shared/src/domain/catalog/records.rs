@@ -36,6 +36,8 @@ pub struct NewCategory {
     pub slug: Option<String>,
     pub description: Option<String>,
     pub parent_id: Option<String>,
+    /// See [`Category::consumable`].
+    pub consumable: bool,
 }
 
 /// A category with its sub-categories, as `GET /products/categories/` answers.

@@ -143,7 +143,7 @@ pub async fn create_category(
         description: new.description,
         parent_id: new.parent_id,
         created_at: store::now_rfc3339(),
-        consumable: false,
+        consumable: new.consumable,
     };
     let mut ops = vec![
         TxOp::Put {
