@@ -23,7 +23,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::{
     BATCH, Context, ImportError, ImportKind, ImportReport, Problems, Source, WrittenCounts,
-    changed, records::Fields,
+    records::Fields,
 };
 use crate::{
     domain::interactions::{self, Actor, InteractionKind, Signal},
@@ -111,32 +111,25 @@ pub(super) async fn run(
         written: WrittenCounts::default(),
         skipped: 0,
     };
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut number = 0u64;
-    let mut all = source.rows()?.peekable();
-    while let Some(rec) = all.next() {
-        let (row, m) = rec.map_err(|_| changed(0))?;
-        batch.push(parse(row, &m).map_err(|_| changed(row))?.0);
-        if batch.len() >= BATCH || all.peek().is_none() {
-            let key = keys::import_batch(ImportKind::Interactions.name(), file_hash, number);
-            number += 1;
-            if ctx.store.get(&key).await?.is_some() {
-                report.skipped += batch.len() as u64;
-            } else {
-                interactions::record_bulk(ctx.store, &batch).await?;
-                let mut marker = Item::new();
-                marker.insert(PK.into(), key.pk.into());
-                marker.insert(SK.into(), key.sk.into());
-                marker.insert("rows".into(), Value::from(batch.len()));
-                marker.insert(
-                    EXPIRES_AT.into(),
-                    Value::from(now_epoch() + MARKER_TTL_SECS),
-                );
-                ctx.store.put(marker, None).await?;
-                report.written.interactions += batch.len() as u64;
-            }
-            batch.clear();
+    let batches = source.parsed_batches(|row, m| parse(row, m).map(|(signal, _)| signal))?;
+    for (number, batch) in (0u64..).zip(batches) {
+        let batch = batch?;
+        let key = keys::import_batch(ImportKind::Interactions.name(), file_hash, number);
+        if ctx.store.get(&key).await?.is_some() {
+            report.skipped += batch.len() as u64;
+            continue;
         }
+        interactions::record_bulk(ctx.store, &batch).await?;
+        let mut marker = Item::new();
+        marker.insert(PK.into(), key.pk.into());
+        marker.insert(SK.into(), key.sk.into());
+        marker.insert("rows".into(), Value::from(batch.len()));
+        marker.insert(
+            EXPIRES_AT.into(),
+            Value::from(now_epoch() + MARKER_TTL_SECS),
+        );
+        ctx.store.put(marker, None).await?;
+        report.written.interactions += batch.len() as u64;
     }
     Ok(report)
 }

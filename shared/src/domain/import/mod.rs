@@ -98,6 +98,32 @@ impl Source<'_> {
     fn rows(&self) -> Result<records::Rows, ImportError> {
         Ok(records::Rows::new((self.open)()?, self.format))
     }
+
+    /// The second pass's reading: the file again, each row through `parse`, in batches of
+    /// [`BATCH`] rows (the last one shorter). A row that no longer reads or parses as it did in
+    /// the first pass is [`changed`].
+    fn parsed_batches<T, E>(
+        &self,
+        parse: impl Fn(usize, &serde_json::Map<String, serde_json::Value>) -> Result<T, E>,
+    ) -> Result<impl Iterator<Item = Result<Vec<T>, ImportError>>, ImportError> {
+        let mut rows = self.rows()?;
+        Ok(std::iter::from_fn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for rec in rows.by_ref() {
+                let parsed = rec
+                    .map_err(|_| changed(0))
+                    .and_then(|(row, m)| parse(row, &m).map_err(|_| changed(row)));
+                match parsed {
+                    Ok(t) => batch.push(t),
+                    Err(e) => return Some(Err(e)),
+                }
+                if batch.len() >= BATCH {
+                    break;
+                }
+            }
+            (!batch.is_empty()).then_some(Ok(batch))
+        }))
+    }
 }
 
 /// What an import may use and do.

@@ -320,3 +320,45 @@ async fn files_longer_than_a_batch_keep_orders_whole_and_resume_interactions_by_
         .unwrap();
     assert_eq!((again.written.interactions, again.skipped), (100, 150));
 }
+
+/// The second pass reads the file again in batches of `BATCH` rows, and a file that changed
+/// since the first pass stops it at the row that no longer parses.
+#[tokio::test]
+async fn the_second_pass_reads_in_batches_and_notices_a_changed_file() {
+    let mut text = String::from("n\n");
+    for i in 0..250 {
+        text.push_str(&format!("{i}\n"));
+    }
+    let body = text.clone();
+    let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(body.clone())))
+    };
+    let source = Source {
+        format: Format::Csv,
+        open: &open,
+    };
+    let number = |_row: usize, m: &serde_json::Map<String, serde_json::Value>| {
+        m["n"].as_str().unwrap_or_default().parse::<u32>()
+    };
+    let sizes: Vec<usize> = source
+        .parsed_batches(number)
+        .unwrap()
+        .map(|b| b.unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![BATCH, BATCH, 50]);
+
+    let edited = text.replace("\n150\n", "\nfifty\n");
+    let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(edited.clone())))
+    };
+    let source = Source {
+        format: Format::Csv,
+        open: &open,
+    };
+    let batches: Vec<_> = source.parsed_batches(number).unwrap().collect();
+    assert!(batches[0].is_ok());
+    match &batches[1] {
+        Err(ImportError::Write(why)) => assert!(why.contains("row 151"), "{why}"),
+        other => panic!("expected the changed row, got {other:?}"),
+    }
+}

@@ -22,7 +22,6 @@ use validator::ValidateEmail;
 
 use super::{
     BATCH, Context, ImportError, ImportKind, ImportReport, Problems, Source, WrittenCounts,
-    changed,
     records::{Fields, stored_time},
     retrying,
 };
@@ -301,14 +300,8 @@ pub(super) async fn run(
         written: WrittenCounts::default(),
         skipped: 0,
     };
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut all = source.rows()?.peekable();
-    while let Some(rec) = all.next() {
-        let (row, m) = rec.map_err(|_| changed(0))?;
-        batch.push(parse(row, &m).map_err(|_| changed(row))?);
-        if batch.len() >= BATCH || all.peek().is_none() {
-            write_batch(ctx.store, std::mem::take(&mut batch), &mut report).await?;
-        }
+    for batch in source.parsed_batches(parse)? {
+        write_batch(ctx.store, batch?, &mut report).await?;
     }
     Ok(report)
 }
