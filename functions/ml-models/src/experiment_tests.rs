@@ -5,27 +5,15 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use shared::{
-    auth::Role,
     domain::experiments::{self, ArmEvent, ArmRef},
     reco::abtest,
     testkit::TestApp,
 };
 
+use crate::tests::{admin, assert_each_needs_the_ml_models_permission, fields};
+
 const BASE: &str = "/api/v1/admin/ml-models/experiments";
 const CONFIGS: &str = "/api/v1/admin/ml-models/ml-config";
-
-async fn admin(app: &TestApp) -> String {
-    app.user_with_roles("exp_admin", &[Role::Admin]).await.1
-}
-
-fn fields(r: &Value) -> Vec<String> {
-    r["field_errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap().to_string())
-        .collect()
-}
 
 /// A new hybrid config (the treatment); its id.
 async fn hybrid_config(app: &TestApp, token: &str) -> String {
@@ -56,31 +44,13 @@ fn experiment(recommendation_type: &str, treatment: &str) -> Value {
 
 #[tokio::test]
 async fn every_experiment_route_needs_the_ml_models_permission() {
-    let app = TestApp::new(crate::router);
-    let customer = app.user_with_roles("shopper", &[Role::Customer]).await.1;
-    for (method, path) in [
+    assert_each_needs_the_ml_models_permission(&[
         ("GET", BASE.to_string()),
         ("POST", BASE.to_string()),
         ("GET", format!("{BASE}/some-id")),
         ("POST", format!("{BASE}/some-id/stop")),
-    ] {
-        let body = (method != "GET").then(|| json!({}));
-        let r = app.call(method, &path, None, body.clone()).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
-        let r = app.call(method, &path, Some(&customer), body).await;
-        assert_eq!(
-            r.status,
-            StatusCode::FORBIDDEN,
-            "{method} {path}: {}",
-            r.text
-        );
-        assert!(
-            r.json["detail"]
-                .as_str()
-                .unwrap()
-                .contains("system.ml_models")
-        );
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]
