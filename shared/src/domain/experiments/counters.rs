@@ -1,7 +1,7 @@
 //! The arm counters of an experiment and the results computed from them.
 //!
 //! Each arm has [`keys::EXPERIMENT_ARM_SHARDS`] counter items (no index keys); an event adds to
-//! one of them, chosen round-robin per instance, so a busy arm spreads its writes over eight
+//! one of them, chosen at random, so a busy arm spreads its writes over eight
 //! items instead of one hot one (DynamoDB caps one item near 1,000 writes a second). Distinct
 //! users are added on the actor's shard by [`super::assignment`]. Results read every shard of
 //! every arm in one batch get and sum them.
@@ -13,7 +13,6 @@
 //! arm's two rates are z-tested against the control's ([`abtest::two_proportion_z_test`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
@@ -21,10 +20,10 @@ use super::{ArmEvent, ArmRef, Experiment};
 use crate::reco::abtest;
 use crate::store::{ItemStore, Key, StoreResult, Update, keys};
 
-/// The next shard an event goes to (round-robin in this process).
-fn next_shard() -> u32 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed) % keys::EXPERIMENT_ARM_SHARDS
+/// The shard an event goes to: a random one, as the recommendation rollups pick theirs (no
+/// process-wide counter).
+fn event_shard() -> u32 {
+    rand::random_range(0..keys::EXPERIMENT_ARM_SHARDS)
 }
 
 /// Counts `event` for `arm` (one `ADD` on one shard).
@@ -37,7 +36,7 @@ pub async fn count(store: &dyn ItemStore, arm: &ArmRef, event: ArmEvent) -> Stor
             .add("conversions", 1)
             .add("revenue_cents", revenue_cents.max(0)),
     };
-    let key = keys::experiment_arm_counters(&arm.experiment_id, &arm.arm, next_shard());
+    let key = keys::experiment_arm_counters(&arm.experiment_id, &arm.arm, event_shard());
     store.update(&key, update, None).await?;
     Ok(())
 }
