@@ -132,6 +132,7 @@ contract!(
         check_conditions,
         check_failed_conditions_write_nothing,
         check_update,
+        check_update_many,
         check_transactions,
         check_transaction_limits,
         check_gsi_queries,
@@ -590,6 +591,40 @@ async fn check_update(store: &dyn ItemStore) {
         store.update(&k, Update::new().add("b", 1), None).await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+async fn check_update_many(store: &dyn ItemStore) {
+    store
+        .put(item("UM", "1", json!({"n": 5, "s": "x"})), None)
+        .await
+        .unwrap();
+    store
+        .update_many(vec![
+            (key("UM", "1"), Update::new().add("n", 2).set("s", "y")),
+            (key("UM", "2"), Update::new().add("n", 3)),
+            (key("UM2", "1"), Update::new().add("m", 1).remove("gone")),
+        ])
+        .await
+        .unwrap();
+    let got = |pk: &'static str, sk: &'static str| async move {
+        store.get(&key(pk, sk)).await.unwrap().unwrap()
+    };
+    let one = got("UM", "1").await;
+    assert_eq!((one["n"].as_i64(), one["s"].as_str()), (Some(7), Some("y")));
+    assert_eq!(got("UM", "2").await["n"].as_i64(), Some(3));
+    assert_eq!(got("UM2", "1").await["m"].as_i64(), Some(1));
+    store.update_many(Vec::new()).await.unwrap();
+    // An invalid key is refused, before anything is written (locally: one transaction).
+    let refused = store
+        .update_many(vec![
+            (key("UM", "3"), Update::new().add("n", 1)),
+            (key("", "x"), Update::new().add("n", 1)),
+        ])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
 }
 
 async fn check_transactions(store: &dyn ItemStore) {

@@ -145,7 +145,21 @@ pub struct Serving {
     pub snapshot: Arc<SnapshotCache>,
     settings: Cached<Settings>,
     arm_weights: Mutex<HashMap<String, (Instant, Option<HybridSpec>)>>,
+    /// The best items of the caller-independent models (popularity, trending) per model
+    /// version: every list reads them, and scoring all items each time was a tenth of a
+    /// homepage request.
+    tops: Mutex<HashMap<ModelKind, GlobalTop>>,
 }
+
+/// [`Serving::tops`]' entry: the model version and its best items, best first.
+struct GlobalTop {
+    version: String,
+    items: Arc<Vec<(String, f32)>>,
+}
+
+/// How many items of a caller-independent model are kept (the largest pool a list asks for is
+/// `50 * 4 + 40`).
+const GLOBAL_TOP: usize = 256;
 
 impl std::fmt::Debug for Serving {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -158,6 +172,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Serving {
+    /// The best `k` items of `m` for nobody in particular (positive scores only), from the
+    /// per-version cache when `k` is within [`GLOBAL_TOP`].
+    fn global_top(&self, m: &ServedModel, k: usize) -> Vec<(String, f32)> {
+        if k > GLOBAL_TOP {
+            return top_ids(m, &model_scores(m, &[]), k, true);
+        }
+        let cached = lock(&self.tops)
+            .get(&m.kind)
+            .filter(|t| t.version == m.version)
+            .map(|t| t.items.clone());
+        let items = cached.unwrap_or_else(|| {
+            let items = Arc::new(top_ids(m, &model_scores(m, &[]), GLOBAL_TOP, true));
+            lock(&self.tops).insert(
+                m.kind,
+                GlobalTop {
+                    version: m.version.clone(),
+                    items: items.clone(),
+                },
+            );
+            items
+        });
+        items.iter().take(k).cloned().collect()
+    }
+
     /// The active `hybrid` and `interactions` configs (defaults when none is stored; read-only:
     /// serving never writes the default configs).
     pub async fn settings(&self, app: &AppState) -> StoreResult<Settings> {
@@ -282,6 +320,31 @@ fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f32> {
     out
 }
 
+/// A model's scores of the products `ids` (`-inf` for one it does not know or in `history`):
+/// [`model_scores`] for a few items, through [`Recommender::score_items`] (the ranker's trees
+/// score only these).
+///
+/// [`Recommender::score_items`]: crate::reco::model::Recommender::score_items
+fn model_scores_of(m: &ServedModel, history: &[(String, f32)], ids: &[&str]) -> Vec<f32> {
+    let cols: Vec<(u32, f32)> = history
+        .iter()
+        .filter_map(|(id, w)| Some((m.items.get(id)?, *w)))
+        .collect();
+    let columns: Vec<Option<u32>> = ids
+        .iter()
+        .map(|id| m.items.get(id).filter(|c| !cols.iter().any(|h| h.0 == *c)))
+        .collect();
+    let known: Vec<u32> = columns.iter().flatten().copied().collect();
+    let mut scored = m.model.score_items(&cols, &known).into_iter();
+    columns
+        .iter()
+        .map(|c| match c {
+            Some(_) => scored.next().unwrap_or(f32::NEG_INFINITY),
+            None => f32::NEG_INFINITY,
+        })
+        .collect()
+}
+
 /// The best `k` items of `scores` as product ids (positive scores only when `positive`).
 fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(String, f32)> {
     top_k(scores, k)
@@ -344,6 +407,27 @@ fn algorithm_of(kind: ModelKind) -> Option<(Algorithm, &'static str)> {
     })
 }
 
+/// The models a list of `kind` reads (those with an artifact), for loading them ahead.
+fn models_of(kind: &ListKind, weights: &HybridSpec) -> Vec<ModelKind> {
+    let mut kinds: Vec<ModelKind> = match kind {
+        ListKind::Homepage | ListKind::Personalized => {
+            let mut k: Vec<ModelKind> = weights.weights.iter().map(|w| w.0).collect();
+            k.push(ModelKind::Ranker);
+            k
+        }
+        _ => vec![ModelKind::ItemKnn, ModelKind::Content],
+    };
+    kinds.extend([ModelKind::Popularity, ModelKind::Trending]);
+    kinds.retain(|k| {
+        !matches!(
+            k,
+            ModelKind::Fbt | ModelKind::NewArrivals | ModelKind::Hybrid
+        )
+    });
+    kinds.dedup();
+    kinds
+}
+
 /// The serving context of one request.
 pub struct Ctx<'a> {
     pub app: &'a AppState,
@@ -401,7 +485,7 @@ impl Ctx<'_> {
     /// model when one is in force, else the snapshot's counters (orders x 10 + views).
     async fn popular(&self, snapshot: &CatalogSnapshot, k: usize) -> Vec<(String, f32)> {
         if let Some(m) = self.model(ModelKind::Popularity).await {
-            let list = top_ids(&m, &model_scores(&m, &[]), k, true);
+            let list = self.serving.global_top(&m, k);
             if !list.is_empty() {
                 return normalised(list);
             }
@@ -420,7 +504,7 @@ impl Ctx<'_> {
     /// Trending products (the `trending` model; empty when none is in force).
     async fn trending(&self, k: usize) -> Vec<(String, f32)> {
         match self.model(ModelKind::Trending).await {
-            Some(m) => normalised(top_ids(&m, &model_scores(&m, &[]), k, true)),
+            Some(m) => normalised(self.serving.global_top(&m, k)),
             None => Vec::new(),
         }
     }
@@ -435,12 +519,30 @@ impl Ctx<'_> {
         limit: usize,
     ) -> StoreResult<Vec<ListItem>> {
         let settings = self.serving.settings(self.app).await?;
-        let (snapshot, caller) = futures::try_join!(
-            self.snapshot(),
-            caller(self.app, actor, &settings.kind_weights)
-        )?;
-        let pool = limit * 4 + 40;
         let weights = weights.unwrap_or(settings.hybrid);
+        // A fresh instance: the catalog snapshot loads on another worker while this one loads
+        // the list's models (each is most of a first request; on two cores they overlap).
+        let snapshot_load = (!self.serving.snapshot.is_loaded()).then(|| {
+            let cache = self.serving.snapshot.clone();
+            let store = self.app.store.clone();
+            tokio::spawn(async move { cache.get(&store).await })
+        });
+        if snapshot_load.is_some() {
+            for model_kind in models_of(kind, &weights) {
+                self.model(model_kind).await;
+            }
+        }
+        let snapshot = async {
+            match snapshot_load {
+                Some(load) => load.await.map_err(|e| {
+                    crate::store::StoreError::Backend(format!("catalog snapshot load: {e}"))
+                })?,
+                None => self.snapshot().await,
+            }
+        };
+        let (snapshot, caller) =
+            futures::try_join!(snapshot, caller(self.app, actor, &settings.kind_weights))?;
+        let pool = limit * 4 + 40;
         let recent: Vec<String> = caller
             .history
             .iter()
@@ -554,17 +656,8 @@ impl Ctx<'_> {
             && !blended.is_empty()
             && let Some(ranker) = self.model(ModelKind::Ranker).await
         {
-            let scores = model_scores(&ranker, &caller.history);
-            let votes: Vec<f32> = blended
-                .iter()
-                .map(|c| {
-                    ranker
-                        .items
-                        .get(&c.item)
-                        .and_then(|i| scores.get(i as usize).copied())
-                        .unwrap_or(f32::NEG_INFINITY)
-                })
-                .collect();
+            let ids: Vec<&str> = blended.iter().map(|c| c.item.as_str()).collect();
+            let votes = model_scores_of(&ranker, &caller.history, &ids);
             serve::rescore_with_ranker(&mut blended, &votes);
         }
         // The cold-start chain.

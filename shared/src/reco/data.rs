@@ -5,8 +5,6 @@
 //! transpose and row slices; `sprs` (in the tree through linfa) would add a generic layer every
 //! model then unwraps, and its builders sort with `usize` indices (twice the memory of `u32`).
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 /// One interaction of a user (or a guest cart id) with an item, already weighted.
@@ -25,7 +23,7 @@ pub struct Interaction {
 pub struct IdMap {
     ids: Vec<String>,
     #[serde(skip)]
-    index: HashMap<String, u32>,
+    index: foldhash::HashMap<String, u32>,
 }
 
 impl IdMap {

@@ -100,6 +100,18 @@ pub trait Recommender: Send + Sync {
     /// better. `history` holds `(item column, weight)` pairs; columns out of range are ignored.
     fn score(&self, history: &[(u32, f32)], out: &mut [f32]);
 
+    /// The scores `score` gives `items` (`-inf` for a column out of range), in their order. The
+    /// default scores every item; a model whose cost is per scored item (the ranker's trees)
+    /// overrides it to score only these.
+    fn score_items(&self, history: &[(u32, f32)], items: &[u32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_items()];
+        self.score(history, &mut out);
+        items
+            .iter()
+            .map(|&i| out.get(i as usize).copied().unwrap_or(f32::NEG_INFINITY))
+            .collect()
+    }
+
     /// For each item column, the best score one of `seeds` gives it on its own (as
     /// `score(&[(seed, 1.0)])` would) and the index in `seeds` of that seed: "neighbours of each
     /// of these items" in one call. The default scores seed by seed; a model whose scan is

@@ -508,6 +508,39 @@ impl RankerModel {
     }
 }
 
+/// The ranker's scores of `wanted` (item columns) for `history`: an item outside the top
+/// `candidates` of `base_scores` scores `-inf`, as in [`rerank_into`]; only the wanted
+/// candidates go through the trees (the features of a candidate depend on the whole candidate
+/// list, its rank and the score range, so those are computed as for a full scoring).
+fn rerank_items(
+    base_scores: &[f32],
+    history: &[(u32, f32)],
+    ranker: &RankerModel,
+    items: &ItemFeatures,
+    candidates: usize,
+    wanted: &[u32],
+) -> Vec<f32> {
+    let mut out = vec![f32::NEG_INFINITY; wanted.len()];
+    let cands = top_k(base_scores, candidates.min(base_scores.len()));
+    if cands.is_empty() || wanted.is_empty() {
+        return out;
+    }
+    let slot: std::collections::HashMap<u32, usize> =
+        wanted.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let rows = candidate_features(history, &cands, items);
+    let (targets, picked): (Vec<usize>, Vec<FeatureRow>) = cands
+        .iter()
+        .zip(rows)
+        .filter_map(|((c, _), row)| Some((*slot.get(c)?, row)))
+        .unzip();
+    for (t, s) in targets.into_iter().zip(ranker.score(&picked)) {
+        if let Some(o) = out.get_mut(t) {
+            *o = s;
+        }
+    }
+    out
+}
+
 /// Writes the ranker's scores of the top `candidates` of `base_scores` into `out` and
 /// `-inf` elsewhere. `base_scores` must already exclude the history.
 fn rerank_into(
@@ -569,6 +602,20 @@ impl Recommender for Reranker {
             self.candidates,
             out,
         );
+    }
+
+    fn score_items(&self, history: &[(u32, f32)], wanted: &[u32]) -> Vec<f32> {
+        let mut base = vec![0f32; self.base.n_items()];
+        self.base.score(history, &mut base);
+        mask_history(&mut base, history);
+        rerank_items(
+            &base,
+            history,
+            &self.ranker,
+            &self.items,
+            self.candidates,
+            wanted,
+        )
     }
 }
 
@@ -836,6 +883,20 @@ impl Recommender for RankerPipeline {
             out,
         );
     }
+
+    fn score_items(&self, history: &[(u32, f32)], wanted: &[u32]) -> Vec<f32> {
+        let mut base = vec![0f32; self.base.n_items()];
+        self.base.score_into(history, &mut base);
+        mask_history(&mut base, history);
+        rerank_items(
+            &base,
+            history,
+            &self.ranker,
+            &self.features,
+            self.candidates,
+            wanted,
+        )
+    }
 }
 
 impl TrainedModel for RankerPipeline {
@@ -1044,6 +1105,34 @@ mod tests {
         assert!(freshness[first_stale..].iter().all(|f| !f), "{freshness:?}");
     }
 
+    /// `score_items` (serving's re-scoring of a blended list) gives exactly what `score` gives
+    /// those items, for candidates and non-candidates, in the order asked.
+    fn assert_score_items_is_score(m: &dyn Recommender, history: &[(u32, f32)]) {
+        let mut all = vec![0f32; m.n_items()];
+        m.score(history, &mut all);
+        let n = m.n_items() as u32;
+        let wanted: Vec<u32> = (0..n).rev().step_by(3).chain([n + 5, 1]).collect();
+        let got = m.score_items(history, &wanted);
+        assert_eq!(got.len(), wanted.len());
+        for (c, s) in wanted.iter().zip(&got) {
+            let want = all.get(*c as usize).copied().unwrap_or(f32::NEG_INFINITY);
+            assert!(s.to_bits() == want.to_bits(), "column {c}: {s} != {want}");
+        }
+        assert!(got.iter().any(|s| s.is_finite()) && got.iter().any(|s| !s.is_finite()));
+    }
+
+    #[test]
+    fn reranker_scores_a_few_items_as_it_scores_all() {
+        let (ranker, it, _) = trained_on_fresh_items();
+        let r = Reranker {
+            base: Box::new(Fixed((0..300).map(|c| -(c as f32)).collect())),
+            ranker,
+            items: it,
+            candidates: 20,
+        };
+        assert_score_items_is_score(&r, &[(0, 1.0)]);
+    }
+
     #[test]
     fn item_features_from_a_training_input() {
         let mk = |i: &str, w: f32, t: i64| Interaction {
@@ -1165,6 +1254,7 @@ mod tests {
         assert!(recs.windows(2).all(|w| w[0].1 >= w[1].1));
         let back = RankerPipeline::load(&m.to_artifact().expect("encode")).expect("decode");
         assert_eq!(back.recommend(&history, 50, &[]), recs);
+        assert_score_items_is_score(&m, &history);
         // A well-checksummed artifact with a broken neighbour matrix is refused, not served.
         let mut broken = m.clone();
         broken.base.neighbours.indices.push(10_000);

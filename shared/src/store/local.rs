@@ -1188,6 +1188,25 @@ impl ItemStore for LocalStore {
         })
     }
 
+    async fn update_many(&self, updates: Vec<(Key, Update)>) -> StoreResult<()> {
+        for (key, _) in &updates {
+            validate_key(key)?;
+        }
+        let now = now_epoch();
+        self.write(|t| {
+            for (key, update) in &updates {
+                let old = t.load(key)?;
+                let live = old.as_ref().filter(|i| !is_expired(i, now));
+                let mut new = live.cloned().unwrap_or_else(|| key_item(key));
+                apply_update(&mut new, update)?;
+                validate_item(&new)?;
+                let bytes = encode(&new)?;
+                t.store(old.as_ref(), &new, &bytes)?;
+            }
+            Ok(())
+        })
+    }
+
     async fn query(&self, query: Query) -> StoreResult<Page> {
         check_limit(query.limit)?;
         let now = now_epoch();
@@ -1250,12 +1269,12 @@ impl ItemStore for LocalStore {
         let table = self.read_main()?;
         let now = now_epoch();
         let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
+        for (nth, key) in keys.iter().enumerate() {
             if let Some(v) = table
                 .get((key.pk.as_bytes(), key.sk.as_bytes()))
                 .map_err(backend_err)?
             {
-                let item = self.cache.decode(v.value())?;
+                let item = self.decode_read(v.value(), nth, None)?;
                 if !is_expired(&item, now) {
                     out.push(item);
                 }

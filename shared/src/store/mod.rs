@@ -342,6 +342,21 @@ pub trait ItemStore: Send + Sync + 'static {
         condition: Option<Condition>,
     ) -> StoreResult<Item>;
 
+    /// Unconditional updates of several items issued together, for counters that one request
+    /// adds to in many places (the recommendation rollups). Each update is atomic; the set is
+    /// not: the default (DynamoDB) sends concurrent `UpdateItem`s, and after an error some may
+    /// have been applied. The local store applies them in one write transaction: one commit
+    /// instead of one per item (a tenth of a homepage request's time when it was one each).
+    async fn update_many(&self, updates: Vec<(Key, Update)>) -> StoreResult<()> {
+        futures::future::try_join_all(
+            updates
+                .into_iter()
+                .map(|(key, update)| async move { self.update(&key, update, None).await }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// One page of items by partition key on the table or an index.
     async fn query(&self, query: Query) -> StoreResult<Page>;
 

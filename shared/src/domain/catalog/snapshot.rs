@@ -42,7 +42,7 @@ pub struct CatalogSnapshot {
     pub version: u64,
     pub products: Vec<ProductRecord>,
     pub categories: HashMap<String, Category>,
-    by_id: HashMap<String, usize>,
+    by_id: foldhash::HashMap<String, usize>,
     children: HashMap<String, Vec<String>>,
     loaded_at: Instant,
     /// Loaded on first use (similar products, search); reuses the previous snapshot's vectors
@@ -436,6 +436,11 @@ impl SnapshotCache {
 
     pub fn max_age(&self) -> Duration {
         self.max_age
+    }
+
+    /// Whether a snapshot has been loaded (a fresh instance has none).
+    pub fn is_loaded(&self) -> bool {
+        self.cached().is_some()
     }
 
     fn cached(&self) -> Option<Arc<CatalogSnapshot>> {

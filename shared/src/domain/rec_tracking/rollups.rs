@@ -175,26 +175,19 @@ pub(crate) async fn add(
     totals: &Adds,
 ) -> StoreResult<()> {
     let shard = random_shard();
-    let products = per_product.iter().map(|(product, adds)| {
-        let key = keys::rec_product_rollup(day, shard, product);
-        let update = update_of(adds, day).set(ATTR_PRODUCT, product.clone());
-        async move { store.update(&key, update, None).await.map(drop) }
-    });
-    let totals = async {
-        if totals.is_empty() {
-            return Ok(());
-        }
-        store
-            .update(
-                &keys::rec_day_totals(day, shard),
-                update_of(totals, day),
-                None,
+    let mut updates: Vec<(Key, Update)> = per_product
+        .iter()
+        .map(|(product, adds)| {
+            (
+                keys::rec_product_rollup(day, shard, product),
+                update_of(adds, day).set(ATTR_PRODUCT, product.clone()),
             )
-            .await
-            .map(drop)
-    };
-    futures::try_join!(futures::future::try_join_all(products), totals)?;
-    Ok(())
+        })
+        .collect();
+    if !totals.is_empty() {
+        updates.push((keys::rec_day_totals(day, shard), update_of(totals, day)));
+    }
+    store.update_many(updates).await
 }
 
 /// The `days` days ending with `today`, oldest first.
