@@ -13,6 +13,7 @@ pub mod demo_orders;
 pub mod demo_rec_traffic;
 pub mod demo_videos;
 pub mod eval_recommend;
+pub mod eval_segments;
 pub mod import;
 
 use std::{net::SocketAddr, sync::Arc};

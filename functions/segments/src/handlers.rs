@@ -16,6 +16,7 @@ use shared::{
             membership::{self, RecomputeError},
             performance,
             records::{self, RecordError, Segment},
+            rfm::{self, RfmError, RfmRequest},
         },
         users,
     },
@@ -529,5 +530,106 @@ pub async fn remove_user(
         segment_id,
         user_id,
         changed: true,
+    }))
+}
+
+fn int_in(
+    field: &str,
+    value: &Option<Value>,
+    lo: u64,
+    hi: u64,
+    default: u64,
+    errors: &mut Vec<FieldError>,
+) -> u64 {
+    match value {
+        None | Some(Value::Null) => default,
+        Some(v) => match v.as_u64().filter(|n| (lo..=hi).contains(n)) {
+            Some(n) => n,
+            None => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be an integer from {lo} to {hi}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/user-segmentation/segments/generate-rfm", tag = "segments",
+    request_body = GenerateRfmRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "RFM segments generated (the previous generated ones replaced)", body = GenerateRfmResponse),
+        (status = 400, description = "MALFORMED_REQUEST: not JSON", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "FORBIDDEN: needs manage_user_segmentation", body = ErrorBody),
+        (status = 409, description = "NOT_ENOUGH_CUSTOMERS: fewer customers with orders in the window than clusters", body = ErrorBody),
+        (status = 422, description = "VALIDATION_ERROR: n_clusters outside 2-12, lookback_days outside 1-3650", body = ErrorBody),
+    )
+)]
+pub async fn generate_rfm(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ValidJson(body): ValidJson<GenerateRfmRequest>,
+) -> ApiResult<Json<GenerateRfmResponse>> {
+    auth.require(MANAGE)?;
+    let mut errors = Vec::new();
+    let defaults = RfmRequest::default();
+    let k = int_in(
+        "n_clusters",
+        &body.n_clusters,
+        2,
+        12,
+        defaults.n_clusters as u64,
+        &mut errors,
+    );
+    let days = int_in(
+        "lookback_days",
+        &body.lookback_days,
+        1,
+        3650,
+        u64::from(defaults.lookback_days),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let req = RfmRequest {
+        n_clusters: k as usize,
+        lookback_days: days as u32,
+        ..defaults
+    };
+    let outcome = rfm::generate(state.store.as_ref(), &req)
+        .await
+        .map_err(|e| match e {
+            e @ RfmError::NotEnoughCustomers { .. } => ApiError::conflict(
+                ErrorCode::NotEnoughCustomers,
+                format!("Not enough customers: {e}"),
+            ),
+            RfmError::Store(e) => e.into(),
+            RfmError::Recompute(e) => recompute_error(e),
+            e @ RfmError::Cluster(_) => ApiError::internal(anyhow::anyhow!("{e}")),
+        })?;
+    tracing::info!(
+        segments = outcome.segments_created,
+        customers = outcome.total_users_segmented,
+        kmeans_ms = outcome.kmeans_ms,
+        total_ms = outcome.total_ms,
+        "RFM segments generated"
+    );
+    Ok(Json(GenerateRfmResponse {
+        message: "RFM segments generated successfully".into(),
+        segments_created: outcome.segments_created,
+        total_users_segmented: outcome.total_users_segmented,
+        segments: outcome
+            .clusters
+            .into_iter()
+            .map(|c| GeneratedSegmentView {
+                segment_id: c.segment_id,
+                name: c.name,
+                member_count: c.member_count,
+            })
+            .collect(),
     }))
 }

@@ -4,7 +4,8 @@
 //! - `GET /`, `POST /`, `PUT /{segment_id}`: segments with typed criteria per `segment_type`;
 //! - `GET /analytics?segment_id=&days=`: member count, conversion rate, average order value;
 //! - `POST /{segment_id}/recalculate`: membership recomputed now;
-//! - `GET /{segment_id}/users?limit=&offset=`, `POST`/`DELETE /{segment_id}/users/{user_id}`.
+//! - `GET /{segment_id}/users?limit=&offset=`, `POST`/`DELETE /{segment_id}/users/{user_id}`;
+//! - `POST /generate-rfm`: RFM k-means segments from the orders of a lookback window.
 //!
 //! Records, criteria, features kept on write and membership are in
 //! [`shared::domain::segments`].
@@ -24,6 +25,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::recalculate))
         .routes(routes!(handlers::segment_users))
         .routes(routes!(handlers::add_user, handlers::remove_user))
+        .routes(routes!(handlers::generate_rfm))
 }
 
 /// The function's routes with its state applied (the local server merges these).

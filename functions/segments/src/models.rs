@@ -147,3 +147,31 @@ pub struct MembershipResponse {
     /// Add: false when the user was already a member (now marked manual).
     pub changed: bool,
 }
+
+/// `POST /segments/generate-rfm` (fields checked by hand so every error names its field).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct GenerateRfmRequest {
+    /// 2-12 (default 5).
+    #[schema(value_type = Option<u32>)]
+    pub n_clusters: Option<Value>,
+    /// 1-3650 (default 365).
+    #[schema(value_type = Option<u32>)]
+    pub lookback_days: Option<Value>,
+}
+
+/// One generated segment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratedSegmentView {
+    pub segment_id: String,
+    pub name: String,
+    pub member_count: u64,
+}
+
+/// `POST /segments/generate-rfm` (spec shape, plus the segments made).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GenerateRfmResponse {
+    pub message: String,
+    pub segments_created: usize,
+    pub total_users_segmented: usize,
+    pub segments: Vec<GeneratedSegmentView>,
+}

@@ -636,3 +636,117 @@ async fn users_pages_with_limit_and_offset() {
         .collect();
     assert_eq!(got, ids[3..5]);
 }
+
+#[tokio::test]
+async fn generate_rfm_clusters_customers_and_refuses_bad_input() {
+    let app = app();
+    let token = admin(&app).await;
+    let store = app.state.store.as_ref();
+    let uri = format!("{BASE}/generate-rfm");
+    for (body, field) in [
+        (json!({"n_clusters": 1}), "n_clusters"),
+        (json!({"n_clusters": 13}), "n_clusters"),
+        (json!({"n_clusters": "5"}), "n_clusters"),
+        (json!({"lookback_days": 0}), "lookback_days"),
+        (json!({"lookback_days": 3651}), "lookback_days"),
+    ] {
+        let r = app
+            .call("POST", &uri, Some(&token), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert_eq!(fields(&r.json), [field], "{body}");
+    }
+    let (_, customer) = app.user_with_roles("c0", &[Role::Customer]).await;
+    let r = app
+        .call("POST", &uri, Some(&customer), Some(json!({})))
+        .await;
+    assert_eq!(r.status, 403);
+    let r = app
+        .call(
+            "POST",
+            &uri,
+            Some(&token),
+            Some(json!({"n_clusters": 2, "lookback_days": 365})),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.json["error_code"], "NOT_ENOUGH_CUSTOMERS");
+    // Three big spenders with two orders each, three small one-off buyers.
+    let big = fixtures::product(store, app.state.embedder.as_ref(), "BIG", 900.0, 100).await;
+    let small = fixtures::product(store, app.state.embedder.as_ref(), "SMALL", 5.0, 100).await;
+    let mut whales = Vec::new();
+    for i in 0..3 {
+        let (u, _) = app
+            .user_with_roles(&format!("whale{i}"), &[Role::Customer])
+            .await;
+        fixtures::place_order(store, &u.id, &[&big.id]).await;
+        fixtures::place_order(store, &u.id, &[&big.id]).await;
+        whales.push(u.id);
+        let (s, _) = app
+            .user_with_roles(&format!("minnow{i}"), &[Role::Customer])
+            .await;
+        fixtures::place_order(store, &s.id, &[&small.id]).await;
+    }
+    // A cancelled order does not count: this customer has nothing left.
+    let (gone, _) = app.user_with_roles("gone", &[Role::Customer]).await;
+    let o = fixtures::place_order(store, &gone.id, &[&big.id]).await;
+    orders::update_status(store, &o.id, OrderStatus::Cancelled, None)
+        .await
+        .unwrap();
+    let r = app
+        .call(
+            "POST",
+            &uri,
+            Some(&token),
+            Some(json!({"n_clusters": 2, "lookback_days": 30})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["message"], "RFM segments generated successfully");
+    assert_eq!(r.json["segments_created"], 2);
+    assert_eq!(r.json["total_users_segmented"], 6);
+    let segs = r.json["segments"].as_array().unwrap().clone();
+    let counts: Vec<u64> = segs
+        .iter()
+        .map(|s| s["member_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 6);
+    let whale_segment = segment_names_of(&app, &whales[0]).await;
+    assert_eq!(whale_segment.len(), 1);
+    for w in &whales {
+        assert_eq!(segment_names_of(&app, w).await, whale_segment);
+    }
+    assert!(segment_names_of(&app, &gone.id).await.is_empty());
+    // The generated segments are listed as rfm, not auto-updating, with ranges as criteria.
+    let list = app.call("GET", BASE, Some(&token), None).await.json;
+    let generated: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["segment_type"] == "rfm")
+        .collect();
+    assert_eq!(generated.len(), 2);
+    for g in &generated {
+        assert_eq!(g["auto_update"], false);
+        assert!(g["criteria"]["monetary_amount"]["min"].is_number(), "{g}");
+        let name = g["name"].as_str().unwrap();
+        assert!(
+            shared::reco::rfm::NAMES.iter().any(|(n, _, _)| *n == name),
+            "{name}"
+        );
+    }
+    // Generating again replaces them (k = 3 now).
+    let r = app
+        .call("POST", &uri, Some(&token), Some(json!({"n_clusters": 3})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = app.call("GET", BASE, Some(&token), None).await.json;
+    let n = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["segment_type"] == "rfm")
+        .count();
+    assert_eq!(n, 3);
+    assert_eq!(segment_names_of(&app, &whales[0]).await.len(), 1);
+}

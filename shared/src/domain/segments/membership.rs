@@ -239,7 +239,7 @@ async fn write_chunked(store: &dyn ItemStore, ops: Vec<TxOp>) -> StoreResult<()>
 }
 
 /// Deletes one generation: its members and their reverse entries, its counter and its status.
-async fn delete_generation(
+pub async fn delete_generation(
     store: &dyn ItemStore,
     segment_id: &str,
     generation: u64,
@@ -291,6 +291,23 @@ pub async fn recompute(
         .ok_or_else(|| RecomputeError::BadCriteria(s.id.clone()))?;
     let criteria =
         Criteria::parse(t, &s.criteria).map_err(|_| RecomputeError::BadCriteria(s.id.clone()))?;
+    let now = chrono::Utc::now();
+    let matched = all
+        .iter()
+        .filter(|f| criteria.matches(f, now.date_naive(), now.timestamp()))
+        .map(|f| f.user_id.clone())
+        .collect();
+    install(store, s, matched).await
+}
+
+/// Writes a new generation of `s` holding `matched` plus the manual members, switches the
+/// segment to it (only from the generation `s` names) and deletes the old one; returns the
+/// member count. What [`recompute`] and RFM generation (cluster members) end with.
+pub async fn install(
+    store: &dyn ItemStore,
+    s: &Segment,
+    matched: Vec<String>,
+) -> Result<u64, RecomputeError> {
     // Leftovers of failed runs: generations not in force and older than a run can take (a
     // younger one may be a concurrent run's, still writing).
     let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
@@ -325,13 +342,12 @@ pub async fn recompute(
         .map(|m| (m.user_id, m.joined_at))
         .collect();
     let manual = manual_members(store, &s.id).await?;
-    let today = now.date_naive();
     let stamp = store::now_rfc3339();
-    let mut members: Vec<Member> = all
-        .iter()
-        .filter(|f| !manual.contains(&f.user_id) && criteria.matches(f, today, now.timestamp()))
-        .map(|f| Member {
-            user_id: f.user_id.clone(),
+    let mut members: Vec<Member> = matched
+        .into_iter()
+        .filter(|u| !manual.contains(u))
+        .map(|user_id| Member {
+            user_id,
             joined_at: String::new(),
             manual: false,
         })

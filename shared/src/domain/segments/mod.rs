@@ -8,7 +8,8 @@
 //! - [`membership`]: generations, members, the reverse index, recompute, real-time
 //!   re-evaluation, manual members;
 //! - [`hooks`]: what the shared write paths call;
-//! - [`performance`]: daily order rollups per segment (analytics and performance routes).
+//! - [`performance`]: daily order rollups per segment (analytics and performance routes);
+//! - [`rfm`]: RFM k-means generation of `rfm` segments.
 
 pub mod criteria;
 pub mod features;
@@ -16,3 +17,4 @@ pub mod hooks;
 pub mod membership;
 pub mod performance;
 pub mod records;
+pub mod rfm;
