@@ -92,6 +92,7 @@ backends!(
     a_failed_recompute_leaves_the_old_membership_in_force,
     a_stale_recompute_loses_to_the_one_that_switched_first,
     real_time_reevaluation_adds_and_removes_the_acting_user,
+    an_older_order_does_not_move_the_latest_order_time_back,
 );
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -290,7 +291,7 @@ async fn a_failed_recompute_leaves_the_old_membership_in_force(store: Arc<dyn It
         .unwrap_err();
     assert!(matches!(err, RecomputeError::Store(_)), "{err}");
     let report = membership::refresh_all(&failing).await.unwrap();
-    assert_eq!(report.failed, [s.id.clone()]);
+    assert_eq!(report.failed, vec![s.id.clone()]);
     let after = records::get(store.as_ref(), &s.id).await.unwrap().unwrap();
     assert_eq!(after.generation, before.generation, "not switched");
     assert_eq!(member_ids(store.as_ref(), &s).await, ["a"]);
@@ -344,4 +345,26 @@ async fn real_time_reevaluation_adds_and_removes_the_acting_user(store: Arc<dyn 
     assert!(!membership::remove(store, &cur, "u").await.unwrap());
     assert!(names_of(store, "u").await.is_empty());
     assert_eq!(membership::member_count(store, &cur).await.unwrap(), 0);
+}
+
+async fn an_older_order_does_not_move_the_latest_order_time_back(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let t1 = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let t0 = t1 - chrono::Duration::days(30);
+    features::record_order(store, "v", 1_000, t1, 1)
+        .await
+        .unwrap();
+    features::record_order(store, "v", 2_000, t0, 1)
+        .await
+        .unwrap();
+    let f = features::load_user(store, "v").await.unwrap();
+    assert_eq!(f.last_order_at, Some(t1.timestamp()));
+    assert_eq!((f.order_count, f.monetary_cents), (2, 3_000));
+    features::record_order(store, "v", 2_000, t0, -1)
+        .await
+        .unwrap();
+    let f = features::load_user(store, "v").await.unwrap();
+    assert_eq!((f.order_count, f.monetary_cents), (1, 1_000));
 }

@@ -562,11 +562,11 @@ pub async fn remove(store: &dyn ItemStore, s: &Segment, user_id: &str) -> StoreR
     let removed = match store.transact(ops).await {
         Ok(()) => true,
         Err(StoreError::TransactionCanceled { .. }) => {
-            let was_manual = store
+            // Not a member of the generation in force: only a manual mark may be left.
+            store
                 .delete(&keys::segment_manual(&s.id, user_id), None)
                 .await?
-                .is_some();
-            was_manual
+                .is_some()
         }
         Err(e) => return Err(e),
     };
