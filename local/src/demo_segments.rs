@@ -4,9 +4,9 @@
 //! then generate-rfm runs (5 clusters, 365 days) and the `segments-refresh` job, so every
 //! segment route answers with real members.
 //!
-//! Additive like the rest of the demo: a profile that has a date of birth, preferences with
-//! interests, a customer who has any event counts, and a segment whose name exists are left as
-//! they are; generate-rfm replaces only the segments it generated.
+//! Additive like the rest of the demo: a profile that has a date of birth (its device events
+//! were recorded with it), preferences with interests, and a segment whose name exists are left
+//! as they are; generate-rfm replaces only the segments it generated.
 
 use serde_json::{Value, json};
 use shared::{
@@ -113,7 +113,9 @@ pub async fn seed_segments(state: &AppState, customers: usize) -> anyhow::Result
         if i % 10 == 0 {
             vips.push(user.id.clone());
         }
-        if user.date_of_birth.is_none() {
+        // First time this customer is set up (no birth date yet): profile and device events.
+        let first_time = user.date_of_birth.is_none();
+        if first_time {
             let age = 18 + (i * 7) % 50;
             let dob = today - chrono::Days::new((age * 365 + (i * 13) % 300) as u64);
             let (country, region) = COUNTRIES[i % COUNTRIES.len()];
@@ -142,7 +144,7 @@ pub async fn seed_segments(state: &AppState, customers: usize) -> anyhow::Result
             users::set_preferences(store, &user.id, &p).await?;
         }
         // Devices: a third browse on phones, one in six on tablets, the rest on desktops.
-        if !products.is_empty() && features::load_user(store, &user.id).await?.days.is_empty() {
+        if first_time && !products.is_empty() {
             let device = match i % 6 {
                 0 | 3 => "mobile",
                 1 => "tablet",

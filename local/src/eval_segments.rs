@@ -142,3 +142,46 @@ pub fn evaluate(args: &SegmentsArgs) -> anyhow::Result<serde_json::Value> {
         },
     }))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_of_orders_is_clustered_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.csv");
+        let mut csv = String::from("customer_id,date,amount\n");
+        for i in 0..10 {
+            // Five recent big spenders with three orders, five lapsed small one-off buyers.
+            for d in 0..3 {
+                csv.push_str(&format!("vip{i},2026-11-{:02},{}\n", 20 + d, 400 + i));
+            }
+            csv.push_str(&format!("old{i},2026-01-{:02}T08:00:00Z,12.5\n", 1 + i));
+        }
+        std::fs::write(&path, csv).unwrap();
+        let args = SegmentsArgs {
+            orders: Some(path.clone()),
+            synthetic: None,
+            k: 2,
+            lookback_days: 3650,
+            seed: 42,
+        };
+        let r = evaluate(&args).unwrap();
+        assert_eq!(r["orders"], 40);
+        assert_eq!(r["customers"], 20);
+        assert_eq!(r["sizes"], serde_json::json!([10, 10]));
+        assert!(r["silhouette"].as_f64().unwrap() > 0.5, "{r}");
+        assert!(r["inertia"].is_number());
+        assert!(r["time_ms"]["kmeans"].is_number());
+        // A bad row names its line; a k out of range is refused.
+        std::fs::write(&path, "a,2026-01-01,abc\n").unwrap();
+        let e = evaluate(&args).unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        let e = evaluate(&SegmentsArgs { k: 13, ..args })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--k"), "{e}");
+    }
+}
