@@ -159,6 +159,15 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
     } else {
         crate::demo_rec_traffic::RecTraffic::default()
     };
+    // User segments: demographics, interests and devices, the spec's example segments,
+    // generate-rfm and the refresh job (after the orders and interactions they read).
+    let segments = crate::demo_segments::seed_segments(state, sizes.customers).await?;
+    tracing::info!(
+        segments_created = segments.segments_created,
+        rfm_segments = segments.rfm_segments,
+        segment_members = segments.refreshed_members,
+        "demo segments seeded"
+    );
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,

@@ -34,6 +34,8 @@ use shared::reco::registry::{self, TrainInput, TrainedModel};
 pub enum EvalCommand {
     /// Train a model on TRAIN and score its top-k against TEST (prints one JSON object).
     Recommend(RecommendArgs),
+    /// RFM k-means on an orders CSV (prints one JSON object).
+    Segments(crate::eval_segments::SegmentsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +78,10 @@ pub fn run(command: EvalCommand) -> anyhow::Result<()> {
     match command {
         EvalCommand::Recommend(args) => {
             let report = recommend(&args)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        EvalCommand::Segments(args) => {
+            let report = crate::eval_segments::evaluate(&args)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
     }

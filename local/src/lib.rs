@@ -11,8 +11,10 @@ pub mod demo_interactions;
 pub mod demo_mp4;
 pub mod demo_orders;
 pub mod demo_rec_traffic;
+pub mod demo_segments;
 pub mod demo_videos;
 pub mod eval_recommend;
+pub mod eval_segments;
 pub mod import;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -44,7 +46,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(classroom_fn::routes(state.clone()))
         .merge(videos_fn::routes(state.clone()))
         .merge(ml_models_fn::routes(state.clone()))
-        .merge(recommendations_fn::routes(state))
+        .merge(recommendations_fn::routes(state.clone()))
+        .merge(segments_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -71,6 +74,7 @@ pub fn openapi() -> OpenApi {
         videos_fn::openapi(),
         ml_models_fn::openapi(),
         recommendations_fn::openapi(),
+        segments_fn::openapi(),
     ] {
         doc.merge(part);
     }

@@ -39,6 +39,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "videos" => videos_fn::router,
         "ml-models" => ml_models_fn::router,
         "recommendations" => recommendations_fn::router,
+        "segments" => segments_fn::router,
         _ => return None,
     })
 }
@@ -211,6 +212,7 @@ pub const EVENT_SESSION_ID: &str = "3f0c5a4e-8d1b-4b7e-9a52-6c1d2e7f9b10";
 pub const EVENT_TEACHER_ID: u64 = 12345;
 pub const EVENT_RECOMMENDATION_ID: &str = "rec_5b2d8e4f9a1c4e7b8d3f6a2c9e1b4d70";
 pub const EVENT_EXPERIMENT_ID: &str = "01938a6e-7c2a-7b4e-9f10-3c5d7e9a1b2c";
+pub const EVENT_SEGMENT_ID: &str = "0193b1c2-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
 
 /// Creates what an event needs to take its success path rather than stop at a 404 or 400
 /// (whose calls are few): a cart line for a cart update or an order, an order for the fixed
@@ -322,6 +324,32 @@ pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepare
         let experiment = call(app, "ml-models", "POST", uri, Some(admin), create).await;
         let id = experiment["id"].as_str().unwrap_or_default().to_string();
         raw = raw.replace(EVENT_EXPERIMENT_ID, &id);
+    }
+    if raw.contains(EVENT_SEGMENT_ID) {
+        // The behavioral segment of the spec's create example, under the fixed id; the remove
+        // event's user is a member first.
+        use shared::domain::segments::{membership, records};
+        let store = app.state.store.as_ref();
+        let mut segment = records::new_segment(
+            "Mobile Users".into(),
+            None,
+            "behavioral",
+            serde_json::json!({"event_types": ["product_view"], "device_type": "mobile", "min_events": 5}),
+            true,
+        );
+        segment.id = EVENT_SEGMENT_ID.into();
+        records::create(store, &segment)
+            .await
+            .unwrap_or_else(|e| panic!("seed segment: {e:?}"));
+        if route_key.starts_with("DELETE ") {
+            let path = serde_json::from_str::<Json>(&raw)
+                .map(|e| e["rawPath"].as_str().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            let user = path.rsplit('/').next().unwrap_or_default();
+            membership::add_manual(store, &segment, user)
+                .await
+                .unwrap_or_else(|e| panic!("seed member: {e}"));
+        }
     }
     if raw.contains(EVENT_SEARCH_ID) {
         let search = call(app, "search", "GET", "/api/v1/search?q=iphone", None, None).await;

@@ -13,6 +13,7 @@ pub mod models;
 mod order_handlers;
 pub mod order_models;
 pub mod reco_performance;
+pub mod segment_performance;
 
 use axum::Router;
 use shared::AppState;
@@ -35,6 +36,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(order_handlers::get_order))
         .routes(routes!(order_handlers::update_status))
         .routes(routes!(reco_performance::recommendation_performance))
+        .routes(routes!(segment_performance::segment_performance))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import_handlers::import_file))
@@ -65,6 +67,8 @@ mod import_tests;
 mod order_tests;
 #[cfg(test)]
 mod reco_performance_tests;
+#[cfg(test)]
+mod segment_performance_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

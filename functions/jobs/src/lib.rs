@@ -12,7 +12,8 @@
 //! - `video-trends`: recomputes every ready shoppable video's `trend_score` in [0, 1] from the
 //!   last 72 hours of time-decayed activity and writes the trending list
 //!   ([`shared::domain::videos::trends`]).
-//! - `reco-train`: trains the recommendation models (`models`, default all but kmeans) with
+//! - `reco-train`: trains the recommendation models (`models`, default all but kmeans; `kmeans`
+//!   when named regenerates the RFM user segments) with
 //!   their active configs, evaluates each on a time-based holdout, writes versioned artifacts
 //!   and run records, and switches each model in force only when all of it is written
 //!   ([`shared::domain::ml_models::training`]). Nightly, and started by `POST
@@ -26,6 +27,11 @@
 //!   calling the text model in batches ([`shared::domain::explanations::fill::fill`]); without
 //!   `requests`, pre-generates the most-served items like the end of `reco-train`. Never fails
 //!   on a model error: the report counts what was generated, fell back or failed.
+//! - `segments-refresh`: recomputes every active `auto_update` user segment (spec 002) from one
+//!   read of the per-user features, each switched to its new membership only when complete
+//!   ([`shared::domain::segments::membership::refresh_all`]); a segment that fails keeps its old
+//!   membership and is listed in the report's `failed` (the job then fails, so the schedule
+//!   retries).
 //!
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
@@ -64,16 +70,18 @@ pub enum Job {
     VideoTrends,
     RecoTrain,
     ExplainFill,
+    SegmentsRefresh,
 }
 
 impl Job {
     /// Every job, in the order of the module docs.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::FbtRules,
         Job::UserClusters,
         Job::VideoTrends,
         Job::RecoTrain,
         Job::ExplainFill,
+        Job::SegmentsRefresh,
     ];
 
     /// The job's name in events, reports and on the command line.
@@ -84,6 +92,7 @@ impl Job {
             Job::VideoTrends => "video-trends",
             Job::RecoTrain => "reco-train",
             Job::ExplainFill => "explain-fill",
+            Job::SegmentsRefresh => "segments-refresh",
         }
     }
 }
@@ -145,7 +154,7 @@ impl JobEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill)"
+        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill, segments-refresh)"
     )]
     UnknownJob(String),
     #[error("min_support_count must be at least 1")]
@@ -158,6 +167,8 @@ pub enum JobError {
     Verify(#[from] VideoError),
     #[error("reco-train: {0}")]
     Models(String),
+    #[error("segments-refresh: segments {0:?} kept their old membership")]
+    SegmentsFailed(Vec<String>),
     #[error("not a job or S3 event: {0}")]
     BadEvent(String),
 }
@@ -268,6 +279,23 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
             );
             Ok(json!({"job": event.job, "report": report}))
         }
+        Job::SegmentsRefresh => {
+            let started = std::time::Instant::now();
+            let report =
+                shared::domain::segments::membership::refresh_all(state.store.as_ref()).await?;
+            tracing::info!(
+                segments = report.segments,
+                users = report.users_with_features,
+                members = report.members,
+                failed = report.failed.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "segments refreshed"
+            );
+            if !report.failed.is_empty() {
+                return Err(JobError::SegmentsFailed(report.failed));
+            }
+            Ok(json!({"job": event.job, "report": report}))
+        }
         Job::VideoTrends => {
             let report = trends::recompute(
                 state.store.as_ref(),
@@ -289,9 +317,6 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
                 Some(names) => names
                     .iter()
                     .map(|n| match n.parse::<ModelKind>() {
-                        Ok(ModelKind::Kmeans) => Err(JobError::Models(
-                            "kmeans is not available yet (user segmentation)".into(),
-                        )),
                         Ok(k) => Ok(k),
                         Err(e) => Err(JobError::Models(e.to_string())),
                     })

@@ -48,6 +48,10 @@ async fn every_job_event_file_runs() {
                 assert_eq!(report["explanations"]["requests"], json!(0), "{report}");
                 assert!(report["explanations"].get("error").is_none(), "{report}");
             }
+            Job::SegmentsRefresh => {
+                assert_eq!(report["report"]["segments"], json!(0), "{report}");
+                assert_eq!(report["report"]["failed"], json!([]), "{report}");
+            }
             Job::ExplainFill => {
                 // The local backend stores the template of each of the file's three requests.
                 assert_eq!(report["report"]["requested"], json!(3), "{report}");
@@ -210,7 +214,7 @@ async fn reco_train_checks_model_names_and_waits_for_a_held_lock() {
         Err(JobError::Models(_))
     ));
     assert!(matches!(
-        run(&state, &bad(&["kmeans"])).await,
+        run(&state, &bad(&["als", "bogus"])).await,
         Err(JobError::Models(_))
     ));
 
@@ -480,4 +484,89 @@ async fn reco_train_pregenerates_the_explanations_of_the_top_items() {
     };
     let report = run(&off, &event).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report["explanations"], json!("off (EXPLANATIONS=template)"));
+}
+
+/// `segments-refresh` recomputes the auto-updating segments from the features; `reco-train`
+/// with `kmeans` generates the RFM segments from the orders.
+#[tokio::test]
+async fn segments_refresh_and_kmeans_training_make_segments() {
+    use shared::domain::segments::{features, membership, records};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let store = state.store.as_ref();
+    let s = records::new_segment(
+        "Spent 10".into(),
+        None,
+        "rfm",
+        json!({"monetary_amount": {"min": 10}}),
+        true,
+    );
+    records::create(store, &s)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // Features written directly (no re-evaluation): only the job makes them members.
+    for (u, cents) in [("a", 2_000), ("b", 500), ("c", 5_000)] {
+        features::record_order(store, u, cents, chrono::Utc::now(), 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let report = run(&state, &JobEvent::named(Job::SegmentsRefresh))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["report"]["segments"], json!(1), "{report}");
+    assert_eq!(report["report"]["members"], json!(2), "{report}");
+    let names = |u: &'static str| async move {
+        membership::segments_of_user(store, u)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len()
+    };
+    assert_eq!(
+        (names("a").await, names("b").await, names("c").await),
+        (1, 0, 1)
+    );
+
+    let embedder = state.embedder.as_ref();
+    let p = shared::fixtures::product(store, embedder, "K1", 40.0, 100).await;
+    let q = shared::fixtures::product(store, embedder, "K2", 400.0, 100).await;
+    for i in 0..6 {
+        let (user, _) = (format!("buyer{i}"), ());
+        let u = shared::domain::users::create(
+            store,
+            shared::domain::users::NewUser {
+                email: format!("{user}@example.com"),
+                username: None,
+                first_name: user.clone(),
+                last_name: "K".into(),
+                phone: None,
+                address: None,
+                is_active: true,
+                roles: vec![shared::auth::Role::Customer],
+                password_hash: "x".into(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let product = if i % 2 == 0 { &p.id } else { &q.id };
+        for _ in 0..=(i % 3) {
+            shared::fixtures::place_order(store, &u.id, &[product]).await;
+        }
+    }
+    let mut event = JobEvent::named(Job::RecoTrain);
+    event.models = Some(vec!["kmeans".into()]);
+    let report = run(&state, &event).await.unwrap_or_else(|e| panic!("{e}"));
+    let models = report["report"]["models"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(models.len(), 1, "{report}");
+    assert_eq!(models[0]["model"], "kmeans");
+    assert_eq!(models[0]["outcome"], "completed", "{report}");
+    let rfm: Vec<_> = records::list(store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter(|s| s.rfm_cluster.is_some())
+        .collect();
+    assert_eq!(rfm.len(), 5, "the default config's n_clusters");
 }

@@ -76,15 +76,10 @@ fn opt_string(
 fn model_type_of(value: &Value, errors: &mut Vec<FieldError>) -> Option<ModelType> {
     let parsed = value.as_str().and_then(ModelType::parse);
     if parsed.is_none() {
-        let message = if value.as_str() == Some("kmeans") {
-            format!(
-                "kmeans is not available until user segmentation is implemented; valid: {}",
-                ModelType::valid_names()
-            )
-        } else {
-            format!("unknown model_type; valid: {}", ModelType::valid_names())
-        };
-        errors.push(FieldError::new("model_type", message));
+        errors.push(FieldError::new(
+            "model_type",
+            format!("unknown model_type; valid: {}", ModelType::valid_names()),
+        ));
     }
     parsed
 }
@@ -286,7 +281,9 @@ fn serving_families(model_type: &str) -> (&'static str, Vec<Family>) {
         }
         Some(ModelType::Fbt) => one(Family::Fbt),
         Some(ModelType::Hybrid | ModelType::Ranker) => one(Family::Hybrid),
-        Some(ModelType::Interactions) | None => ("all", rec_tracking::OWN_FAMILIES.to_vec()),
+        Some(ModelType::Interactions | ModelType::Kmeans) | None => {
+            ("all", rec_tracking::OWN_FAMILIES.to_vec())
+        }
     }
 }
 
@@ -400,10 +397,6 @@ fn requested_models(body: &TrainRequest) -> ApiResult<(Vec<ModelKind>, Vec<Strin
                     continue;
                 };
                 match name.parse::<ModelKind>() {
-                    Ok(ModelKind::Kmeans) => errors.push(FieldError::new(
-                        field,
-                        "kmeans is not available yet: it comes with user segmentation",
-                    )),
                     Ok(kind) => {
                         if !kinds.contains(&kind) {
                             kinds.push(kind);
@@ -450,7 +443,7 @@ fn requested_models(body: &TrainRequest) -> ApiResult<(Vec<ModelKind>, Vec<Strin
         (status = 400, description = "MALFORMED_REQUEST: not JSON", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, description = "FORBIDDEN: needs system.ml_models", body = ErrorBody),
         (status = 409, description = "TRAINING_IN_PROGRESS: a training is running", body = ErrorBody),
-        (status = 422, description = "VALIDATION_ERROR: an unknown model (the valid ones listed), kmeans (not available yet), or no model named", body = ErrorBody),
+        (status = 422, description = "VALIDATION_ERROR: an unknown model (the valid ones listed), or no model named", body = ErrorBody),
         (status = 503, description = "SERVICE_UNAVAILABLE: the job could not be started", body = ErrorBody),
     )
 )]

@@ -158,7 +158,7 @@ pub struct TrainRequest {
     #[schema(value_type = Option<bool>)]
     pub retrain_all: Option<Value>,
     /// Models to train: als, item_knn, ease, content, popularity, trending, new_arrivals, fbt,
-    /// lightgbm (or ranker), hybrid; kmeans comes with user segmentation (422 until then).
+    /// lightgbm (or ranker), hybrid, kmeans (RFM user segments: generates the `rfm` segments).
     #[schema(value_type = Option<Vec<String>>)]
     pub specific_models: Option<Value>,
 }

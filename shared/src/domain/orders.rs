@@ -562,7 +562,8 @@ async fn place_from(
                 // order, and the attribution is bounded (`rec_tracking::ATTRIBUTION_BUDGET`).
                 tokio::join!(
                     record_co_purchases(store, &order),
-                    rec_tracking::attribute_order_logged(store, &order)
+                    rec_tracking::attribute_order_logged(store, &order),
+                    crate::domain::segments::hooks::on_order(store, &order, 1)
                 );
                 return Ok((order, true));
             }
@@ -694,7 +695,12 @@ pub async fn update_status(
             }
         }
         match store.transact(ops).await {
-            Ok(()) => return Ok(new),
+            Ok(()) => {
+                if status == OrderStatus::Cancelled {
+                    crate::domain::segments::hooks::on_order(store, &old, -1).await;
+                }
+                return Ok(new);
+            }
             Err(StoreError::TransactionCanceled { .. } | StoreError::TransactionConflict) => {}
             Err(e) => return Err(e.into()),
         }
@@ -796,6 +802,7 @@ pub async fn import_historical(
         Ok(()) => {
             if order.status != OrderStatus::Cancelled {
                 record_co_purchases(store, order).await;
+                crate::domain::segments::hooks::on_order(store, order, 1).await;
             }
             Ok(true)
         }

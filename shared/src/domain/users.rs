@@ -429,7 +429,14 @@ where
         };
         new.updated_at = store::now_rfc3339();
         match save(store, &old, &new).await {
-            Ok(()) => return Ok(new),
+            Ok(()) => {
+                if (&old.date_of_birth, &old.gender, &old.address)
+                    != (&new.date_of_birth, &new.gender, &new.address)
+                {
+                    crate::domain::segments::hooks::on_profile(store, id, Some(&new), None).await;
+                }
+                return Ok(new);
+            }
             Err(SaveError::Stale) => continue,
             Err(SaveError::User(e)) => return Err(e),
         }
@@ -641,7 +648,9 @@ pub async fn set_preferences(
         .map_err(|e| match e {
             StoreError::TransactionCanceled { .. } => UserError::NotFound,
             e => e.into(),
-        })
+        })?;
+    crate::domain::segments::hooks::on_profile(store, user_id, None, Some(prefs)).await;
+    Ok(())
 }
 
 impl From<UserError> for crate::ApiError {

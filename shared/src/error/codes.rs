@@ -187,6 +187,14 @@ error_codes! {
     /// The A/B experiment has already stopped.
     ExperimentNotRunning = "EXPERIMENT_NOT_RUNNING", [409];
 
+    // User segmentation.
+    /// No user segment has this id.
+    SegmentNotFound = "SEGMENT_NOT_FOUND", [404];
+    /// Another user segment already has this name (case-insensitive).
+    SegmentNameTaken = "SEGMENT_NAME_TAKEN", [409];
+    /// Fewer customers with orders in the lookback window than clusters asked for.
+    NotEnoughCustomers = "NOT_ENOUGH_CUSTOMERS", [409];
+
     // Recommendations.
     /// No served recommendation list has this id (never served, or older than 7 days).
     RecommendationNotFound = "RECOMMENDATION_NOT_FOUND", [404];
@@ -348,6 +356,9 @@ mod tests {
             (RecomputeConflict, "RECOMPUTE_CONFLICT"),
             (TrainingInProgress, "TRAINING_IN_PROGRESS"),
             (ConfigNotFound, "CONFIG_NOT_FOUND"),
+            (SegmentNotFound, "SEGMENT_NOT_FOUND"),
+            (SegmentNameTaken, "SEGMENT_NAME_TAKEN"),
+            (NotEnoughCustomers, "NOT_ENOUGH_CUSTOMERS"),
             (RecommendationNotFound, "RECOMMENDATION_NOT_FOUND"),
             (ExperimentRunning, "EXPERIMENT_RUNNING"),
             (ExperimentNotFound, "EXPERIMENT_NOT_FOUND"),

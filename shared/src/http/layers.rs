@@ -55,7 +55,10 @@ pub fn service(router: Router, config: &Config) -> NormalizePath<Router> {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn(json_errors))
         .layer(cors(config))
-        .layer(middleware::from_fn(request_context));
+        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn(
+            crate::domain::segments::features::device_scope,
+        ));
     NormalizePathLayer::trim_trailing_slash().layer(router)
 }
 

@@ -10,6 +10,8 @@
 //!   bought together", mined from orders or ranked from stored co-purchase counters.
 //! - [`clusters`]: behavioural user clusters (log-scale, standardise, k-means with
 //!   linfa-clustering) and the rules that name them (spec 003).
+//! - [`rfm`]: RFM customer segmentation: recency, frequency, monetary per customer, the shared
+//!   k-means pipeline of [`clusters`], clusters named with the standard RFM names; silhouette.
 //! - [`feed`]: the shoppable-video feed's profile, score formula and ranking (spec 004).
 //! - [`data`]: interactions mapped to a users x items sparse matrix (the training input).
 //! - [`model`]: the [`model::Recommender`] trait every trained model implements, the model kinds,
@@ -57,6 +59,7 @@ pub mod model;
 pub mod popularity;
 pub mod ranker;
 pub mod registry;
+pub mod rfm;
 pub mod serve;
 pub mod similarity;
 pub mod synthetic;

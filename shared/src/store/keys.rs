@@ -81,6 +81,17 @@
 //! | experiment arm counters | `EXPARM#<experiment id>#<arm>#<shard 0-7>` | `COUNTERS` | - | - | `users`, `impressions`, `clicks`, `conversions`, `revenue_cents` by `ADD` (events on a random shard; users by the actor's shard); results sum the shards |
 //! | experiment participant | `EXPUSER#<experiment id>#<actor>` | `ASSIGNED` | - | - | `arm`; put once (`ItemNotExists`) in the transaction that adds 1 to the arm's `users`; `expires_at` after 400 days |
 //! | recommendation explanation | `EXPLAIN#<prompt version>#<algorithm>#<reason slug>#<product id>#<category slug>#<c\|n>` | `TEXT` | - | - | cached sentence (`{context}` placeholder for the context item; `c`: the request had one), `source` model/template/local, `model_id`; `expires_at` 30 days (1 day for a template stored in place of an unusable model line); one partition per key, read by batch get (see `reco::explain::cache_id`) |
+//! | user segment (spec 002) | `SEGMENTS` | `SEG#<segment id>` | - | - | name, description, `segment_type`, typed criteria, `is_active`, `auto_update`, `generation` (the membership in force), `member_count` at the last recompute, `version` (few: one partition) |
+//! | segment name marker | `UNIQUE#SEGMENTNAME#<lowercase name>` | `UNIQUE` | - | - | `segment_id`; put with the segment in one transaction (`ItemNotExists`): names are unique |
+//! | segment generation | `SEGGEN#<segment id>` | `<generation, 20 digits>` | - | - | `status` writing / ready: a recompute writes a new generation and switches the segment to it only when complete; older ones are deleted after the switch |
+//! | segment member | `SEGMEMBER#<segment id>#<generation, 20 digits>` | `<user id>` | - | - | `joined_at`, `manual`; the members of one generation (users route pages through it) |
+//! | segment member count | `SEGCOUNT#<segment id>#<generation, 20 digits>` | `COUNT` | - | - | `n`: put by the recompute, `ADD` ±1 by real-time re-evaluation and manual adds/removals |
+//! | manual segment member | `SEGMANUAL#<segment id>` | `<user id>` | - | - | `added_at`: kept by every recompute |
+//! | segments of a user (reverse index) | `USERSEG#<user id>` | `<segment id>#<generation, 20 digits>` | - | - | `name`, `segment_type`, `manual`: one query gives a user's segments (entries of a generation not in force are ignored and deleted after the switch) |
+//! | user features | `USERFEAT#<shard 00-15 of the user>` | `<user id>#RFM` | - | - | `order_count`, `monetary_cents` by `ADD` at each order (a cancel subtracts), `last_order_at`, `first_order_at`; the refresh job pages through the 16 shards |
+//! | user profile facts | `USERFEAT#<shard>` | `<user id>#PROFILE` | - | - | `date_of_birth`, `gender`, `country`, `region`, `interests`, `categories` (put on profile / preference writes) |
+//! | user daily events | `USERFEAT#<shard>` | `<user id>#EV#<yyyy-mm-dd>` | - | - | `<kind>:<device>` counts by `ADD` (device from the User-Agent: mobile, tablet, desktop); `expires_at` after 400 days (rolling windows up to 365 days) |
+//! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer); `expires_at` 400 days |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -569,3 +580,119 @@ pub fn explanation(cache_id: &str) -> super::Key {
 }
 
 pub const EXPLANATION_SK: &str = "TEXT";
+
+// --- User segments (spec 002 "User Segmentation Management"; `domain::segments`). ---
+
+pub const SEGMENTS_PK: &str = "SEGMENTS";
+pub const SEGMENT_SK_PREFIX: &str = "SEG#";
+
+/// A segment record.
+pub fn segment(id: &str) -> super::Key {
+    super::Key::new(SEGMENTS_PK, format!("{SEGMENT_SK_PREFIX}{id}"))
+}
+
+/// The marker that makes segment names unique (case-insensitive).
+pub fn segment_name_marker(name: &str) -> super::Key {
+    super::Key::new(
+        format!("UNIQUE#SEGMENTNAME#{}", name.trim().to_lowercase()),
+        "UNIQUE",
+    )
+}
+
+/// A generation number as it sorts in keys (20 digits).
+pub fn generation_sk(generation: u64) -> String {
+    format!("{generation:020}")
+}
+
+pub fn segment_generations_pk(segment_id: &str) -> String {
+    format!("SEGGEN#{segment_id}")
+}
+
+/// The status record of one membership generation of a segment.
+pub fn segment_generation(segment_id: &str, generation: u64) -> super::Key {
+    super::Key::new(
+        segment_generations_pk(segment_id),
+        generation_sk(generation),
+    )
+}
+
+/// The partition of the members of one generation of a segment.
+pub fn segment_members_pk(segment_id: &str, generation: u64) -> String {
+    format!("SEGMEMBER#{segment_id}#{}", generation_sk(generation))
+}
+
+pub fn segment_member(segment_id: &str, generation: u64, user_id: &str) -> super::Key {
+    super::Key::new(segment_members_pk(segment_id, generation), user_id)
+}
+
+/// The member counter of one generation of a segment.
+pub fn segment_member_count(segment_id: &str, generation: u64) -> super::Key {
+    super::Key::new(
+        format!("SEGCOUNT#{segment_id}#{}", generation_sk(generation)),
+        "COUNT",
+    )
+}
+
+pub fn segment_manual_pk(segment_id: &str) -> String {
+    format!("SEGMANUAL#{segment_id}")
+}
+
+/// A manual member of a segment (kept by every recompute).
+pub fn segment_manual(segment_id: &str, user_id: &str) -> super::Key {
+    super::Key::new(segment_manual_pk(segment_id), user_id)
+}
+
+pub fn user_segments_pk(user_id: &str) -> String {
+    format!("USERSEG#{user_id}")
+}
+
+/// The reverse-index entry of a user's membership in one generation of a segment.
+pub fn user_segment(user_id: &str, segment_id: &str, generation: u64) -> super::Key {
+    super::Key::new(
+        user_segments_pk(user_id),
+        format!("{segment_id}#{}", generation_sk(generation)),
+    )
+}
+
+/// Shards of the user-feature partitions (the refresh job reads them in parallel).
+pub const USER_FEATURE_SHARDS: u32 = 16;
+
+pub fn user_feature_shard_pk(shard: u32) -> String {
+    format!("USERFEAT#{shard:02}")
+}
+
+/// The feature partition of a user (same shard function as the interaction log).
+pub fn user_feature_pk(user_id: &str) -> String {
+    user_feature_shard_pk(crate::reco::feed::fingerprint(user_id) % USER_FEATURE_SHARDS)
+}
+
+/// Sort-key prefix of every feature item of one user.
+pub fn user_feature_prefix(user_id: &str) -> String {
+    format!("{user_id}#")
+}
+
+/// A user's order figures (recency, frequency, monetary).
+pub fn user_rfm(user_id: &str) -> super::Key {
+    super::Key::new(user_feature_pk(user_id), format!("{user_id}#RFM"))
+}
+
+/// A user's profile facts (demographics, interests).
+pub fn user_profile_facts(user_id: &str) -> super::Key {
+    super::Key::new(user_feature_pk(user_id), format!("{user_id}#PROFILE"))
+}
+
+/// A user's event counts of one day, by kind and device.
+pub fn user_day_events(user_id: &str, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(
+        user_feature_pk(user_id),
+        format!("{user_id}#EV#{}", day.format("%Y-%m-%d")),
+    )
+}
+
+/// The daily order rollup of a segment's members.
+pub fn segment_day(segment_id: &str, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(
+        format!("SEGPERF#{segment_id}"),
+        day.format("%Y-%m-%d").to_string(),
+    )
+}

@@ -197,7 +197,8 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
             .map(|(key, update)| store.update(key, update.clone(), None)),
     );
     let puts = try_join_all(puts.into_iter().map(|item| store.put(item, None)));
-    futures::try_join!(updates, puts)?;
+    let features = crate::domain::segments::features::record_signals(store, signals);
+    futures::try_join!(updates, puts, features)?;
     Ok(())
 }
 
@@ -277,7 +278,7 @@ pub async fn record_bulk(store: &dyn ItemStore, signals: &[Signal]) -> StoreResu
         let chunk: Vec<TxOp> = rest.by_ref().take(BULK_TX_ITEMS).collect();
         store.transact(chunk).await?;
     }
-    Ok(())
+    crate::domain::segments::features::record_signals(store, signals).await
 }
 
 /// [`record_logged`] when `enabled` (the `RECORD_INTERACTIONS` switch, `Config::record_interactions`),

@@ -25,6 +25,9 @@ pub enum ModelType {
     Hybrid,
     /// The weight of each interaction kind (read by training).
     Interactions,
+    /// RFM customer segmentation (k-means; `domain::segments::rfm`): training generates the
+    /// `rfm` user segments.
+    Kmeans,
 }
 
 /// How a parameter is checked.
@@ -137,7 +140,7 @@ const fn float_ge(min: f64, max: f64) -> ParamSpec {
 const INF: f64 = f64::INFINITY;
 
 impl ModelType {
-    pub const ALL: [ModelType; 11] = [
+    pub const ALL: [ModelType; 12] = [
         ModelType::Collaborative,
         ModelType::ItemKnn,
         ModelType::Ease,
@@ -149,6 +152,7 @@ impl ModelType {
         ModelType::Ranker,
         ModelType::Hybrid,
         ModelType::Interactions,
+        ModelType::Kmeans,
     ];
 
     /// The `model_type` as stored and answered.
@@ -165,6 +169,7 @@ impl ModelType {
             ModelType::Ranker => "ranker",
             ModelType::Hybrid => "hybrid",
             ModelType::Interactions => "interactions",
+            ModelType::Kmeans => "kmeans",
         }
     }
 
@@ -185,7 +190,7 @@ impl ModelType {
         names.join(", ")
     }
 
-    /// The config type that parameterises a trained model kind (`None` for kmeans).
+    /// The config type that parameterises a trained model kind.
     pub fn of_kind(kind: ModelKind) -> Option<Self> {
         Some(match kind {
             ModelKind::Als => ModelType::Collaborative,
@@ -198,7 +203,7 @@ impl ModelType {
             ModelKind::Fbt => ModelType::Fbt,
             ModelKind::Ranker => ModelType::Ranker,
             ModelKind::Hybrid => ModelType::Hybrid,
-            ModelKind::Kmeans => return None,
+            ModelKind::Kmeans => ModelType::Kmeans,
         })
     }
 
@@ -268,6 +273,16 @@ impl ModelType {
                 }
             }
             ModelType::Hybrid => const { &[("weights", ParamSpec::Weights)] },
+            ModelType::Kmeans => {
+                const {
+                    &[
+                        ("n_clusters", int(2, 12)),
+                        ("lookback_days", int(1, 3650)),
+                        ("restarts", int(1, 50)),
+                        ("random_state", int(0, INT_MAX)),
+                    ]
+                }
+            }
             ModelType::Interactions => {
                 const {
                     &[
@@ -312,6 +327,9 @@ impl ModelType {
             ModelType::Hybrid => json!({"weights": {
                 "als": 0.4, "item_knn": 0.2, "ease": 0.2, "content": 0.1, "popularity": 0.1
             }}),
+            ModelType::Kmeans => json!({
+                "n_clusters": 5, "lookback_days": 365, "restarts": 8, "random_state": 42
+            }),
             ModelType::Interactions => json!({
                 "view": 1.0, "cart": 3.0, "purchase": 5.0, "like": 2.0, "save": 2.0,
                 "share": 2.0, "video_view": 1.0, "search_click": 1.0, "rec_click": 1.0
@@ -339,6 +357,7 @@ impl ModelType {
             ModelType::Ranker => "Gradient-boosted trees re-ranking the candidates",
             ModelType::Hybrid => "Weighted blend of normalised model scores",
             ModelType::Interactions => "Weight of each interaction kind in training",
+            ModelType::Kmeans => "RFM customer segments: k-means on recency, frequency, monetary",
         }
     }
 }
@@ -430,12 +449,22 @@ mod tests {
     fn aliases_and_kinds_map_to_types() {
         assert_eq!(ModelType::parse("als"), Some(ModelType::Collaborative));
         assert_eq!(ModelType::parse("lightgbm"), Some(ModelType::Ranker));
-        assert_eq!(ModelType::parse("kmeans"), None);
-        assert_eq!(ModelType::of_kind(ModelKind::Kmeans), None);
+        assert_eq!(ModelType::parse("kmeans"), Some(ModelType::Kmeans));
+        assert_eq!(
+            ModelType::of_kind(ModelKind::Kmeans),
+            Some(ModelType::Kmeans)
+        );
         for k in ModelKind::ALL {
-            if k != ModelKind::Kmeans {
-                assert!(ModelType::of_kind(k).is_some());
-            }
+            assert!(ModelType::of_kind(k).is_some());
         }
+        assert!(
+            validate(
+                ModelType::Kmeans,
+                &json!({"n_clusters": 5, "lookback_days": 90})
+            )
+            .is_ok()
+        );
+        let e = validate(ModelType::Kmeans, &json!({"n_clusters": 13})).unwrap_err();
+        assert_eq!(e[0].field, "parameters.n_clusters");
     }
 }

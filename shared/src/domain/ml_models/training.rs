@@ -440,6 +440,8 @@ pub async fn run(
         };
         if kind == ModelKind::Fbt {
             train_fbt(store.as_ref(), &config, &mut run).await;
+        } else if kind == ModelKind::Kmeans {
+            train_kmeans(store.as_ref(), &config, &mut run).await;
         } else if !enough {
             run.status = RunStatus::Skipped;
             run.reason = Some(format!(
@@ -532,6 +534,42 @@ async fn train_fbt(store: &dyn ItemStore, config: &MlConfig, run: &mut TrainingR
         Err(e) => {
             run.status = RunStatus::Failed;
             run.reason = Some(format!("fbt mining: {e}"));
+        }
+    }
+}
+
+/// The `kmeans` model: RFM segment generation with the config's parameters
+/// ([`crate::domain::segments::rfm::generate`]); fewer customers than clusters skips the run.
+async fn train_kmeans(store: &dyn ItemStore, config: &MlConfig, run: &mut TrainingRun) {
+    use crate::domain::segments::rfm::{self, RfmError, RfmRequest};
+    let int = |name: &str, default: u64| {
+        config
+            .parameters
+            .get(name)
+            .and_then(Value::as_u64)
+            .unwrap_or(default)
+    };
+    let defaults = RfmRequest::default();
+    let req = RfmRequest {
+        n_clusters: int("n_clusters", defaults.n_clusters as u64).clamp(2, 12) as usize,
+        lookback_days: int("lookback_days", u64::from(defaults.lookback_days)).clamp(1, 3650)
+            as u32,
+        restarts: int("restarts", defaults.restarts as u64).clamp(1, 50) as usize,
+        seed: int("random_state", defaults.seed),
+    };
+    match rfm::generate(store, &req).await {
+        Ok(outcome) => {
+            run.status = RunStatus::Completed;
+            run.phases.train_ms = outcome.kmeans_ms.round() as u64;
+            run.details = serde_json::to_value(&outcome).ok();
+        }
+        Err(e @ RfmError::NotEnoughCustomers { .. }) => {
+            run.status = RunStatus::Skipped;
+            run.reason = Some(format!("not enough customers: {e}"));
+        }
+        Err(e) => {
+            run.status = RunStatus::Failed;
+            run.reason = Some(format!("rfm segments: {e}"));
         }
     }
 }

@@ -1,0 +1,370 @@
+//! User segments (`shared::domain::segments`) on every store backend, the way
+//! `store_contract.rs` runs its checks: `memory`, `local_file`, and `dynamodb` on the AWS
+//! emulator at `TEST_AWS_ENDPOINT` (ignored unless run with `--include-ignored`). Unique names
+//! (a marker in the segment's transaction), the generation switch (a conditional update), the
+//! membership transactions and the features' `ADD`s are what differs between the backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use serde_json::json;
+use shared::domain::segments::{
+    features,
+    membership::{self, RecomputeError},
+    records::{self, RecordError, Segment},
+};
+use shared::store::dynamo::DynamoStore;
+use shared::store::local::LocalStore;
+use shared::store::{
+    Item, ItemStore, Key, Page, Query, Scan, StoreError, StoreResult, TxOp, Update, keys,
+};
+
+struct Fixture {
+    store: Arc<dyn ItemStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn memory_store() -> Fixture {
+    Fixture {
+        store: Arc::new(LocalStore::in_memory().unwrap()),
+        _dir: None,
+    }
+}
+
+async fn file_store() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(&dir.path().join("store.redb")).unwrap();
+    Fixture {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    }
+}
+
+async fn dynamo_store() -> Fixture {
+    let endpoint = std::env::var("TEST_AWS_ENDPOINT")
+        .expect("TEST_AWS_ENDPOINT: the DynamoDB checks need the AWS emulator");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "segments",
+        ))
+        .load()
+        .await;
+    let store = DynamoStore::new(&sdk, &format!("segments-{}", uuid::Uuid::new_v4()));
+    store.create_table_if_missing().await.unwrap();
+    Fixture {
+        store: Arc::new(store),
+        _dir: None,
+    }
+}
+
+macro_rules! backends {
+    ($($check:ident),* $(,)?) => {
+        backends!(@backend memory, memory_store, [], $($check),*);
+        backends!(@backend local_file, file_store, [], $($check),*);
+        backends!(
+            @backend dynamodb, dynamo_store,
+            [#[ignore = "needs the AWS emulator: see docs/development.md"]],
+            $($check),*
+        );
+    };
+    (@backend $module:ident, $make:ident, $attrs:tt, $($check:ident),*) => {
+        mod $module {
+            $( backends!(@test $make, $attrs, $check); )*
+        }
+    };
+    (@test $make:ident, [$(#[$attr:meta])*], $check:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $check() {
+            let fixture = super::$make().await;
+            super::$check(fixture.store.clone()).await;
+        }
+    };
+}
+
+backends!(
+    names_are_unique_and_a_rename_moves_the_marker,
+    recompute_switches_generations_and_keeps_manual_members,
+    a_failed_recompute_leaves_the_old_membership_in_force,
+    a_stale_recompute_loses_to_the_one_that_switched_first,
+    real_time_reevaluation_adds_and_removes_the_acting_user,
+    an_older_order_does_not_move_the_latest_order_time_back,
+);
+
+// ---- helpers ------------------------------------------------------------------------------
+
+fn rfm(name: &str, min_dollars: f64) -> Segment {
+    records::new_segment(
+        name.into(),
+        None,
+        "rfm",
+        json!({"monetary_amount": {"min": min_dollars, "max": null}}),
+        true,
+    )
+}
+
+async fn spend(store: &dyn ItemStore, user: &str, cents: i64) {
+    features::record_order(store, user, cents, chrono::Utc::now(), 1)
+        .await
+        .unwrap();
+}
+
+async fn names_of(store: &dyn ItemStore, user: &str) -> Vec<String> {
+    membership::segments_of_user(store, user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect()
+}
+
+async fn member_ids(store: &dyn ItemStore, s: &Segment) -> Vec<String> {
+    let s = records::get(store, &s.id).await.unwrap().unwrap();
+    membership::members_page(store, &s, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect()
+}
+
+/// Fails every `transact` once armed (a recompute that dies while writing its generation).
+struct FailingWrites {
+    inner: Arc<dyn ItemStore>,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl ItemStore for FailingWrites {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, c: Option<shared::store::Condition>) -> StoreResult<()> {
+        self.inner.put(item, c).await
+    }
+    async fn delete(
+        &self,
+        key: &Key,
+        c: Option<shared::store::Condition>,
+    ) -> StoreResult<Option<Item>> {
+        self.inner.delete(key, c).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        u: Update,
+        c: Option<shared::store::Condition>,
+    ) -> StoreResult<Item> {
+        self.inner.update(key, u, c).await
+    }
+    async fn query(&self, q: Query) -> StoreResult<Page> {
+        self.inner.query(q).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        if self.armed.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected failure".into()));
+        }
+        self.inner.transact(ops).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Item>> {
+        self.inner.batch_get(keys).await
+    }
+    async fn scan(&self, s: Scan) -> StoreResult<Page> {
+        self.inner.scan(s).await
+    }
+    fn backend_name(&self) -> &'static str {
+        "failing"
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
+
+// ---- checks -------------------------------------------------------------------------------
+
+async fn names_are_unique_and_a_rename_moves_the_marker(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let a = rfm("Big Spenders", 100.0);
+    records::create(store, &a).await.unwrap();
+    let b = rfm("big spenders", 5.0);
+    assert!(matches!(
+        records::create(store, &b).await,
+        Err(RecordError::NameTaken)
+    ));
+    assert!(
+        records::get(store, &b.id).await.unwrap().is_none(),
+        "nothing of b written"
+    );
+    assert_eq!(records::list(store).await.unwrap().len(), 1);
+    // Two creates racing for one name: exactly one wins.
+    let (x, y) = (rfm("Race", 1.0), rfm("RACE", 2.0));
+    let (rx, ry) = tokio::join!(records::create(store, &x), records::create(store, &y));
+    assert_eq!(rx.is_ok() as u8 + ry.is_ok() as u8, 1, "{rx:?} {ry:?}");
+    // A rename frees the old name and takes the new one in one transaction.
+    let mut renamed = a.clone();
+    renamed.name = "Whales".into();
+    records::replace(store, &a, &mut renamed).await.unwrap();
+    records::create(store, &b).await.unwrap();
+    let mut clash = renamed.clone();
+    clash.name = "big SPENDERS".into();
+    assert!(matches!(
+        records::replace(store, &renamed, &mut clash).await,
+        Err(RecordError::NameTaken)
+    ));
+    // A stale version is refused.
+    let mut stale = a.clone();
+    stale.description = Some("late".into());
+    assert!(matches!(
+        records::replace(store, &a, &mut stale).await,
+        Err(RecordError::Conflict)
+    ));
+    assert_eq!(
+        records::by_name(store, "WHALES").await.unwrap().unwrap().id,
+        a.id
+    );
+}
+
+async fn recompute_switches_generations_and_keeps_manual_members(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let s = rfm("Over 100", 100.0);
+    records::create(store, &s).await.unwrap();
+    spend(store, "u1", 20_000).await;
+    spend(store, "u2", 5_000).await;
+    membership::add_manual(store, &s, "u3").await.unwrap();
+    let n = membership::recompute_now(store, &s).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(member_ids(store, &s).await, ["u1", "u3"]);
+    assert_eq!(names_of(store, "u1").await, ["Over 100"]);
+    assert!(names_of(store, "u2").await.is_empty());
+    let s1 = records::get(store, &s.id).await.unwrap().unwrap();
+    assert!(s1.generation > 0);
+    assert_eq!(membership::member_count(store, &s1).await.unwrap(), 2);
+    // u2 spends more; u1 is cancelled down: the next run swaps them; u3 stays (manual).
+    spend(store, "u2", 10_000).await;
+    features::record_order(store, "u1", 20_000, chrono::Utc::now(), -1)
+        .await
+        .unwrap();
+    let report = membership::refresh_all(store).await.unwrap();
+    assert_eq!((report.segments, report.members), (1, 2), "{report:?}");
+    assert_eq!(member_ids(store, &s).await, ["u2", "u3"]);
+    assert!(names_of(store, "u1").await.is_empty());
+    assert_eq!(names_of(store, "u3").await, ["Over 100"]);
+    let s2 = records::get(store, &s.id).await.unwrap().unwrap();
+    assert!(s2.generation > s1.generation);
+    // The old generation is gone: members, reverse entries and counter.
+    let old = store
+        .query(Query::table(keys::segment_members_pk(&s.id, s1.generation)))
+        .await
+        .unwrap();
+    assert!(old.items.is_empty());
+    let reverse = store
+        .query(Query::table(keys::user_segments_pk("u1")))
+        .await
+        .unwrap();
+    assert!(reverse.items.is_empty(), "{:?}", reverse.items);
+    assert!(
+        store
+            .get(&keys::segment_member_count(&s.id, s1.generation))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_failed_recompute_leaves_the_old_membership_in_force(store: Arc<dyn ItemStore>) {
+    let s = rfm("Over 50", 50.0);
+    records::create(store.as_ref(), &s).await.unwrap();
+    spend(store.as_ref(), "a", 6_000).await;
+    membership::recompute_now(store.as_ref(), &s).await.unwrap();
+    let before = records::get(store.as_ref(), &s.id).await.unwrap().unwrap();
+    spend(store.as_ref(), "b", 9_000).await;
+    let failing = FailingWrites {
+        inner: store.clone(),
+        armed: AtomicBool::new(true),
+    };
+    let err = membership::recompute_now(&failing, &before)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RecomputeError::Store(_)), "{err}");
+    let report = membership::refresh_all(&failing).await.unwrap();
+    assert_eq!(report.failed, vec![s.id.clone()]);
+    let after = records::get(store.as_ref(), &s.id).await.unwrap().unwrap();
+    assert_eq!(after.generation, before.generation, "not switched");
+    assert_eq!(member_ids(store.as_ref(), &s).await, ["a"]);
+    assert_eq!(names_of(store.as_ref(), "a").await, ["Over 50"]);
+    assert!(names_of(store.as_ref(), "b").await.is_empty());
+    // The next good run switches.
+    membership::recompute_now(store.as_ref(), &after)
+        .await
+        .unwrap();
+    assert_eq!(member_ids(store.as_ref(), &s).await, ["a", "b"]);
+}
+
+async fn a_stale_recompute_loses_to_the_one_that_switched_first(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let s = rfm("Over 1", 1.0);
+    records::create(store, &s).await.unwrap();
+    spend(store, "a", 500).await;
+    membership::recompute_now(store, &s).await.unwrap();
+    // `s` is the record as read before that switch: its run must not switch.
+    let err = membership::recompute_now(store, &s).await.unwrap_err();
+    assert!(matches!(err, RecomputeError::Concurrent(_)), "{err}");
+    assert_eq!(member_ids(store, &s).await, ["a"]);
+    assert_eq!(names_of(store, "a").await, ["Over 1"]);
+}
+
+async fn real_time_reevaluation_adds_and_removes_the_acting_user(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let s = rfm("Over 10", 10.0);
+    records::create(store, &s).await.unwrap();
+    membership::recompute_now(store, &s).await.unwrap();
+    spend(store, "u", 2_000).await;
+    assert!(membership::reevaluate_user(store, "u").await.unwrap());
+    assert!(
+        !membership::reevaluate_user(store, "u").await.unwrap(),
+        "no change twice"
+    );
+    assert_eq!(names_of(store, "u").await, ["Over 10"]);
+    let cur = records::get(store, &s.id).await.unwrap().unwrap();
+    assert_eq!(membership::member_count(store, &cur).await.unwrap(), 1);
+    features::record_order(store, "u", 2_000, chrono::Utc::now(), -1)
+        .await
+        .unwrap();
+    assert!(membership::reevaluate_user(store, "u").await.unwrap());
+    assert!(names_of(store, "u").await.is_empty());
+    assert_eq!(membership::member_count(store, &cur).await.unwrap(), 0);
+    // A manual member is never removed by re-evaluation; remove takes them out.
+    assert!(membership::add_manual(store, &cur, "u").await.unwrap());
+    assert!(!membership::reevaluate_user(store, "u").await.unwrap());
+    assert_eq!(names_of(store, "u").await, ["Over 10"]);
+    assert!(membership::remove(store, &cur, "u").await.unwrap());
+    assert!(!membership::remove(store, &cur, "u").await.unwrap());
+    assert!(names_of(store, "u").await.is_empty());
+    assert_eq!(membership::member_count(store, &cur).await.unwrap(), 0);
+}
+
+async fn an_older_order_does_not_move_the_latest_order_time_back(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let t1 = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let t0 = t1 - chrono::Duration::days(30);
+    features::record_order(store, "v", 1_000, t1, 1)
+        .await
+        .unwrap();
+    features::record_order(store, "v", 2_000, t0, 1)
+        .await
+        .unwrap();
+    let f = features::load_user(store, "v").await.unwrap();
+    assert_eq!(f.last_order_at, Some(t1.timestamp()));
+    assert_eq!((f.order_count, f.monetary_cents), (2, 3_000));
+    features::record_order(store, "v", 2_000, t0, -1)
+        .await
+        .unwrap();
+    let f = features::load_user(store, "v").await.unwrap();
+    assert_eq!((f.order_count, f.monetary_cents), (1, 1_000));
+}
