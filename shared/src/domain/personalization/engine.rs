@@ -22,7 +22,8 @@
 //! force); collaborative = ALS scores of the user's weighted history folded in (EASE when no
 //! ALS model is in force); trending = the `trending` model (popularity from the snapshot when
 //! none is in force). Left out: inactive or out-of-stock products, what the user said "not
-//! interested" to, and what they bought (unless its category is consumable).
+//! interested" to, and what they already interacted with (viewed, carted, bought...; a bought
+//! product of a consumable category stays).
 
 use std::collections::{HashMap, HashSet};
 
@@ -295,6 +296,11 @@ impl Engine<'_> {
             let w = settings.kind_weights.weigh(&a.counts);
             if w > 0.0 {
                 history.push((a.product_id.clone(), w));
+                // Already seen: not offered again (as in the personal recommendation lists),
+                // except a consumable bought again.
+                if !(bought && consumable) {
+                    excluded.insert(a.product_id.clone());
+                }
             }
         }
         let recent: Vec<String> = history.iter().take(RECENT).map(|h| h.0.clone()).collect();
