@@ -135,9 +135,13 @@ async fn cache_hits_misses_expiry_and_invalidation(store: Arc<dyn ItemStore>) {
         "{ttl}"
     );
     // Invalidation deletes both of the user's items.
-    cache::put_stored(store, &cache::user_content_key("u1"), json!({"content": []}))
-        .await
-        .unwrap();
+    cache::put_stored(
+        store,
+        &cache::user_content_key("u1"),
+        json!({"content": []}),
+    )
+    .await
+    .unwrap();
     cache::invalidate_user(store, "u1").await.unwrap();
     assert!(cache::get_stored(store, &key).await.unwrap().is_none());
     assert!(
@@ -211,12 +215,18 @@ async fn recorded_interactions_move_the_segment_content_and_total_rollups(
     )
     .await
     .unwrap();
-    interactions::record(store, &[Signal::new(me.clone(), "p1", InteractionKind::Purchase)])
-        .await
-        .unwrap();
-    interactions::record(store, &[Signal::new(guest, "p1", InteractionKind::VideoView)])
-        .await
-        .unwrap();
+    interactions::record(
+        store,
+        &[Signal::new(me.clone(), "p1", InteractionKind::Purchase)],
+    )
+    .await
+    .unwrap();
+    interactions::record(
+        store,
+        &[Signal::new(guest, "p1", InteractionKind::VideoView)],
+    )
+    .await
+    .unwrap();
     // The recording cached the user's segments: 45_plus, new_user.
     let ids = segments::ids_for_recording(store, &user.id).await.unwrap();
     assert_eq!(ids, ["45_plus", "new_user"]);

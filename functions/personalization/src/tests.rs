@@ -544,3 +544,105 @@ async fn caches_hit_miss_invalidation_refresh_and_no_cache() {
     let ttl = item[shared::store::EXPIRES_AT].as_i64().unwrap() - chrono::Utc::now().timestamp();
     assert!((3590..=3600).contains(&ttl), "{ttl}");
 }
+
+/// With models trained (ALS, item-kNN, trending), the history and collaborative sources
+/// contribute, each contribution stays within its weight, and the score is their sum.
+#[tokio::test]
+async fn personalized_content_with_trained_models_uses_every_source() {
+    use shared::domain::ml_models::training;
+    use shared::reco::{model::ModelKind, registry};
+    let app = app();
+    let mut by_cat = Vec::new();
+    for c in ["Audio", "Garden"] {
+        let cat = fixtures::category(app.state.store.as_ref(), c).await;
+        let mut list = Vec::new();
+        for i in 0..6 {
+            list.push(
+                catalog::create_product(
+                    app.state.store.as_ref(),
+                    app.state.embedder.as_ref(),
+                    NewProduct {
+                        name: format!("{c} {i}"),
+                        code: format!("{c}-{i}"),
+                        price: Cents::round_from(10.0),
+                        in_stock: true,
+                        stock_quantity: 100,
+                        category_id: cat.id.clone(),
+                        is_active: true,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        by_cat.push(list);
+    }
+    for (ci, list) in by_cat.iter().enumerate() {
+        for u in 0..8 {
+            let actor = Actor::User(format!("user-{ci}-{u}"));
+            for (k, p) in list.iter().enumerate() {
+                if (k + u) % 3 != 0 {
+                    record(&app, &actor, &p.id, InteractionKind::View, 1).await;
+                }
+                if (k + u) % 4 == 0 {
+                    record(&app, &actor, &p.id, InteractionKind::Purchase, 1).await;
+                }
+            }
+        }
+    }
+    training::run(
+        app.state.store.clone(),
+        app.state.blobs.clone(),
+        "t-perso",
+        &[ModelKind::Als, ModelKind::ItemKnn, ModelKind::Trending],
+        registry::fit,
+    )
+    .await
+    .unwrap();
+    let (ana, token) = thirty_something(&app, "ana").await;
+    let me = Actor::User(ana.id.clone());
+    for p in &by_cat[0][..2] {
+        record(&app, &me, &p.id, InteractionKind::View, 2).await;
+    }
+    let r = get(
+        &app,
+        &format!("{A}/user/{}/content?limit=50", ana.id),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items = r.json["data"]["content"].as_array().unwrap();
+    assert!(!items.is_empty(), "{}", r.text);
+    let weights = [
+        ("segment", 0.4),
+        ("history", 0.3),
+        ("collaborative", 0.2),
+        ("trending", 0.1),
+    ];
+    let mut seen = std::collections::HashMap::new();
+    for i in items {
+        let mut sum = 0.0;
+        for (source, w) in weights {
+            let c = i["contributions"][source].as_f64().unwrap();
+            assert!((0.0..=w + 1e-9).contains(&c), "{source}: {i}");
+            if c > 0.0 {
+                *seen.entry(source).or_insert(0) += 1;
+            }
+            sum += c;
+        }
+        assert!((sum - i["score"].as_f64().unwrap()).abs() < 1e-3, "{i}");
+        // What ana viewed is not offered back.
+        assert!(by_cat[0][..2].iter().all(|p| i["id"] != p.id.as_str()));
+    }
+    for source in ["history", "collaborative", "trending"] {
+        assert!(seen.contains_key(source), "{source} missing: {}", r.text);
+    }
+    // The best item is an Audio one (her history), with history and collaborative shares.
+    let top = &items[0];
+    assert!(
+        top["title"].as_str().unwrap().starts_with("Audio"),
+        "{}",
+        r.text
+    );
+}
