@@ -82,18 +82,23 @@ fn may_see_user(auth: &AuthUser, user_id: &str) -> ApiResult<()> {
     }
 }
 
-/// `{"data": value + cached + computed_at}`, the list under `list_field` cut to `limit`.
+/// `{"data": value + cached + computed_at}`, the list under `list_field` cut to `limit` (only
+/// the items kept are copied out of the cached value).
 fn envelope(c: &Cached, hit: Hit, list: Option<(&str, u32)>) -> Json<Value> {
-    let mut data = (*c.value).clone();
-    if let Some(obj) = data.as_object_mut() {
-        if let Some((field, limit)) = list
-            && let Some(items) = obj.get_mut(field).and_then(Value::as_array_mut)
-        {
-            items.truncate(limit as usize);
+    let mut data = serde_json::Map::new();
+    if let Some(obj) = c.value.as_object() {
+        for (k, v) in obj {
+            let v = match (list, v) {
+                (Some((field, limit)), Value::Array(items)) if field == k => {
+                    Value::Array(items.iter().take(limit as usize).cloned().collect())
+                }
+                _ => v.clone(),
+            };
+            data.insert(k.clone(), v);
         }
-        obj.insert("cached".into(), Value::Bool(hit.cached()));
-        obj.insert("computed_at".into(), Value::from(c.computed_at.clone()));
     }
+    data.insert("cached".into(), Value::Bool(hit.cached()));
+    data.insert("computed_at".into(), Value::from(c.computed_at.clone()));
     Json(json!({ "data": data }))
 }
 
