@@ -48,6 +48,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(ml_models_fn::routes(state.clone()))
         .merge(recommendations_fn::routes(state.clone()))
         .merge(segments_fn::routes(state))
+        .merge(personalization_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -75,6 +76,7 @@ pub fn openapi() -> OpenApi {
         ml_models_fn::openapi(),
         recommendations_fn::openapi(),
         segments_fn::openapi(),
+        personalization_fn::openapi(),
     ] {
         doc.merge(part);
     }

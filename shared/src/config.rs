@@ -30,6 +30,7 @@
 //! | `MEDIA_PUBLIC_BASE_URL` | unset | CDN in front of the media bucket: video URLs become `{base}/{key}` instead of signed URLs |
 //! | `EXPLANATIONS` | `model` | `model`: recommendation explanations written by the text model (`AI`), cached in the table and filled asynchronously (`domain::explanations`); `template`: the deterministic template sentences only (no cache read, no model call) |
 //! | `RECORD_INTERACTIONS` | `true` | record shoppers' interactions (views, cart adds, purchases, clicks, video likes...) in the interaction log (`domain::interactions`) as part of their requests; `false` serves the same requests without it (latency comparison, or a deployment that does not train models) |
+//! | `PERSONALIZATION_WEIGHTS` | `segment=0.4,history=0.3,collaborative=0.2,trending=0.1` | the spec 000 blend of personalised content (`reco::personalization::BlendWeights::parse`: any subset, numbers >= 0, positive sum) |
 
 use std::{env, path::PathBuf, str::FromStr, time::Duration};
 
@@ -127,6 +128,8 @@ pub struct Config {
     /// Whether recommendation explanations may be model-written (`EXPLANATIONS=model`, the
     /// default) or are the template sentences only (`EXPLANATIONS=template`).
     pub explanations_from_model: bool,
+    /// The spec 000 blend's source weights (`PERSONALIZATION_WEIGHTS`).
+    pub personalization_weights: crate::reco::personalization::BlendWeights,
 }
 
 pub const APP_NAME: &str = "E-commerce Backend";
@@ -275,6 +278,11 @@ impl Config {
                         "EXPLANATIONS={other}: expected model or template"
                     )));
                 }
+            },
+            personalization_weights: match get("PERSONALIZATION_WEIGHTS") {
+                None => Default::default(),
+                Some(w) => crate::reco::personalization::BlendWeights::parse(&w)
+                    .map_err(|e| ConfigError(format!("PERSONALIZATION_WEIGHTS: {e}")))?,
             },
         })
     }

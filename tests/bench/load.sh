@@ -28,6 +28,14 @@
 #      customer000 (hybrid blend with ALS fold-in of the caller's current history); its first
 #      request on the instance (model artifacts loaded, indexes built) is timed on its own
 #  12. rectrending, recpopular: GET /api/v1/recommendations/trending and /popular (limit 10)
+#  13. spec 000 personalization routes as customer000 (content performance as the demo admin),
+#      each warm: cached (answered from the per-instance memory layer, the store item re-read
+#      every 5 s) and uncached (`Cache-Control: no-cache`: computed and written back every
+#      request): psegs / psegsfresh (GET .../user/{id}/segments), psegrec / psegrecfresh
+#      (GET .../segment/{customer000's activity segment}/recommendations), pcontent /
+#      pcontentfresh (GET .../user/{id}/content?limit=10), pperf (GET .../content/{product id},
+#      never cached). All of them: SCENARIOS="psegs psegsfresh psegrec psegrecfresh pcontent
+#      pcontentfresh pperf".
 # For the recommendation scenarios the issue's data set is 10,000 products and 10,000 users with
 # interactions: EXTRA_SERVE_ARGS="--demo-customers 10000 --demo-orders 20000".
 # The server inherits the environment: RECORD_INTERACTIONS=false runs it without recording
@@ -204,6 +212,39 @@ wanted rectrending && first rectrending "/api/v1/recommendations/trending?limit=
   && run_wrk rectrending "$CONNS" "$BASE/api/v1/recommendations/trending?limit=10"
 wanted recpopular && first recpopular "/api/v1/recommendations/popular?limit=10" \
   && run_wrk recpopular "$CONNS" "$BASE/api/v1/recommendations/popular?limit=10"
+# Spec 000 personalization: customer000 about themselves, content performance as the admin.
+if wanted psegs || wanted psegsfresh || wanted psegrec || wanted psegrecfresh || wanted pcontent \
+  || wanted pcontentfresh || wanted pperf; then
+  P="/api/analytics/personalization"
+  ME="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/profile" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+  SEGMENT="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$P/user/$ME/segments" \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print([x["segment_id"] for x in d["details"] if x["segment_type"]=="activity_level"][0])')"
+  echo "== personalization: customer000 $ME, segment $SEGMENT" >&2
+  for path in "$P/user/$ME/segments" "$P/segment/$SEGMENT/recommendations" "$P/user/$ME/content?limit=10"; do
+    curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$BASE$path" \
+      | awk -v n="$path" '{printf "%s %.1f ms\n", n, $1 * 1000}' >>"$WORK/first.txt"
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    [[ "$code" == 200 ]] || { echo "$path answered $code" >&2; exit 1; }
+  done
+  wanted psegs && run_wrk psegs "$CONNS" -H "Authorization: Bearer $TOKEN" "$BASE$P/user/$ME/segments"
+  wanted psegsfresh && run_wrk psegsfresh "$CONNS" -H "Authorization: Bearer $TOKEN" \
+    -H 'Cache-Control: no-cache' "$BASE$P/user/$ME/segments"
+  wanted psegrec && run_wrk psegrec "$CONNS" -H "Authorization: Bearer $TOKEN" \
+    "$BASE$P/segment/$SEGMENT/recommendations"
+  wanted psegrecfresh && run_wrk psegrecfresh "$CONNS" -H "Authorization: Bearer $TOKEN" \
+    -H 'Cache-Control: no-cache' "$BASE$P/segment/$SEGMENT/recommendations"
+  wanted pcontent && run_wrk pcontent "$CONNS" -H "Authorization: Bearer $TOKEN" \
+    "$BASE$P/user/$ME/content?limit=10"
+  wanted pcontentfresh && run_wrk pcontentfresh "$CONNS" -H "Authorization: Bearer $TOKEN" \
+    -H 'Cache-Control: no-cache' "$BASE$P/user/$ME/content?limit=10"
+  if wanted pperf; then
+    ADMIN_TOKEN="$(curl -sS -X POST "$BASE/api/v1/auth/login" -H 'Content-Type: application/x-www-form-urlencoded' \
+      --data 'username=admin@ecommerce.com&password=admin123' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE$P/content/$PRODUCT_ID")"
+    [[ "$code" == 200 ]] || { echo "content performance answered $code" >&2; exit 1; }
+    run_wrk pperf "$CONNS" -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE$P/content/$PRODUCT_ID"
+  fi
+fi
 if wanted feed; then
   FEED_PATH="/api/v1/shoppable-videos/?limit=10"
   count="$(curl -s -H "Authorization: Bearer $TOKEN" "$BASE$FEED_PATH" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
@@ -228,6 +269,13 @@ wanted cartadd && summary cartadd "POST cart/add (new guest)"
 wanted rechome && summary rechome "GET recommendations homepage"
 wanted rectrending && summary rectrending "GET recommendations/trending"
 wanted recpopular && summary recpopular "GET recommendations/popular"
+wanted psegs && summary psegs "GET p13n user segments"
+wanted psegsfresh && summary psegsfresh "  same, no-cache"
+wanted psegrec && summary psegrec "GET p13n segment recs"
+wanted psegrecfresh && summary psegrecfresh "  same, no-cache"
+wanted pcontent && summary pcontent "GET p13n user content"
+wanted pcontentfresh && summary pcontentfresh "  same, no-cache"
+wanted pperf && summary pperf "GET p13n content perf"
 if [[ -s "$WORK/first.txt" ]]; then
   echo "first request of each kind on this instance (builds its part of the snapshot, loads models):"
   sed 's/^/  /' "$WORK/first.txt"

@@ -40,6 +40,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "ml-models" => ml_models_fn::router,
         "recommendations" => recommendations_fn::router,
         "segments" => segments_fn::router,
+        "personalization" => personalization_fn::router,
         _ => return None,
     })
 }

@@ -305,7 +305,7 @@ async fn caller(
 }
 
 /// A model's scores for `history` (product ids), history columns masked.
-fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f32> {
+pub(crate) fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f32> {
     let cols: Vec<(u32, f32)> = history
         .iter()
         .filter_map(|(id, w)| Some((m.items.get(id)?, *w)))
@@ -346,7 +346,12 @@ fn model_scores_of(m: &ServedModel, history: &[(String, f32)], ids: &[&str]) -> 
 }
 
 /// The best `k` items of `scores` as product ids (positive scores only when `positive`).
-fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(String, f32)> {
+pub(crate) fn top_ids(
+    m: &ServedModel,
+    scores: &[f32],
+    k: usize,
+    positive: bool,
+) -> Vec<(String, f32)> {
     top_k(scores, k)
         .into_iter()
         .filter(|(_, s)| !positive || *s > 0.0)
@@ -357,7 +362,7 @@ fn top_ids(m: &ServedModel, scores: &[f32], k: usize, positive: bool) -> Vec<(St
 /// Neighbours of each of `seeds` separately (item-kNN, content): per candidate the best score
 /// one seed gives it and that seed (`Recommender::best_of_seeds`: one pass for the content
 /// model), the seeds themselves left out.
-fn neighbours_of(
+pub(crate) fn neighbours_of(
     m: &ServedModel,
     seeds: &[String],
     k: usize,
@@ -436,7 +441,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn model(&self, kind: ModelKind) -> Option<ServedModel> {
+    pub(crate) async fn model(&self, kind: ModelKind) -> Option<ServedModel> {
         self.models
             .get(self.app.store.as_ref(), self.app.blobs.as_ref(), kind)
             .await
@@ -483,7 +488,7 @@ impl Ctx<'_> {
 
     /// Popular products, best first, with a score normalised by the best one: the `popularity`
     /// model when one is in force, else the snapshot's counters (orders x 10 + views).
-    async fn popular(&self, snapshot: &CatalogSnapshot, k: usize) -> Vec<(String, f32)> {
+    pub(crate) async fn popular(&self, snapshot: &CatalogSnapshot, k: usize) -> Vec<(String, f32)> {
         if let Some(m) = self.model(ModelKind::Popularity).await {
             let list = self.serving.global_top(&m, k);
             if !list.is_empty() {
@@ -502,7 +507,7 @@ impl Ctx<'_> {
     }
 
     /// Trending products (the `trending` model; empty when none is in force).
-    async fn trending(&self, k: usize) -> Vec<(String, f32)> {
+    pub(crate) async fn trending(&self, k: usize) -> Vec<(String, f32)> {
         match self.model(ModelKind::Trending).await {
             Some(m) => normalised(self.serving.global_top(&m, k)),
             None => Vec::new(),
@@ -784,7 +789,7 @@ impl Ctx<'_> {
 }
 
 /// Scores divided by the best one (all in `[0, 1]`), order kept.
-fn normalised(list: Vec<(String, f32)>) -> Vec<(String, f32)> {
+pub(crate) fn normalised(list: Vec<(String, f32)>) -> Vec<(String, f32)> {
     let max = list
         .iter()
         .map(|x| x.1)

@@ -30,6 +30,9 @@
 //!   examples.
 //! - [`popularity`]: the non-personal models `popularity`, `trending` (time-decayed) and
 //!   `new_arrivals`.
+//! - [`personalization`]: the spec 000 segments (age group, activity level, multi-interest),
+//!   segment affinity against everyone, and the 40/30/20/10 segment/history/collaborative/trending
+//!   blend.
 //! - [`content`]: "more like what you viewed" from product embeddings.
 //! - [`hybrid`]: a weighted blend of the min-max normalised scores of several models.
 //! - [`ranker`]: gradient-boosted trees re-ranking a base model's candidates (`lightgbm`).
@@ -56,6 +59,7 @@ pub mod feed;
 pub mod hybrid;
 pub mod item_knn;
 pub mod model;
+pub mod personalization;
 pub mod popularity;
 pub mod ranker;
 pub mod registry;

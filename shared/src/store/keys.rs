@@ -79,6 +79,10 @@
 //! | A/B experiment | `EXPERIMENTS` | `EXP#<experiment id (UUID v7: sorts by creation)>` | - | - | name, recommendation type, arms (name, config id, traffic share), control, status, times, winner (few: one partition) |
 //! | running experiment of a type | `EXPERIMENTS` | `RUNNING#<recommendation type>` | - | - | `experiment_id`, arms, control: the one-running-per-type lock, put with the experiment (`ItemNotExists`) and deleted with its stop in one transaction; what assignment reads (cached per instance) |
 //! | experiment arm counters | `EXPARM#<experiment id>#<arm>#<shard 0-7>` | `COUNTERS` | - | - | `users`, `impressions`, `clicks`, `conversions`, `revenue_cents` by `ADD` (events on a random shard; users by the actor's shard); results sum the shards |
+//! | personalization segment content | `PERSOSEG#<segment id>#<yyyy-mm-dd>#<shard 0-3, random per write>` | `<content (product) id>` | - | - | a segment's daily `views`, `clicks`, `add_to_carts`, `purchases` of one content (`ADD`), `content_id`; the segment recommendations query the partitions of the window; `expires_at` 31 days |
+//! | personalization content engagement | `PERSOCONT#<yyyy-mm-dd>#<shard 0-3, random per write>` | `<content (product) id>` | - | - | the same four counters per segment of the actor, and everyone's under `_all`, as `<segment>\|<counter>` attributes (`ADD`, one update per interaction); content performance and the overall rates batch-get them; `expires_at` 31 days |
+//! | personalization day totals | `PERSOTOT#<yyyy-mm-dd>` | `<shard 0-3, random per write>` | - | - | weighted engagement per segment and `_all` (`ADD`); `expires_at` 31 days |
+//! | personalization cache | `PERSOCACHE#<cache key>` | `CACHE` | - | - | spec 000 cache keys `user:<id>:segments`, `user:<id>:personalized_content`, `segment:<id>:recommendations`: `value` (JSON text), `computed_at`; `expires_at` 1 hour after computing (readers ignore expired items) |
 //! | experiment participant | `EXPUSER#<experiment id>#<actor>` | `ASSIGNED` | - | - | `arm`; put once (`ItemNotExists`) in the transaction that adds 1 to the arm's `users`; `expires_at` after 400 days |
 //! | recommendation explanation | `EXPLAIN#<prompt version>#<algorithm>#<reason slug>#<product id>#<category slug>#<c\|n>` | `TEXT` | - | - | cached sentence (`{context}` placeholder for the context item; `c`: the request had one), `source` model/template/local, `model_id`; `expires_at` 30 days (1 day for a template stored in place of an unusable model line); one partition per key, read by batch get (see `reco::explain::cache_id`) |
 //! | user segment (spec 002) | `SEGMENTS` | `SEG#<segment id>` | - | - | name, description, `segment_type`, typed criteria, `is_active`, `auto_update`, `generation` (the membership in force), `member_count` at the last recompute, `version` (few: one partition) |
@@ -695,4 +699,41 @@ pub fn segment_day(segment_id: &str, day: chrono::NaiveDate) -> super::Key {
         format!("SEGPERF#{segment_id}"),
         day.format("%Y-%m-%d").to_string(),
     )
+/// Shards of the personalization rollups (each write picks one at random; readers sum them).
+pub const PERSO_SHARDS: u32 = 4;
+
+/// A segment's content rollup partition of one day and shard.
+pub fn perso_segment_content_pk(segment_id: &str, day: chrono::NaiveDate, shard: u32) -> String {
+    format!("PERSOSEG#{segment_id}#{}#{shard}", day.format("%Y-%m-%d"))
+}
+
+/// A segment's counters of one content, day and shard.
+pub fn perso_segment_content(
+    segment_id: &str,
+    day: chrono::NaiveDate,
+    shard: u32,
+    content_id: &str,
+) -> super::Key {
+    super::Key::new(perso_segment_content_pk(segment_id, day, shard), content_id)
+}
+
+/// One content's per-segment counters of one day and shard.
+pub fn perso_content(day: chrono::NaiveDate, shard: u32, content_id: &str) -> super::Key {
+    super::Key::new(
+        format!("PERSOCONT#{}#{shard}", day.format("%Y-%m-%d")),
+        content_id,
+    )
+}
+
+/// One shard of a day's per-segment engagement totals.
+pub fn perso_totals(day: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(
+        format!("PERSOTOT#{}", day.format("%Y-%m-%d")),
+        shard.to_string(),
+    )
+}
+
+/// A spec 000 cache entry (`user:<id>:segments`, ...).
+pub fn perso_cache(cache_key: &str) -> super::Key {
+    super::Key::new(format!("PERSOCACHE#{cache_key}"), "CACHE")
 }

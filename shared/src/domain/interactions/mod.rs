@@ -12,6 +12,9 @@
 //! - the **raw event** (`EVENT#<day>#<shard>` / `<millis>#<uuid>`, kept 90 days, `expires_at`)
 //!   for analytics.
 //!
+//! The same call also adds the signal to the spec 000 per-segment engagement rollups
+//! ([`crate::domain::personalization::rollups::record`], concurrently with the three writes).
+//!
 //! None of these items has index keys (hot counters never do: see [`keys`]). Counts may be
 //! negative: a cancelled order withdraws its purchases, an unlike its like; weights are applied
 //! when reading ([`KindWeights`], from the active `interactions` config), so changing a weight
@@ -198,7 +201,8 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
     );
     let puts = try_join_all(puts.into_iter().map(|item| store.put(item, None)));
     let features = crate::domain::segments::features::record_signals(store, signals);
-    futures::try_join!(updates, puts, features)?;
+    let engagement = crate::domain::personalization::rollups::record(store, signals);
+    futures::try_join!(updates, puts, features, engagement)?;
     Ok(())
 }
 

@@ -1,4 +1,9 @@
-//! The personalization engine of spec 000: spec segments, segment content performance, the
-//! 40/30/20/10 blend, and its caches.
+//! The personalization engine of spec 000: the spec's user segments ([`segments`]),
+//! per-segment content engagement kept on write ([`rollups`]), the answers of the routes
+//! ([`engine`]: segment recommendations, content performance, the 40/30/20/10 blend), and their
+//! caches ([`cache`]). The rules themselves are pure: [`crate::reco::personalization`].
 
 pub mod cache;
+pub mod engine;
+pub mod rollups;
+pub mod segments;
