@@ -44,7 +44,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(classroom_fn::routes(state.clone()))
         .merge(videos_fn::routes(state.clone()))
         .merge(ml_models_fn::routes(state.clone()))
-        .merge(recommendations_fn::routes(state))
+        .merge(recommendations_fn::routes(state.clone()))
+        .merge(analytics_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -71,6 +72,7 @@ pub fn openapi() -> OpenApi {
         videos_fn::openapi(),
         ml_models_fn::openapi(),
         recommendations_fn::openapi(),
+        analytics_fn::openapi(),
     ] {
         doc.merge(part);
     }

@@ -39,6 +39,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "videos" => videos_fn::router,
         "ml-models" => ml_models_fn::router,
         "recommendations" => recommendations_fn::router,
+        "analytics" => analytics_fn::router,
         _ => return None,
     })
 }

@@ -664,6 +664,16 @@ pub async fn update_status(
     status: OrderStatus,
     admin_notes: Option<String>,
 ) -> Result<OrderRecord, OrderError> {
+    Ok(update_status_from(store, id, status, admin_notes).await?.0)
+}
+
+/// [`update_status`], also answering the status the order moved from (for analytics).
+pub async fn update_status_from(
+    store: &dyn ItemStore,
+    id: &str,
+    status: OrderStatus,
+    admin_notes: Option<String>,
+) -> Result<(OrderRecord, OrderStatus), OrderError> {
     for _ in 0..5 {
         let old = get(store, id).await?.ok_or(OrderError::NotFound)?;
         if !old.status.can_become(status) {
@@ -694,7 +704,7 @@ pub async fn update_status(
             }
         }
         match store.transact(ops).await {
-            Ok(()) => return Ok(new),
+            Ok(()) => return Ok((new, old.status)),
             Err(StoreError::TransactionCanceled { .. } | StoreError::TransactionConflict) => {}
             Err(e) => return Err(e.into()),
         }

@@ -158,6 +158,16 @@ pub enum Event<'a> {
     },
 }
 
+/// The [`Event::UserCreated`] of a new account (at its `created_at`).
+pub fn user_created(user: &crate::domain::users::UserRecord) -> Event<'_> {
+    Event::UserCreated {
+        user_id: &user.id,
+        at: DateTime::parse_from_rfc3339(&user.created_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now()),
+    }
+}
+
 /// The day (UTC) of an RFC 3339 time; `None` when it does not parse.
 pub fn day_of(rfc3339: &str) -> Option<NaiveDate> {
     DateTime::parse_from_rfc3339(rfc3339)
