@@ -26,6 +26,10 @@
 //!   calling the text model in batches ([`shared::domain::explanations::fill::fill`]); without
 //!   `requests`, pre-generates the most-served items like the end of `reco-train`. Never fails
 //!   on a model error: the report counts what was generated, fell back or failed.
+//! - `analytics-rebuild`: recomputes every analytics rollup from the raw records (orders,
+//!   accounts, login days, search logs and clicks, the interaction log's views and cart adds),
+//!   idempotently ([`shared::domain::analytics::rebuild`]). Not scheduled: run it after an
+//!   import or a change of definitions (`local job analytics-rebuild`).
 //!
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
@@ -64,16 +68,18 @@ pub enum Job {
     VideoTrends,
     RecoTrain,
     ExplainFill,
+    AnalyticsRebuild,
 }
 
 impl Job {
     /// Every job, in the order of the module docs.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::FbtRules,
         Job::UserClusters,
         Job::VideoTrends,
         Job::RecoTrain,
         Job::ExplainFill,
+        Job::AnalyticsRebuild,
     ];
 
     /// The job's name in events, reports and on the command line.
@@ -84,6 +90,7 @@ impl Job {
             Job::VideoTrends => "video-trends",
             Job::RecoTrain => "reco-train",
             Job::ExplainFill => "explain-fill",
+            Job::AnalyticsRebuild => "analytics-rebuild",
         }
     }
 }
@@ -145,7 +152,7 @@ impl JobEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill)"
+        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill, analytics-rebuild)"
     )]
     UnknownJob(String),
     #[error("min_support_count must be at least 1")]
@@ -336,6 +343,15 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
             };
             tracing::info!(%report, "explanations filled");
             Ok(json!({"job": event.job, "report": report}))
+        }
+        Job::AnalyticsRebuild => {
+            let started = std::time::Instant::now();
+            let today = chrono::Utc::now().date_naive();
+            let report =
+                shared::domain::analytics::rebuild::rebuild(state.store.as_ref(), today).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(?report, seconds, "analytics rebuilt");
+            Ok(json!({"job": event.job, "report": report, "seconds": seconds}))
         }
     }
 }
