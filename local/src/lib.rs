@@ -11,6 +11,7 @@ pub mod demo_interactions;
 pub mod demo_mp4;
 pub mod demo_orders;
 pub mod demo_rec_traffic;
+pub mod demo_searches;
 pub mod demo_videos;
 pub mod eval_recommend;
 pub mod import;
