@@ -57,6 +57,16 @@ pub struct Seeded {
     pub existing: usize,
 }
 
+/// (username, first name, last name, role, address, `created_at`; `None`: now).
+type Person = (
+    String,
+    String,
+    String,
+    Role,
+    Option<Address>,
+    Option<String>,
+);
+
 /// Seeds the admin, one manager and `customers` customers; accounts that exist are left as they
 /// are (a changed password or profile stays changed).
 pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> {
@@ -76,14 +86,7 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
     }
     let demo_hash = hash_password(DEMO_PASSWORD).await?;
     let now = chrono::Utc::now();
-    let mut people: Vec<(
-        String,
-        String,
-        String,
-        Role,
-        Option<Address>,
-        Option<String>,
-    )> = vec![(
+    let mut people: Vec<Person> = vec![(
         "manager".into(),
         "Morgan".into(),
         "Manager".into(),

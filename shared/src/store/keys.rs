@@ -82,7 +82,7 @@
 //! | experiment participant | `EXPUSER#<experiment id>#<actor>` | `ASSIGNED` | - | - | `arm`; put once (`ItemNotExists`) in the transaction that adds 1 to the arm's `users`; `expires_at` after 400 days |
 //! | recommendation explanation | `EXPLAIN#<prompt version>#<algorithm>#<reason slug>#<product id>#<category slug>#<c\|n>` | `TEXT` | - | - | cached sentence (`{context}` placeholder for the context item; `c`: the request had one), `source` model/template/local, `model_id`; `expires_at` 30 days (1 day for a template stored in place of an unusable model line); one partition per key, read by batch get (see `reco::explain::cache_id`) |
 //! | analytics day totals | `ANADAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the day's shop counters by `ADD` (orders, revenue cents, status/payment/source/category breakdowns, searches, views, distinct-user counts, ...; see `domain::analytics`), spread over 8 items, readers sum them; `expires_at` 400 days |
-//! | analytics product day | `ANAPROD#<yyyy-mm-dd>` | `<product id>` | - | - | `quantity`, `revenue_cents` sold that day (`ADD`; cancelled orders withdrawn); `expires_at` 400 days |
+//! | analytics products day | `ANAPROD#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | per product sold that day `q_<product id>` (quantity) and `r_<product id>` (revenue cents) by `ADD` (cancelled orders withdrawn): one item per shard rather than one per product, so the dashboard reads 8 items a day whatever the number of products (a shard holds about 4,000 products a day within DynamoDB's 400 KB); `expires_at` 400 days |
 //! | analytics week | `ANAWEEK#<yyyy-mm-dd of the Monday>` | `COHORTS` | - | - | `signups` of the week and `a_<cohort Monday>`: distinct users of each sign-up week active in this week (`ADD`); `expires_at` 400 days |
 //! | analytics all-time totals | `ANATOTAL` | `ALL` | - | - | `ever_active`: distinct users ever active (`ADD`, once per user) |
 //! | analytics user state | `ANAUSER#<user id>` | `STATE` | - | - | `signup_day`, first/last active day, last view/cart/order day, `activated`: the pointers behind the exact distinct counts of a window (moved by conditional update) |
@@ -593,13 +593,9 @@ pub fn analytics_day(day: chrono::NaiveDate, shard: u32) -> super::Key {
     super::Key::new(format!("ANADAY#{}", ymd(day)), shard.to_string())
 }
 
-pub fn analytics_product_day_pk(day: chrono::NaiveDate) -> String {
-    format!("ANAPROD#{}", ymd(day))
-}
-
-/// A product's sales of a day.
-pub fn analytics_product_day(day: chrono::NaiveDate, product_id: &str) -> super::Key {
-    super::Key::new(analytics_product_day_pk(day), product_id)
+/// One of the [`ANALYTICS_SHARDS`] items of a day's sales per product.
+pub fn analytics_products_day(day: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAPROD#{}", ymd(day)), shard.to_string())
 }
 
 /// The cohort counters of the week starting on `monday`.

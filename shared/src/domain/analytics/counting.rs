@@ -49,7 +49,8 @@ fn marker_expiry(last_day: NaiveDate) -> i64 {
 pub(super) enum Target {
     /// The day totals (a random shard per write).
     Day(NaiveDate),
-    Product(NaiveDate, String),
+    /// The day's sales per product (a random shard per write).
+    Products(NaiveDate),
     UserDay(String, NaiveDate),
     Week(NaiveDate),
     Totals,
@@ -85,11 +86,9 @@ impl Adds {
                     keys::analytics_day(*d, shard),
                     Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
                 ),
-                Target::Product(d, p) => (
-                    keys::analytics_product_day(*d, p),
-                    Update::new()
-                        .set(EXPIRES_AT, rollup_expiry(*d))
-                        .set("product_id", p.clone()),
+                Target::Products(d) => (
+                    keys::analytics_products_day(*d, shard),
+                    Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
                 ),
                 Target::UserDay(u, d) => (
                     keys::analytics_user_day(u, *d),

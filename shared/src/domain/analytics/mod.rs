@@ -8,7 +8,8 @@
 //! - **day totals** (`ANADAY#<day>` / `<shard>`): every request adds to them, so each write
 //!   picks one of [`keys::ANALYTICS_SHARDS`] items at random (the video activity pattern) and
 //!   readers sum the shards;
-//! - **product day** (`ANAPROD#<day>` / `<product>`): quantity and revenue sold;
+//! - **products day** (`ANAPROD#<day>` / `<shard>`): quantity and revenue sold per product, as
+//!   attributes of the day's shard items (8 reads a day whatever the catalogue);
 //! - **user day** (`ANAUSER#<user>` / `DAY#<day>`): one user's orders, spend, categories,
 //!   searches (the behaviour route);
 //! - **week** (`ANAWEEK#<Monday>`): sign-ups and cohort activity.
@@ -79,9 +80,6 @@ pub mod attr {
     pub const CART_ADDS: &str = "cart_adds";
     pub const EVER_ACTIVE: &str = "ever_active";
     pub const SIGNUPS: &str = "signups";
-    /// Product day items.
-    pub const QUANTITY: &str = "quantity";
-    pub const REVENUE: &str = "revenue_cents";
     /// User day items.
     pub const SPENT: &str = "spent_cents";
     pub const SEARCHES_WITH_CLICKS: &str = "searches_with_clicks";
@@ -95,6 +93,14 @@ pub mod attr {
     }
     pub fn source(s: &str) -> String {
         format!("src_{s}")
+    }
+    /// Products day items: quantity sold.
+    pub fn product_quantity(p: &str) -> String {
+        format!("q_{p}")
+    }
+    /// Products day items: revenue cents.
+    pub fn product_revenue(p: &str) -> String {
+        format!("r_{p}")
     }
     pub fn category_orders(c: &str) -> String {
         format!("cat_{c}_orders")
@@ -323,9 +329,17 @@ fn kept(
     for line in &order.items {
         let cat = category(cats, &line.product_id);
         order_categories.insert(cat, ());
-        let p = Target::Product(day, line.product_id.clone());
-        adds.add(p.clone(), attr::QUANTITY, sign * line.quantity);
-        adds.add(p, attr::REVENUE, sign * line.total_price.0);
+        let p = Target::Products(day);
+        adds.add(
+            p.clone(),
+            attr::product_quantity(&line.product_id),
+            sign * line.quantity,
+        );
+        adds.add(
+            p,
+            attr::product_revenue(&line.product_id),
+            sign * line.total_price.0,
+        );
         adds.add(
             d.clone(),
             attr::category_cents(cat),

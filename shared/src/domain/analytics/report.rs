@@ -29,7 +29,7 @@ use crate::domain::rec_tracking::{self, rollups::Counts as RecCounts};
 use crate::domain::{catalog, stats, viewed};
 use crate::money::Cents;
 use crate::reco::algorithm::Family;
-use crate::store::{Item, ItemStore, Key, PK, Query, SK, SortKey, StoreResult, keys, query_all};
+use crate::store::{Item, ItemStore, Key, PK, Query, SortKey, StoreResult, keys, query_all};
 
 /// Parallel reads.
 const READ_CONCURRENCY: usize = 16;
@@ -107,36 +107,29 @@ fn sum(days: &[(NaiveDate, Counters)]) -> Counters {
     out
 }
 
-/// Quantity and revenue (cents) per product over the window, from the product day partitions.
+/// Quantity and revenue (cents) per product over the window, from the products day shards.
 pub async fn product_totals(
     store: &dyn ItemStore,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<HashMap<String, (i64, i64)>> {
-    let queries: Vec<Query> = period(today, days)
+    let keys: Vec<Key> = period(today, days)
         .into_iter()
-        .map(|d| {
-            Query::table(keys::analytics_product_day_pk(d)).project(&[
-                "product_id",
-                attr::QUANTITY,
-                attr::REVENUE,
-            ])
-        })
+        .flat_map(|d| (0..keys::ANALYTICS_SHARDS).map(move |s| keys::analytics_products_day(d, s)))
         .collect();
-    let reads: Vec<_> = queries.into_iter().map(|q| query_all(store, q)).collect();
-    let pages: Vec<Vec<Item>> = stream::iter(reads)
+    let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
+    let chunks: Vec<Vec<Item>> = stream::iter(reads)
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
     let mut out: HashMap<String, (i64, i64)> = HashMap::new();
-    for item in pages.iter().flatten() {
-        let Some(p) = item.get(SK).and_then(Value::as_str) else {
-            continue;
-        };
-        let n = |a: &str| item.get(a).and_then(Value::as_i64).unwrap_or(0);
-        let e = out.entry(p.to_string()).or_default();
-        e.0 += n(attr::QUANTITY);
-        e.1 += n(attr::REVENUE);
+    for (k, v) in chunks.iter().flatten().flat_map(|item| item.iter()) {
+        let Some(n) = v.as_i64() else { continue };
+        if let Some(p) = k.strip_prefix("q_") {
+            out.entry(p.to_string()).or_default().0 += n;
+        } else if let Some(p) = k.strip_prefix("r_") {
+            out.entry(p.to_string()).or_default().1 += n;
+        }
     }
     Ok(out)
 }
