@@ -5,6 +5,12 @@
 //! The demo admin uses the credentials spec 002 documents. It exists only here: the
 //! configuration refuses demo mode with cloud backends, and the cloud's first admin comes from
 //! `local bootstrap-admin` with a password taken from a secret.
+//!
+//! The demo customers sign up over the last [`SIGNUP_SPREAD_DAYS`] days, their orders (with
+//! their searches and browsing) fall between their sign-up and now, and older orders have moved
+//! on (confirmed, shipped, delivered, a few cancelled), so the analytics dashboard, funnel and
+//! cohorts look like a running shop's; the analytics rollups are rebuilt from those records at
+//! the end of a seeding that added anything (`analytics-rebuild`).
 
 use shared::{
     AppState,
@@ -19,6 +25,16 @@ pub const ADMIN_PASSWORD: &str = "admin123";
 pub const DEMO_PASSWORD: &str = "password123";
 /// Demo customers are `customer000`, `customer001`, ...
 pub const DEMO_CUSTOMER_PREFIX: &str = "customer";
+/// Demo customers sign up within this many days before the seeding.
+pub const SIGNUP_SPREAD_DAYS: i64 = 89;
+
+/// When demo customer `i` signed up: spread over the last [`SIGNUP_SPREAD_DAYS`] days (at
+/// least two hours ago), fixed by `i`.
+pub fn signup_time(now: chrono::DateTime<chrono::Utc>, i: usize) -> chrono::DateTime<chrono::Utc> {
+    let h = crate::demo_catalog::mix(0x5167_0095 ^ i as u64);
+    let span = SIGNUP_SPREAD_DAYS * 24 * 3600 - 2 * 3600;
+    now - chrono::Duration::seconds(2 * 3600 + (h % span as u64) as i64)
+}
 
 const FIRST: [&str; 10] = [
     "John", "Maria", "Wei", "Aisha", "Lucas", "Sofia", "Kenji", "Amara", "Noah", "Elena",
@@ -41,6 +57,16 @@ pub struct Seeded {
     pub existing: usize,
 }
 
+/// (username, first name, last name, role, address, `created_at`; `None`: now).
+type Person = (
+    String,
+    String,
+    String,
+    Role,
+    Option<Address>,
+    Option<String>,
+);
+
 /// Seeds the admin, one manager and `customers` customers; accounts that exist are left as they
 /// are (a changed password or profile stays changed).
 pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> {
@@ -59,11 +85,13 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
         out.created += 1;
     }
     let demo_hash = hash_password(DEMO_PASSWORD).await?;
-    let mut people: Vec<(String, String, String, Role, Option<Address>)> = vec![(
+    let now = chrono::Utc::now();
+    let mut people: Vec<Person> = vec![(
         "manager".into(),
         "Morgan".into(),
         "Manager".into(),
         Role::Manager,
+        None,
         None,
     )];
     for i in 0..customers {
@@ -84,10 +112,11 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
             LAST[(i / FIRST.len()) % LAST.len()].into(),
             Role::Customer,
             address,
+            Some(signup_time(now, i).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         ));
     }
-    for (username, first, last, role, address) in people {
-        let result = users::create(
+    for (username, first, last, role, address, created_at) in people {
+        let result = users::create_with_id(
             store,
             NewUser {
                 email: format!("{username}@demo.example.com"),
@@ -100,6 +129,8 @@ pub async fn seed(state: &AppState, customers: usize) -> anyhow::Result<Seeded> 
                 roles: vec![role],
                 password_hash: demo_hash.clone(),
             },
+            uuid::Uuid::new_v4().to_string(),
+            created_at,
         )
         .await;
         match result {
@@ -168,6 +199,15 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
         segment_members = segments.refreshed_members,
         "demo segments seeded"
     );
+    // Last: the analytics rollups from every record seeded (accounts, orders, searches, the
+    // browsing log), when this seeding added any.
+    if seeded.created > 0 || orders.placed > 0 || traffic.orders > 0 {
+        jobs_fn::run(
+            state,
+            &jobs_fn::JobEvent::named(jobs_fn::Job::AnalyticsRebuild),
+        )
+        .await?;
+    }
     tracing::info!(
         created = seeded.created,
         existing = seeded.existing,
@@ -424,5 +464,55 @@ mod reco_tests {
         seed_all(&state, sizes).await.unwrap();
         let again = runs::of_config(store, "default-fbt", 10).await.unwrap();
         assert_eq!(again.len(), 1, "no second training");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod analytics_tests {
+    use shared::domain::analytics::report;
+
+    use super::*;
+
+    /// The demo shop's analytics spread over the last 90 days: orders, sign-ups, searches and
+    /// funnel users on many days, cohorts in many weeks, older orders moved on.
+    #[tokio::test]
+    async fn demo_analytics_spread_over_the_last_90_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::for_tests(dir.path().to_path_buf()).unwrap();
+        let sizes = DemoSizes {
+            products: 48,
+            customers: 30,
+            orders: 200,
+            teachers: 0,
+            videos: 0,
+            rec_sessions: 0,
+        };
+        seed_all(&state, sizes).await.unwrap();
+        let store = state.store.as_ref();
+        let today = chrono::Utc::now().date_naive();
+        let d = report::dashboard(store, today, 90).await.unwrap();
+        assert_eq!(d.orders.total_orders, 200, "{:?}", d.orders);
+        let days_with_orders = d.orders.daily_trend.iter().filter(|t| t.orders > 0).count();
+        assert!(days_with_orders > 30, "{days_with_orders}");
+        assert!(
+            d.orders.status_breakdown["delivered"] > 50,
+            "{:?}",
+            d.orders.status_breakdown
+        );
+        assert!(d.orders.status_breakdown["cancelled"] > 0);
+        // The 30 customers, the admin and the manager (both created now).
+        assert_eq!(d.users.new_users, 32);
+        assert!(d.users.active_users >= 30);
+        assert!(d.search.total_searches >= 200, "{:?}", d.search);
+        assert!(d.search.zero_result_rate > 0.0 && d.search.click_through_rate > 0.0);
+        assert!(!d.products.top_products.is_empty());
+        let week = report::dashboard(store, today, 7).await.unwrap();
+        assert!(week.orders.total_orders < 200, "not all today");
+        let f = report::funnel(store, today, 90).await.unwrap();
+        assert!(f.steps.iter().all(|s| s.users > 0), "{:?}", f.steps);
+        let c = report::cohorts(store, today, 13).await.unwrap();
+        let cohorts = c.cohorts.iter().filter(|c| c.users > 0).count();
+        assert!(cohorts >= 8, "{:?}", c.cohorts);
     }
 }

@@ -31,8 +31,8 @@ use crate::demo_catalog::mix;
 
 /// Seed of the demo interactions (times and browsing picks).
 pub const DEMO_INTERACTION_SEED: u64 = 0x1A7E_5EED;
-/// Interactions are spread over this many days before the seeding.
-pub const SPREAD_DAYS: i64 = 60;
+/// Interactions are spread over this many days before the seeding (the demo sign-ups').
+pub const SPREAD_DAYS: i64 = crate::demo::SIGNUP_SPREAD_DAYS;
 
 /// A demo order this seeding placed: its number, customer and products.
 #[derive(Debug, Clone)]
@@ -40,13 +40,19 @@ pub struct PlacedOrder {
     pub n: usize,
     pub user_id: String,
     pub product_ids: Vec<String>,
+    /// When it was placed ([`order_time`]).
+    pub at: DateTime<Utc>,
 }
 
-/// The time of demo order `n`: within the last [`SPREAD_DAYS`] days (at least an hour ago).
-pub fn order_time(now: DateTime<Utc>, n: usize) -> DateTime<Utc> {
+/// The time of demo order `n` of a customer who signed up at `since`: between an hour after
+/// that and an hour ago, fixed by `n`.
+pub fn order_time(now: DateTime<Utc>, n: usize, since: DateTime<Utc>) -> DateTime<Utc> {
     let h = mix(DEMO_INTERACTION_SEED ^ n as u64);
-    let span = SPREAD_DAYS * 24 * 3600 - 3600;
-    now - Duration::seconds(3600 + (h % span as u64) as i64)
+    let span = (now - since).num_seconds() - 2 * 3600;
+    if span <= 0 {
+        return now - Duration::minutes(1);
+    }
+    since + Duration::seconds(3600 + (h % span as u64) as i64)
 }
 
 /// The signals of one demo order (see the module docs). `shelf`: the demo products of the
@@ -55,9 +61,8 @@ pub fn order_signals(
     order: &PlacedOrder,
     shelf: &[&ProductRecord],
     all: &[ProductRecord],
-    now: DateTime<Utc>,
 ) -> Vec<Signal> {
-    let at = order_time(now, order.n);
+    let at = order.at;
     let h = mix(DEMO_INTERACTION_SEED ^ 0xB0B ^ order.n as u64);
     let actor = Actor::User(order.user_id.clone());
     let signal = |product: &str, kind, minutes_before: i64| {
@@ -104,7 +109,6 @@ pub async fn record_for_orders(
     placed: &[PlacedOrder],
     all: &[ProductRecord],
 ) -> anyhow::Result<usize> {
-    let now = Utc::now();
     let mut signals = Vec::new();
     for order in placed {
         let category = order
@@ -116,7 +120,7 @@ pub async fn record_for_orders(
             .iter()
             .filter(|p| Some(p.category_id.as_str()) == category)
             .collect();
-        signals.extend(order_signals(order, &shelf, all, now));
+        signals.extend(order_signals(order, &shelf, all));
     }
     interactions::record_bulk(store, &signals).await?;
     Ok(signals.len())
@@ -236,13 +240,14 @@ mod tests {
         let shelf: Vec<&ProductRecord> = all.iter().filter(|p| p.category_id == "a").collect();
         let now = Utc::now();
         for n in 0..50 {
+            let at = order_time(now, n, now - Duration::days(SPREAD_DAYS));
             let order = PlacedOrder {
                 n,
                 user_id: "u".into(),
                 product_ids: vec!["p0".into(), "p1".into()],
+                at,
             };
-            let signals = order_signals(&order, &shelf, &all, now);
-            let at = order_time(now, n);
+            let signals = order_signals(&order, &shelf, &all);
             assert!(at < now && at > now - Duration::days(SPREAD_DAYS));
             let of = |kind| signals.iter().filter(|s| s.kind == kind).count();
             assert_eq!(of(InteractionKind::Purchase), 2);
@@ -262,7 +267,7 @@ mod tests {
             assert!(stray <= 1, "{signals:?}");
             assert_eq!(
                 signals,
-                order_signals(&order, &shelf, &all, now),
+                order_signals(&order, &shelf, &all),
                 "deterministic"
             );
         }

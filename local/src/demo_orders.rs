@@ -40,6 +40,8 @@ pub struct OrdersSeeded {
     pub skipped: usize,
     /// Interactions recorded for the orders placed.
     pub interactions: usize,
+    /// Searches logged before the orders placed.
+    pub searches: usize,
 }
 
 /// How many of each category's products get most of the orders.
@@ -156,11 +158,15 @@ pub async fn seed_orders(
         .map(|p| (p.id.clone(), p.stock_quantity))
         .collect();
 
+    let now = chrono::Utc::now();
     let mut customer_ids = Vec::with_capacity(customers);
     for i in 0..customers {
         let login = format!("{DEMO_CUSTOMER_PREFIX}{i:03}");
         if let Some(u) = users::find_by_login(store, &login).await? {
-            customer_ids.push(u.id);
+            let since = chrono::DateTime::parse_from_rfc3339(&u.created_at)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(now);
+            customer_ids.push((u.id, since));
         }
     }
     if customer_ids.is_empty() {
@@ -170,7 +176,8 @@ pub async fn seed_orders(
     let mut placed_orders = Vec::new();
     for n in 0..count {
         let id = demo_order_id(n);
-        let user_id = &customer_ids[n % customer_ids.len()];
+        let (user_id, since) = &customer_ids[n % customer_ids.len()];
+        let at = demo_interactions::order_time(now, n, *since);
         // Orders seeded before the ids were fixed carry this idempotency key (kept for a day).
         let legacy_key = format!("demo-order-{n}");
         if orders::get(store, &id).await?.is_some()
@@ -208,14 +215,16 @@ pub async fn seed_orders(
             if lines.is_empty() {
                 break;
             }
-            match orders::place_lines(store, req.clone(), &lines, &id).await {
+            match orders::place_lines_at(store, req.clone(), &lines, &id, Some(at)).await {
                 Ok((_, created)) => {
                     if created {
                         out.placed += 1;
+                        advance_status(store, &id, n, now - at).await?;
                         placed_orders.push(PlacedOrder {
                             n,
                             user_id: user_id.clone(),
                             product_ids: lines.iter().map(|(p, _)| p.clone()).collect(),
+                            at,
                         });
                         for (product_id, quantity) in &lines {
                             if let Some(left) = stock.get_mut(product_id) {
@@ -247,7 +256,35 @@ pub async fn seed_orders(
         }
     }
     out.interactions = demo_interactions::record_for_orders(store, &placed_orders, &all).await?;
+    out.searches = crate::demo_searches::seed_searches(store, &placed_orders, &all).await?;
     Ok(out)
+}
+
+/// Moves a demo order on as a shop would have by now: older than a week delivered, two days to
+/// a week shipped, one to two days confirmed, younger pending; one in twenty (older than a day)
+/// cancelled instead (its stock goes back).
+async fn advance_status(
+    store: &dyn shared::store::ItemStore,
+    id: &str,
+    n: usize,
+    age: chrono::Duration,
+) -> anyhow::Result<()> {
+    use orders::OrderStatus::*;
+    let path: &[orders::OrderStatus] = if age < chrono::Duration::days(1) {
+        &[]
+    } else if n % 20 == 7 {
+        &[Cancelled]
+    } else if age < chrono::Duration::days(2) {
+        &[Confirmed]
+    } else if age < chrono::Duration::days(7) {
+        &[Confirmed, Shipped]
+    } else {
+        &[Confirmed, Shipped, Delivered]
+    };
+    for &status in path {
+        orders::update_status(store, id, status, None).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod demo_mp4;
 pub mod demo_orders;
 pub mod demo_rec_traffic;
 pub mod demo_segments;
+pub mod demo_searches;
 pub mod demo_videos;
 pub mod eval_recommend;
 pub mod eval_segments;
@@ -49,6 +50,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(recommendations_fn::routes(state.clone()))
         .merge(segments_fn::routes(state))
         .merge(personalization_fn::routes(state))
+        .merge(analytics_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -77,6 +79,7 @@ pub fn openapi() -> OpenApi {
         recommendations_fn::openapi(),
         segments_fn::openapi(),
         personalization_fn::openapi(),
+        analytics_fn::openapi(),
     ] {
         doc.merge(part);
     }

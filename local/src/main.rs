@@ -74,7 +74,8 @@ enum Command {
     },
     /// Run one batch job now: the code EventBridge schedules run in the cloud (`fbt-rules`,
     /// `user-clusters`, `video-trends`, `reco-train`; `explain-fill` pre-generates the
-    /// explanations of the most-served items).
+    /// explanations of the most-served items; `analytics-rebuild`, never scheduled, recomputes
+    /// the analytics rollups from the raw records).
     /// Uses the same store as `serve` (DATA_DIR / --data-dir, or DynamoDB with STORE=dynamodb).
     Job {
         /// The job's name.

@@ -41,6 +41,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "recommendations" => recommendations_fn::router,
         "segments" => segments_fn::router,
         "personalization" => personalization_fn::router,
+        "analytics" => analytics_fn::router,
         _ => return None,
     })
 }

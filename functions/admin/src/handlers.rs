@@ -110,6 +110,11 @@ pub async fn create_user(
     )
     .await?;
     tracing::info!(user_id = %user.id, by = %auth.user_id, "user created by admin");
+    shared::domain::analytics::record_logged(
+        state.store.as_ref(),
+        shared::domain::analytics::user_created(&user),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

@@ -148,7 +148,7 @@ pub async fn update_status(
         .status
         .parse()
         .map_err(|_| ApiError::invalid_field("status", "Unknown order status"))?;
-    let order = orders::update_status(
+    let (order, from) = orders::update_status_from(
         state.store.as_ref(),
         &order_id,
         status,
@@ -158,6 +158,14 @@ pub async fn update_status(
     )
     .await?;
     tracing::info!(order_id = %order.id, status = %order.status, "order status changed");
+    shared::domain::analytics::record_logged(
+        state.store.as_ref(),
+        shared::domain::analytics::Event::OrderStatusChanged {
+            order: &order,
+            from,
+        },
+    )
+    .await;
     // `update_status` returned this order, so this request made the transition (a repeated
     // cancel is 409 and gets here no more): each line's purchase is withdrawn exactly once, while
     // the customer is read for the answer.

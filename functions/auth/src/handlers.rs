@@ -55,6 +55,11 @@ pub async fn register(
     )
     .await?;
     tracing::info!(user_id = %user.id, "user registered");
+    shared::domain::analytics::record_logged(
+        state.store.as_ref(),
+        shared::domain::analytics::user_created(&user),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
@@ -160,6 +165,14 @@ pub async fn login(
     }
     login_throttle::clear(store, &login_hash, &address).await?;
     let user = users::record_login(store, &user.id).await?;
+    shared::domain::analytics::record_logged(
+        store,
+        shared::domain::analytics::Event::Login {
+            user_id: &user.id,
+            at: chrono::Utc::now(),
+        },
+    )
+    .await;
     merge_guest_cart(&state, &headers, &user.id).await;
     let token = state.jwt.issue_at_version(
         &user.id,

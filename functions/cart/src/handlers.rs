@@ -84,6 +84,15 @@ pub async fn add_item(
         CartOwner::User(id) => Actor::User(id.clone()),
         CartOwner::Guest(id) => Actor::Guest(id.clone()),
     };
+    shared::domain::analytics::record_logged(
+        state.store.as_ref(),
+        shared::domain::analytics::Event::CartAdd {
+            user_id: auth.as_ref().map(|a| a.user_id.as_str()),
+            product_id: &line.product_id,
+            at: chrono::Utc::now(),
+        },
+    )
+    .await;
     interactions::record_if(
         state.config.record_interactions,
         state.store.as_ref(),

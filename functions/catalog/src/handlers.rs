@@ -179,12 +179,20 @@ pub async fn get_product(
             tracing::warn!(error = %e, "could not record a viewed product");
         }
     };
-    let (category, (), (), (), ()) = tokio::join!(
+    let (category, (), (), (), (), ()) = tokio::join!(
         catalog::get_category(store, &product.category_id),
         count_view,
         add_viewed,
         interactions::record_if(state.config.record_interactions, store, &signals),
         rec_click,
+        shared::domain::analytics::record_logged(
+            store,
+            shared::domain::analytics::Event::ProductView {
+                user_id,
+                product_id: &product.id,
+                at: chrono::Utc::now(),
+            },
+        ),
     );
     let category = category?;
     Ok(Json(ProductDetail::new(

@@ -32,6 +32,10 @@
 //!   ([`shared::domain::segments::membership::refresh_all`]); a segment that fails keeps its old
 //!   membership and is listed in the report's `failed` (the job then fails, so the schedule
 //!   retries).
+//! - `analytics-rebuild`: recomputes every analytics rollup from the raw records (orders,
+//!   accounts, login days, search logs and clicks, the interaction log's views and cart adds),
+//!   idempotently ([`shared::domain::analytics::rebuild`]). Not scheduled: run it after an
+//!   import or a change of definitions (`local job analytics-rebuild`).
 //!
 //! The same function verifies uploaded videos: S3 "Object Created" events (EventBridge, from the
 //! media bucket) go to [`handle`], which runs [`verify::verify_upload`] on the object.
@@ -71,17 +75,19 @@ pub enum Job {
     RecoTrain,
     ExplainFill,
     SegmentsRefresh,
+    AnalyticsRebuild,
 }
 
 impl Job {
     /// Every job, in the order of the module docs.
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 7] = [
         Job::FbtRules,
         Job::UserClusters,
         Job::VideoTrends,
         Job::RecoTrain,
         Job::ExplainFill,
         Job::SegmentsRefresh,
+        Job::AnalyticsRebuild,
     ];
 
     /// The job's name in events, reports and on the command line.
@@ -93,6 +99,7 @@ impl Job {
             Job::RecoTrain => "reco-train",
             Job::ExplainFill => "explain-fill",
             Job::SegmentsRefresh => "segments-refresh",
+            Job::AnalyticsRebuild => "analytics-rebuild",
         }
     }
 }
@@ -154,7 +161,7 @@ impl JobEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill, segments-refresh)"
+        "unknown job '{0}' (known: fbt-rules, user-clusters, video-trends, reco-train, explain-fill, segments-refresh, analytics-rebuild)"
     )]
     UnknownJob(String),
     #[error("min_support_count must be at least 1")]
@@ -361,6 +368,15 @@ pub async fn run(state: &AppState, event: &JobEvent) -> Result<Value, JobError> 
             };
             tracing::info!(%report, "explanations filled");
             Ok(json!({"job": event.job, "report": report}))
+        }
+        Job::AnalyticsRebuild => {
+            let started = std::time::Instant::now();
+            let today = chrono::Utc::now().date_naive();
+            let report =
+                shared::domain::analytics::rebuild::rebuild(state.store.as_ref(), today).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(?report, seconds, "analytics rebuilt");
+            Ok(json!({"job": event.job, "report": report, "seconds": seconds}))
         }
     }
 }

@@ -58,7 +58,62 @@ async fn every_job_event_file_runs() {
                 assert_eq!(report["report"]["local"], json!(3), "{report}");
                 assert_eq!(report["report"]["written"], json!(3), "{report}");
             }
+            Job::AnalyticsRebuild => {
+                assert_eq!(report["report"]["orders"], json!(0), "{report}");
+                assert!(report["seconds"].is_f64(), "{report}");
+            }
         }
+    }
+}
+
+/// `analytics-rebuild` recomputes the figures the request paths kept (and deleted rollups come
+/// back); twice gives the same figures.
+#[tokio::test]
+async fn analytics_rebuild_restores_the_on_write_figures() {
+    use shared::domain::analytics::{self, Event, report};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = AppState::for_tests(dir.path().to_path_buf()).unwrap_or_else(|e| panic!("{e}"));
+    let store = state.store.as_ref();
+    let buyer = shared::domain::users::create(
+        store,
+        shared::domain::users::NewUser {
+            email: "buyer@example.com".into(),
+            username: None,
+            first_name: "B".into(),
+            last_name: "Uyer".into(),
+            phone: None,
+            address: None,
+            is_active: true,
+            roles: vec![shared::auth::Role::Customer],
+            password_hash: "x".into(),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    analytics::record(store, analytics::user_created(&buyer))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = shared::fixtures::product(store, state.embedder.as_ref(), "P1", 12.5, 10).await;
+    let order = shared::fixtures::place_order(store, &buyer.id, &[&p.id]).await;
+    analytics::record(store, Event::OrderPlaced(&order))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let today = chrono::Utc::now().date_naive();
+    let on_write = report::dashboard(store, today, 30)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(on_write.orders.total_orders, 1);
+    assert_eq!(on_write.users.active_users, 1);
+    for _ in 0..2 {
+        let r = run(&state, &JobEvent::named(Job::AnalyticsRebuild))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r["report"]["orders"], json!(1), "{r}");
+        assert_eq!(r["report"]["users"], json!(1), "{r}");
+        let rebuilt = report::dashboard(store, today, 30)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rebuilt, on_write);
     }
 }
 
@@ -164,6 +219,7 @@ fn job_names_are_the_event_strings() {
         (Job::FbtRules, "fbt-rules"),
         (Job::UserClusters, "user-clusters"),
         (Job::VideoTrends, "video-trends"),
+        (Job::AnalyticsRebuild, "analytics-rebuild"),
     ] {
         assert_eq!(job.name(), name);
         assert_eq!(serde_json::to_value(job).unwrap_or_default(), json!(name));

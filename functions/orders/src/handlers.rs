@@ -118,6 +118,11 @@ pub async fn create_order(
             &orders::purchase_signals(&order, 1),
         )
         .await;
+        shared::domain::analytics::record_logged(
+            store,
+            shared::domain::analytics::Event::OrderPlaced(&order),
+        )
+        .await;
     }
     let status = if created {
         StatusCode::CREATED

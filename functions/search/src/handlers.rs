@@ -170,6 +170,11 @@ pub async fn search(
         clicks: 0,
     };
     search::log_search(store, &entry).await?;
+    shared::domain::analytics::record_logged(
+        store,
+        shared::domain::analytics::Event::Search(&entry),
+    )
+    .await;
     Ok(Json(SearchResponse {
         search_id: entry.id,
         products,
@@ -261,6 +266,13 @@ pub async fn track_click(
         .into_iter()
         .collect();
     interactions::record_if(record, store, &signals).await;
+    shared::domain::analytics::record_logged(
+        store,
+        shared::domain::analytics::Event::SearchClick {
+            search_id: &req.search_id,
+        },
+    )
+    .await;
     Ok(Json(Message {
         message: "Click tracked".into(),
     }))

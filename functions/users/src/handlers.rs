@@ -266,6 +266,15 @@ pub async fn add_viewed(
             ApiError::not_found("Product not found").with_code(ErrorCode::ProductNotFound)
         })?;
     viewed::add(store, &auth.user_id, &product_id).await?;
+    shared::domain::analytics::record_logged(
+        store,
+        shared::domain::analytics::Event::ProductView {
+            user_id: Some(&auth.user_id),
+            product_id: &product_id,
+            at: chrono::Utc::now(),
+        },
+    )
+    .await;
     interactions::record_if(
         state.config.record_interactions,
         store,

@@ -69,6 +69,7 @@ impl Role {
                 AssignRoles,
                 ViewUserSegmentation,
                 ManageUserSegmentation,
+                AdminDashboard,
             ],
         }
     }
@@ -130,10 +131,13 @@ pub enum Permission {
     ViewUserSegmentation,
     #[serde(rename = "manage_user_segmentation")]
     ManageUserSegmentation,
+    /// The admin console's quick stats (`GET /admin/analytics/dashboard/overview`).
+    #[serde(rename = "admin_dashboard")]
+    AdminDashboard,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = {
+    pub const ALL: [Permission; 27] = {
         use Permission::*;
         [
             UsersView,
@@ -162,6 +166,7 @@ impl Permission {
             AssignRoles,
             ViewUserSegmentation,
             ManageUserSegmentation,
+            AdminDashboard,
         ]
     };
 
@@ -194,6 +199,7 @@ impl Permission {
             AssignRoles => "assign_roles",
             ViewUserSegmentation => "view_user_segmentation",
             ManageUserSegmentation => "manage_user_segmentation",
+            AdminDashboard => "admin_dashboard",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Entities and repositories, written once on top of [`ItemStore`](crate::store::ItemStore).
 
+pub mod analytics;
 pub mod cart;
 pub mod catalog;
 pub mod experiments;

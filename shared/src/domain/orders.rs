@@ -379,7 +379,7 @@ pub async fn place(
     {
         return Ok((existing, false));
     }
-    place_from(store, &req, Source::Cart, None).await
+    place_from(store, &req, Source::Cart, None, None).await
 }
 
 /// Places an order of `lines` (product id, quantity) without reading or touching the user's cart,
@@ -392,10 +392,22 @@ pub async fn place_lines(
     lines: &[(String, i64)],
     order_id: &str,
 ) -> Result<(OrderRecord, bool), OrderError> {
+    place_lines_at(store, req, lines, order_id, None).await
+}
+
+/// [`place_lines`] with the order's `created_at` (and number) at `at` instead of now: demo
+/// orders spread over past days.
+pub async fn place_lines_at(
+    store: &dyn ItemStore,
+    req: PlaceOrder,
+    lines: &[(String, i64)],
+    order_id: &str,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(OrderRecord, bool), OrderError> {
     if let Some(existing) = get(store, order_id).await? {
         return Ok((existing, false));
     }
-    place_from(store, &req, Source::Lines(lines), Some(order_id)).await
+    place_from(store, &req, Source::Lines(lines), Some(order_id), at).await
 }
 
 /// Where the lines of an order come from.
@@ -424,6 +436,7 @@ async fn place_from(
     req: &PlaceOrder,
     source: Source<'_>,
     order_id: Option<&str>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(OrderRecord, bool), OrderError> {
     const ATTEMPTS: usize = 5;
     let owner = CartOwner::User(req.user_id.clone());
@@ -463,7 +476,7 @@ async fn place_from(
         }
         let subtotal: Cents = items.iter().map(|i| i.total_price).sum();
         let (tax_amount, shipping_amount) = charges(subtotal, &req.payment_method);
-        let now = chrono::Utc::now();
+        let now = at.unwrap_or_else(chrono::Utc::now);
         let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let order = OrderRecord {
             id: order_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string),
@@ -665,6 +678,16 @@ pub async fn update_status(
     status: OrderStatus,
     admin_notes: Option<String>,
 ) -> Result<OrderRecord, OrderError> {
+    Ok(update_status_from(store, id, status, admin_notes).await?.0)
+}
+
+/// [`update_status`], also answering the status the order moved from (for analytics).
+pub async fn update_status_from(
+    store: &dyn ItemStore,
+    id: &str,
+    status: OrderStatus,
+    admin_notes: Option<String>,
+) -> Result<(OrderRecord, OrderStatus), OrderError> {
     for _ in 0..5 {
         let old = get(store, id).await?.ok_or(OrderError::NotFound)?;
         if !old.status.can_become(status) {
@@ -699,7 +722,7 @@ pub async fn update_status(
                 if status == OrderStatus::Cancelled {
                     crate::domain::segments::hooks::on_order(store, &old, -1).await;
                 }
-                return Ok(new);
+                return Ok((new, old.status));
             }
             Err(StoreError::TransactionCanceled { .. } | StoreError::TransactionConflict) => {}
             Err(e) => return Err(e.into()),

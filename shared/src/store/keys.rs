@@ -96,6 +96,17 @@
 //! | user profile facts | `USERFEAT#<shard>` | `<user id>#PROFILE` | - | - | `date_of_birth`, `gender`, `country`, `region`, `interests`, `categories` (put on profile / preference writes) |
 //! | user daily events | `USERFEAT#<shard>` | `<user id>#EV#<yyyy-mm-dd>` | - | - | `<kind>:<device>` counts by `ADD` (device from the User-Agent: mobile, tablet, desktop); `expires_at` after 400 days (rolling windows up to 365 days) |
 //! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer); `expires_at` 400 days |
+//! | analytics day totals | `ANADAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the day's shop counters by `ADD` (orders, revenue cents, status/payment/source/category breakdowns, searches, views, distinct-user counts, ...; see `domain::analytics`), spread over 8 items, readers sum them; `expires_at` 400 days |
+//! | analytics products day | `ANAPROD#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | per product sold that day `q_<product id>` (quantity) and `r_<product id>` (revenue cents) by `ADD` (cancelled orders withdrawn): one item per shard rather than one per product, so the dashboard reads 8 items a day whatever the number of products (a shard holds about 4,000 products a day within DynamoDB's 400 KB); `expires_at` 400 days |
+//! | analytics week | `ANAWEEK#<yyyy-mm-dd of the Monday>` | `COHORTS` | - | - | `signups` of the week and `a_<cohort Monday>`: distinct users of each sign-up week active in this week (`ADD`); `expires_at` 400 days |
+//! | analytics all-time totals | `ANATOTAL` | `ALL` | - | - | `ever_active`: distinct users ever active (`ADD`, once per user) |
+//! | analytics user state | `ANAUSER#<user id>` | `STATE` | - | - | `signup_day`, first/last active day, last view/cart/order day, `activated`: the pointers behind the exact distinct counts of a window (moved by conditional update) |
+//! | analytics user day | `ANAUSER#<user id>` | `DAY#<yyyy-mm-dd>` | - | - | the user's orders, spend cents, per-category purchases, searches (`ADD`), `last_order_at`; `expires_at` 400 days |
+//! | analytics user marker | `ANAUSER#<user id>` | `MARK#<yyyy-mm-dd>#<what>` / `WEEK#<Monday>` | - | - | conditional put: the user counts once that day (active, view, cart, order) or week (cohort); `expires_at` 3 days after the later of the day and the write |
+//! | analytics user query | `ANAUSER#<user id>` | `Q#<normalised query>` | - | - | `last_day` the user searched it (distinct queries of a window); `expires_at` 400 days after it |
+//! | login day | `ANAUSER#<user id>` | `LOGIN#<yyyy-mm-dd>` | - | - | raw record of the days a user logged in (the rebuild reads it); `expires_at` 400 days |
+//! | analytics query | `ANAQUERY#<normalised query>` | `LAST` / `MARK#<yyyy-mm-dd>` | - | - | `last_day` the query was searched; the day marker counts it once a day; `expires_at` |
+//! | analytics search click marker | `ANASEARCH#<search id>` | `CLICKED` | - | - | conditional put: a search counts once in `searches with clicks`; `expires_at` 90 days |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -699,6 +710,8 @@ pub fn segment_day(segment_id: &str, day: chrono::NaiveDate) -> super::Key {
         format!("SEGPERF#{segment_id}"),
         day.format("%Y-%m-%d").to_string(),
     )
+}
+
 /// Shards of the personalization rollups (each write picks one at random; readers sum them).
 pub const PERSO_SHARDS: u32 = 4;
 
@@ -737,3 +750,94 @@ pub fn perso_totals(day: chrono::NaiveDate, shard: u32) -> super::Key {
 pub fn perso_cache(cache_key: &str) -> super::Key {
     super::Key::new(format!("PERSOCACHE#{cache_key}"), "CACHE")
 }
+/// Items a day's analytics totals are spread over (every request of the shop adds to them).
+pub const ANALYTICS_SHARDS: u32 = 8;
+
+fn ymd(day: chrono::NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// One of the [`ANALYTICS_SHARDS`] items of a day's analytics totals.
+pub fn analytics_day(day: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANADAY#{}", ymd(day)), shard.to_string())
+}
+
+/// One of the [`ANALYTICS_SHARDS`] items of a day's sales per product.
+pub fn analytics_products_day(day: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAPROD#{}", ymd(day)), shard.to_string())
+}
+
+/// The cohort counters of the week starting on `monday`.
+pub fn analytics_week(monday: chrono::NaiveDate) -> super::Key {
+    super::Key::new(format!("ANAWEEK#{}", ymd(monday)), "COHORTS")
+}
+
+pub fn analytics_totals() -> super::Key {
+    super::Key::new("ANATOTAL", "ALL")
+}
+
+pub fn analytics_user_pk(user_id: &str) -> String {
+    format!("ANAUSER#{user_id}")
+}
+
+pub fn analytics_user_state(user_id: &str) -> super::Key {
+    super::Key::new(analytics_user_pk(user_id), "STATE")
+}
+
+pub const ANALYTICS_USER_DAY_PREFIX: &str = "DAY#";
+
+pub fn analytics_user_day(user_id: &str, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(
+        analytics_user_pk(user_id),
+        format!("{ANALYTICS_USER_DAY_PREFIX}{}", ymd(day)),
+    )
+}
+
+/// The marker of a user counted once on `day` for `what` (`active`, `view`, `cart`, `order`).
+pub fn analytics_user_mark(user_id: &str, day: chrono::NaiveDate, what: &str) -> super::Key {
+    super::Key::new(
+        analytics_user_pk(user_id),
+        format!("MARK#{}#{what}", ymd(day)),
+    )
+}
+
+/// The marker of a user counted once in the cohort table for the week starting on `monday`.
+pub fn analytics_user_week_mark(user_id: &str, monday: chrono::NaiveDate) -> super::Key {
+    super::Key::new(analytics_user_pk(user_id), format!("WEEK#{}", ymd(monday)))
+}
+
+pub fn analytics_user_query(user_id: &str, query: &str) -> super::Key {
+    super::Key::new(analytics_user_pk(user_id), format!("Q#{query}"))
+}
+
+pub const LOGIN_DAY_PREFIX: &str = "LOGIN#";
+
+pub fn login_day(user_id: &str, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(
+        analytics_user_pk(user_id),
+        format!("{LOGIN_DAY_PREFIX}{}", ymd(day)),
+    )
+}
+
+pub fn analytics_query(query: &str) -> super::Key {
+    super::Key::new(format!("ANAQUERY#{query}"), "LAST")
+}
+
+pub fn analytics_query_mark(query: &str, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(format!("ANAQUERY#{query}"), format!("MARK#{}", ymd(day)))
+}
+
+pub fn analytics_search_clicked(search_id: &str) -> super::Key {
+    super::Key::new(format!("ANASEARCH#{search_id}"), "CLICKED")
+}
+
+/// Partition prefixes of every item the analytics rebuild recomputes (login days excepted).
+pub const ANALYTICS_PK_PREFIXES: [&str; 7] = [
+    "ANADAY#",
+    "ANAPROD#",
+    "ANAWEEK#",
+    "ANATOTAL",
+    "ANAUSER#",
+    "ANAQUERY#",
+    "ANASEARCH#",
+];

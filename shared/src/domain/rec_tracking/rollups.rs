@@ -255,6 +255,33 @@ pub async fn totals(
     Ok(total)
 }
 
+/// The counters of every family summed over the period, from one read of the day totals.
+pub async fn totals_by_family(
+    store: &dyn ItemStore,
+    today: NaiveDate,
+    days: u32,
+) -> StoreResult<HashMap<Family, Counts>> {
+    let keys: Vec<Key> = period(today, days)
+        .into_iter()
+        .flat_map(|d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
+        .collect();
+    let reads: Vec<_> = keys
+        .chunks(100)
+        .map(|chunk| store.batch_get(chunk))
+        .collect();
+    let chunks: Vec<Vec<Item>> = stream::iter(reads)
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut out: HashMap<Family, Counts> = HashMap::new();
+    for item in chunks.iter().flatten() {
+        for family in Family::ALL {
+            out.entry(family).or_default().add(Counts::of(item, family));
+        }
+    }
+    Ok(out)
+}
+
 /// Every product recommended under `families` in the period with its summed counters, best
 /// first: most conversions, then clicks, then click rate, then impressions, then product id.
 pub async fn by_product(

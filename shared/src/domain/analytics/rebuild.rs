@@ -1,0 +1,269 @@
+//! The `analytics-rebuild` job: every analytics rollup recomputed from the raw records, for
+//! after an import or a change of definitions. Not scheduled.
+//!
+//! 1. Every analytics item (rollups, markers, pointers; not the login days, which are raw
+//!    records) is deleted: a segmented scan of the table, the one place analytics scans.
+//! 2. The raw records are replayed through [`super::record`], the same code the request paths
+//!    call, so the rebuilt figures are the on-write figures by construction: users (sign-up),
+//!    login days (and each account's `last_login`), every order with its current status, the
+//!    search logs and their clicks of the last 90 days (the logs' retention), and the product
+//!    views and cart adds of the interaction log's raw events (kept 90 days).
+//!
+//! The replay's writes are `ADD`s that commute, and markers and pointers make repeated or
+//! reordered events count once, so events are replayed concurrently. Running it twice gives the
+//! same figures (step 1 starts from nothing each time). Traffic during a rebuild can be counted
+//! twice or lost (its markers may be deleted under it): run it in a quiet moment.
+//!
+//! What cannot be rebuilt: views of signed-out visitors without a guest cart (the interaction
+//! log has no actor for them), logins before login days were recorded (only the last one), and
+//! searches and views older than the raw records' 90 days.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::Value;
+
+use super::{Event, record};
+use crate::domain::catalog::search::SearchLog;
+use crate::domain::interactions::{self, Actor, InteractionKind};
+use crate::domain::orders::{self, OrderRecord};
+use crate::store::{ItemStore, Key, PK, Query, Scan, StoreResult, from_item, keys, query_all};
+
+/// The fields of an account the replay needs.
+struct UserRow {
+    id: String,
+    created_at: String,
+    last_login: Option<String>,
+}
+
+/// Parallel segments of the deleting scan, and parallel writes.
+const SEGMENTS: u32 = 4;
+const CONCURRENCY: usize = 16;
+/// Days of raw searches and events read (their retention).
+const RAW_DAYS: i64 = 90;
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RebuildReport {
+    pub deleted_items: usize,
+    pub users: usize,
+    pub logins: usize,
+    pub orders: usize,
+    pub searches: usize,
+    pub search_clicks: usize,
+    pub views: usize,
+    pub cart_adds: usize,
+}
+
+fn is_analytics(pk: &str) -> bool {
+    keys::ANALYTICS_PK_PREFIXES
+        .iter()
+        .any(|p| pk.starts_with(p))
+}
+
+/// The analytics items to delete and the login days to keep (user, day).
+async fn scan_segment(
+    store: &dyn ItemStore,
+    segment: u32,
+) -> StoreResult<(Vec<Key>, Vec<(String, NaiveDate)>)> {
+    let mut cursor = None;
+    let mut delete = Vec::new();
+    let mut logins = Vec::new();
+    loop {
+        let page = store
+            .scan(Scan {
+                segment,
+                total_segments: SEGMENTS,
+                limit: Some(500),
+                cursor,
+            })
+            .await?;
+        for item in &page.items {
+            let Some(key) = Key::of(item) else { continue };
+            if !is_analytics(&key.pk) {
+                continue;
+            }
+            if let Some(day) = key.sk.strip_prefix(keys::LOGIN_DAY_PREFIX) {
+                if let (Some(user), Ok(d)) = (
+                    key.pk.strip_prefix("ANAUSER#"),
+                    NaiveDate::parse_from_str(day, "%Y-%m-%d"),
+                ) {
+                    logins.push((user.to_string(), d));
+                }
+                continue;
+            }
+            delete.push(key);
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok((delete, logins)),
+        }
+    }
+}
+
+fn at_of(rfc3339: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Recomputes every analytics rollup from the raw records (see the module docs).
+pub async fn rebuild(store: &dyn ItemStore, today: NaiveDate) -> StoreResult<RebuildReport> {
+    let mut report = RebuildReport::default();
+    let scans: Vec<_> = (0..SEGMENTS).map(|s| scan_segment(store, s)).collect();
+    let mut delete = Vec::new();
+    let mut logins = Vec::new();
+    for (d, l) in futures::future::try_join_all(scans).await? {
+        delete.extend(d);
+        logins.extend(l);
+    }
+    report.deleted_items = delete.len();
+    stream::iter(delete.iter().map(|k| store.delete(k, None)))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+
+    let users: Vec<UserRow> = query_all(
+        store,
+        Query::gsi1(keys::USERS_INDEX_PK).project(&["id", "created_at", "last_login"]),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|item| {
+        let get = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_string);
+        Some(UserRow {
+            id: get("id")?,
+            created_at: get("created_at")?,
+            last_login: get("last_login"),
+        })
+    })
+    .collect();
+    report.users = users.len();
+    let created: Vec<(String, DateTime<Utc>)> = users
+        .iter()
+        .filter_map(|u| Some((u.id.clone(), at_of(&u.created_at)?)))
+        .collect();
+    replay(
+        store,
+        created
+            .iter()
+            .map(|(user_id, at)| Event::UserCreated { user_id, at: *at }),
+    )
+    .await?;
+
+    let mut login_events: Vec<(String, DateTime<Utc>)> = logins
+        .into_iter()
+        .filter_map(|(u, d)| Some((u, d.and_hms_opt(12, 0, 0)?.and_utc())))
+        .collect();
+    for u in &users {
+        if let Some(at) = u.last_login.as_deref().and_then(at_of) {
+            login_events.push((u.id.clone(), at));
+        }
+    }
+    report.logins = login_events.len();
+    replay(
+        store,
+        login_events
+            .iter()
+            .map(|(user_id, at)| Event::Login { user_id, at: *at }),
+    )
+    .await?;
+
+    let orders: Vec<OrderRecord> = query_all(store, Query::gsi2(keys::ALL_ORDERS_PK))
+        .await?
+        .into_iter()
+        .map(orders::order_from_item)
+        .collect::<Result<_, _>>()?;
+    report.orders = orders.len();
+    replay(store, orders.iter().map(Event::OrderPlaced)).await?;
+
+    let days: Vec<NaiveDate> = (0..RAW_DAYS).map(|b| today - Duration::days(b)).collect();
+    let mut logs: Vec<SearchLog> = Vec::new();
+    for day in &days {
+        let items = query_all(
+            store,
+            Query::gsi1(keys::search_log_day_pk(&super::ymd(*day))),
+        )
+        .await?;
+        for item in items {
+            logs.push(from_item(item)?);
+        }
+    }
+    report.searches = logs.len();
+    replay(store, logs.iter().map(Event::Search)).await?;
+    let click_keys: Vec<Key> = logs.iter().map(|l| keys::search_clicks(&l.id)).collect();
+    let mut clicked: Vec<String> = Vec::new();
+    for chunk in click_keys.chunks(100) {
+        for item in store.batch_get(chunk).await? {
+            if item.get("clicks").and_then(Value::as_i64).unwrap_or(0) > 0
+                && let Some(pk) = item.get(PK).and_then(Value::as_str)
+            {
+                clicked.push(pk.trim_start_matches("SEARCH#").to_string());
+            }
+        }
+    }
+    report.search_clicks = clicked.len();
+    replay(
+        store,
+        clicked
+            .iter()
+            .map(|id| Event::SearchClick { search_id: id }),
+    )
+    .await?;
+
+    let mut views: Vec<(Option<String>, String, DateTime<Utc>)> = Vec::new();
+    let mut carts: Vec<(Option<String>, String, DateTime<Utc>)> = Vec::new();
+    for day in &days {
+        for (actor, product, kind, count, millis) in
+            interactions::events_of_day(store, *day).await?
+        {
+            if count <= 0 {
+                continue;
+            }
+            let Some(at) = DateTime::from_timestamp_millis(millis) else {
+                continue;
+            };
+            let user = match Actor::from_log_id(&actor) {
+                Actor::User(u) => Some(u),
+                Actor::Guest(_) => None,
+            };
+            match kind {
+                InteractionKind::View => views.push((user, product, at)),
+                InteractionKind::Cart => carts.push((user, product, at)),
+                _ => {}
+            }
+        }
+    }
+    report.views = views.len();
+    report.cart_adds = carts.len();
+    replay(
+        store,
+        views.iter().map(|(u, p, at)| Event::ProductView {
+            user_id: u.as_deref(),
+            product_id: p,
+            at: *at,
+        }),
+    )
+    .await?;
+    replay(
+        store,
+        carts.iter().map(|(u, p, at)| Event::CartAdd {
+            user_id: u.as_deref(),
+            product_id: p,
+            at: *at,
+        }),
+    )
+    .await?;
+    Ok(report)
+}
+
+async fn replay<'a>(
+    store: &dyn ItemStore,
+    events: impl Iterator<Item = Event<'a>>,
+) -> StoreResult<()> {
+    let writes: Vec<_> = events.map(|e| record(store, e)).collect();
+    stream::iter(writes)
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}

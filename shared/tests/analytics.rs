@@ -1,0 +1,980 @@
+//! Analytics rollups (`shared::domain::analytics`) against brute force, on every store: in
+//! memory, the redb file, and DynamoDB on the AWS emulator at `TEST_AWS_ENDPOINT` (ignored
+//! unless run with `--include-ignored`).
+//!
+//! A seeded random shop (users signing up over 60 days, logins, views, cart adds, searches and
+//! clicks, orders with every status and payment method) is written as raw records (accounts,
+//! orders, search logs and clicks, interaction events), with the analytics event of each write
+//! recorded as the request paths do. Every dashboard, KPI, funnel, cohort and user-behaviour
+//! figure is then computed by brute force from those records and compared with the rollup
+//! answers, for several windows; then the rebuild job runs twice and must give the same answers.
+//! 50 concurrent orders must move the counters exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use shared::ai::local::LocalEmbedder;
+use shared::auth::Role;
+use shared::domain::analytics::{
+    self, Event, normalise_query, rebuild, report, source_label, week_of, ymd,
+};
+use shared::domain::catalog::search::{self, SearchLog};
+use shared::domain::catalog::{self, NewCategory, NewProduct, ProductRecord};
+use shared::domain::interactions::{self, Actor, InteractionKind, Signal};
+use shared::domain::orders::{self, OrderLine, OrderRecord, OrderStatus, PAYMENT_METHODS};
+use shared::domain::users::{self, NewUser};
+use shared::money::Cents;
+use shared::store::ItemStore;
+use shared::store::dynamo::DynamoStore;
+use shared::store::local::LocalStore;
+
+async fn memory_store() -> Arc<dyn ItemStore> {
+    Arc::new(LocalStore::in_memory().unwrap())
+}
+
+async fn file_store() -> Arc<dyn ItemStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("analytics.redb");
+    // The directory must outlive the store: leak it for the test's lifetime.
+    std::mem::forget(dir);
+    Arc::new(LocalStore::open(&path).unwrap())
+}
+
+async fn dynamo_store() -> Arc<dyn ItemStore> {
+    let endpoint = std::env::var("TEST_AWS_ENDPOINT")
+        .expect("TEST_AWS_ENDPOINT: the DynamoDB variant needs the AWS emulator");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "analytics",
+        ))
+        .load()
+        .await;
+    let store = DynamoStore::new(&sdk, &format!("analytics-{}", uuid::Uuid::new_v4()));
+    store.create_table_if_missing().await.expect("test table");
+    Arc::new(store)
+}
+
+macro_rules! on_every_store {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(&*super::memory_store().await).await;
+                }
+            )*
+        }
+        mod file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(&*super::file_store().await).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs the AWS emulator (TEST_AWS_ENDPOINT)"]
+                async fn $check() {
+                    super::$check(&*super::dynamo_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_every_store!(
+    fifty_concurrent_orders_move_the_counters_exactly,
+    every_figure_matches_brute_force_and_the_rebuild,
+);
+
+fn millis(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn products(store: &dyn ItemStore, n: usize) -> Vec<ProductRecord> {
+    let embedder = LocalEmbedder::new(8);
+    let mut cats = Vec::new();
+    for name in ["Phones", "Books", "Garden"] {
+        cats.push(
+            catalog::create_category(
+                store,
+                NewCategory {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            catalog::create_product(
+                store,
+                &embedder,
+                NewProduct {
+                    name: format!("Product {i}"),
+                    code: format!("P-{i}"),
+                    price: Cents(1000 + 137 * i as i64),
+                    images: vec!["https://example.com/p.jpg".into()],
+                    in_stock: true,
+                    stock_quantity: 100_000,
+                    category_id: cats[i % cats.len()].id.clone(),
+                    is_active: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    out
+}
+
+fn address() -> orders::OrderAddress {
+    orders::OrderAddress {
+        name: None,
+        street: "1 Main St".into(),
+        city: "Austin".into(),
+        state: "TX".into(),
+        zip_code: "73301".into(),
+        country: "US".into(),
+    }
+}
+
+fn order_of(
+    user_id: &str,
+    lines: &[(&ProductRecord, i64)],
+    payment: &str,
+    source: Option<&str>,
+    at: DateTime<Utc>,
+) -> OrderRecord {
+    let items: Vec<OrderLine> = lines
+        .iter()
+        .map(|(p, q)| OrderLine {
+            id: uuid::Uuid::new_v4().to_string(),
+            product_id: p.id.clone(),
+            product_name: p.name.clone(),
+            quantity: *q,
+            unit_price: p.price,
+            total_price: p.price.times(*q),
+        })
+        .collect();
+    let subtotal: Cents = items.iter().map(|i| i.total_price).sum();
+    let (tax, shipping) = orders::charges(subtotal, payment);
+    OrderRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        order_number: orders::order_number(at),
+        user_id: user_id.into(),
+        subtotal,
+        tax_amount: tax,
+        shipping_amount: shipping,
+        total_amount: subtotal + tax + shipping,
+        status: OrderStatus::Pending,
+        payment_status: "pending".into(),
+        payment_method: payment.into(),
+        billing_address: address(),
+        shipping_address: address(),
+        recommendation_source: source.map(str::to_string),
+        recommendation_session_id: None,
+        order_notes: None,
+        items,
+        admin_notes: None,
+        created_at: millis(at),
+        updated_at: millis(at),
+    }
+}
+
+async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore) {
+    let products = products(store, 4).await;
+    let now = Utc::now();
+    // 25 users, two orders each, all at once: 50 orders, 25 distinct buyers.
+    let orders: Vec<OrderRecord> = (0..50)
+        .map(|i| {
+            let p = &products[i % products.len()];
+            order_of(
+                &format!("buyer-{}", i % 25),
+                &[(p, 1 + (i as i64 % 3))],
+                PAYMENT_METHODS[i % 3],
+                None,
+                now,
+            )
+        })
+        .collect();
+    let writes = orders.iter().map(|o| async move {
+        assert!(orders::import_historical(store, o).await.unwrap());
+        analytics::record(store, Event::OrderPlaced(o))
+            .await
+            .unwrap();
+    });
+    futures::future::join_all(writes).await;
+    let today = now.date_naive();
+    let d = report::dashboard(store, today, 1).await.unwrap();
+    let revenue: i64 = orders.iter().map(|o| o.total_amount.0).sum();
+    assert_eq!(d.orders.total_orders, 50);
+    assert_eq!(Cents::round_from(d.orders.total_revenue).0, revenue);
+    assert_eq!(d.orders.status_breakdown["pending"], 50);
+    assert_eq!(d.users.active_users, 25);
+    let quantity: i64 = orders
+        .iter()
+        .flat_map(|o| &o.items)
+        .map(|l| l.quantity)
+        .sum();
+    assert_eq!(
+        d.products
+            .top_products
+            .iter()
+            .map(|p| p.quantity_sold)
+            .sum::<i64>(),
+        quantity
+    );
+    let f = report::funnel(store, today, 1).await.unwrap();
+    assert_eq!(f.steps[2].users, 25);
+    assert_eq!(f.daily[0].ordered, 25);
+    let by_method: i64 = d.orders.payment_method_breakdown.values().sum();
+    assert_eq!(by_method, 50);
+    assert_eq!(d.orders.recommendation_source_breakdown["direct"], 50);
+}
+
+/// The raw records of the generated shop, as written.
+#[derive(Default)]
+struct World {
+    today: NaiveDate,
+    products: Vec<ProductRecord>,
+    category_names: HashMap<String, String>,
+    /// (user, sign-up time)
+    users: Vec<(String, DateTime<Utc>)>,
+    logins: Vec<(String, DateTime<Utc>)>,
+    views: Vec<(String, String, DateTime<Utc>)>,
+    carts: Vec<(String, String, DateTime<Utc>)>,
+    searches: Vec<SearchLog>,
+    clicked: HashSet<String>,
+    /// Final state.
+    orders: Vec<OrderRecord>,
+}
+
+const QUERIES: [&str; 6] = [
+    "iphone",
+    "IPhone ",
+    "garden hose",
+    "books",
+    "xyzzy",
+    "pro max",
+];
+
+async fn build_world(store: &dyn ItemStore, seed: u64) -> World {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let now = Utc::now();
+    let today = now.date_naive();
+    let mut w = World {
+        today,
+        products: products(store, 9).await,
+        ..Default::default()
+    };
+    for c in catalog::list_categories(store).await.unwrap() {
+        w.category_names.insert(c.id, c.name);
+    }
+    let time_on = |rng: &mut StdRng, day: NaiveDate| -> DateTime<Utc> {
+        let start = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let t = start + Duration::seconds(rng.random_range(0..86_400));
+        t.min(now - Duration::seconds(1))
+    };
+    for u in 0..24 {
+        let id = format!("user-{seed}-{u}");
+        let signup_day = today - Duration::days(rng.random_range(0..60));
+        let signup = time_on(&mut rng, signup_day);
+        users::create_with_id(
+            store,
+            NewUser {
+                email: format!("{id}@example.com"),
+                username: None,
+                first_name: "A".into(),
+                last_name: "B".into(),
+                phone: None,
+                address: None,
+                is_active: true,
+                roles: vec![Role::Customer],
+                password_hash: "x".into(),
+            },
+            id.clone(),
+            Some(millis(signup)),
+        )
+        .await
+        .unwrap();
+        analytics::record(
+            store,
+            Event::UserCreated {
+                user_id: &id,
+                at: signup,
+            },
+        )
+        .await
+        .unwrap();
+        w.users.push((id.clone(), signup));
+        let span = (today - signup_day).num_days();
+        for _ in 0..rng.random_range(0..8) {
+            let day = signup_day + Duration::days(rng.random_range(0..=span));
+            let at = time_on(&mut rng, day).max(signup);
+            let product = w.products[rng.random_range(0..w.products.len())].clone();
+            match rng.random_range(0..6) {
+                0 => {
+                    analytics::record(store, Event::Login { user_id: &id, at })
+                        .await
+                        .unwrap();
+                    w.logins.push((id.clone(), at));
+                }
+                1 | 2 => {
+                    let kind = if rng.random_bool(0.5) {
+                        InteractionKind::View
+                    } else {
+                        InteractionKind::Cart
+                    };
+                    interactions::record(
+                        store,
+                        &[Signal::new(Actor::User(id.clone()), product.id.clone(), kind).at(at)],
+                    )
+                    .await
+                    .unwrap();
+                    let event = if kind == InteractionKind::View {
+                        w.views.push((id.clone(), product.id.clone(), at));
+                        Event::ProductView {
+                            user_id: Some(&id),
+                            product_id: &product.id,
+                            at,
+                        }
+                    } else {
+                        w.carts.push((id.clone(), product.id.clone(), at));
+                        Event::CartAdd {
+                            user_id: Some(&id),
+                            product_id: &product.id,
+                            at,
+                        }
+                    };
+                    analytics::record(store, event).await.unwrap();
+                }
+                3 | 4 => {
+                    let log = SearchLog {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        query: QUERIES[rng.random_range(0..QUERIES.len())].into(),
+                        user_id: if rng.random_bool(0.8) {
+                            Some(id.clone())
+                        } else {
+                            None
+                        },
+                        result_count: rng.random_range(0..3),
+                        latency_ms: rng.random_range(1..300),
+                        created_at: millis(at),
+                        clicks: 0,
+                    };
+                    search::log_search(store, &log).await.unwrap();
+                    analytics::record(store, Event::Search(&log)).await.unwrap();
+                    let clicks = if log.result_count > 0 {
+                        rng.random_range(0..3)
+                    } else {
+                        0
+                    };
+                    for _ in 0..clicks {
+                        assert!(
+                            search::track_click(store, &log.id, &product.id, 1)
+                                .await
+                                .unwrap()
+                        );
+                        analytics::record(store, Event::SearchClick { search_id: &log.id })
+                            .await
+                            .unwrap();
+                        w.clicked.insert(log.id.clone());
+                    }
+                    w.searches.push(log);
+                }
+                _ => {
+                    let second = w.products[rng.random_range(0..w.products.len())].clone();
+                    let mut lines = vec![(&product, rng.random_range(1..4))];
+                    if second.id != product.id && rng.random_bool(0.5) {
+                        lines.push((&second, 1));
+                    }
+                    let source = [None, Some("collaborative"), Some("content_based")]
+                        [rng.random_range(0..3)];
+                    let mut order = order_of(
+                        &id,
+                        &lines,
+                        PAYMENT_METHODS[rng.random_range(0..4)],
+                        source,
+                        at,
+                    );
+                    assert!(orders::import_historical(store, &order).await.unwrap());
+                    analytics::record(store, Event::OrderPlaced(&order))
+                        .await
+                        .unwrap();
+                    let path: &[OrderStatus] = match rng.random_range(0..5) {
+                        0 => &[],
+                        1 => &[OrderStatus::Confirmed],
+                        2 => &[OrderStatus::Shipped, OrderStatus::Delivered],
+                        3 => &[OrderStatus::Cancelled],
+                        _ => &[OrderStatus::Confirmed, OrderStatus::Cancelled],
+                    };
+                    for &to in path {
+                        let from = order.status;
+                        order = orders::update_status(store, &order.id, to, None)
+                            .await
+                            .unwrap();
+                        analytics::record(
+                            store,
+                            Event::OrderStatusChanged {
+                                order: &order,
+                                from,
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    w.orders.push(order);
+                }
+            }
+        }
+    }
+    w
+}
+
+fn percent(n: i64, of: i64) -> f64 {
+    if of <= 0 {
+        return 0.0;
+    }
+    (n as f64 * 1000.0 / of as f64).round() / 10.0
+}
+
+fn money(cents: i64) -> f64 {
+    Cents(cents).to_f64()
+}
+
+fn ratio_money(cents: i64, n: i64) -> f64 {
+    if n <= 0 {
+        0.0
+    } else {
+        money((cents as f64 / n as f64).round() as i64)
+    }
+}
+
+impl World {
+    fn start(&self, days: u32) -> NaiveDate {
+        self.today - Duration::days(i64::from(days) - 1)
+    }
+
+    fn in_window(&self, day: NaiveDate, days: u32) -> bool {
+        day >= self.start(days) && day <= self.today
+    }
+
+    fn order_day(o: &OrderRecord) -> NaiveDate {
+        analytics::day_of(&o.created_at).unwrap()
+    }
+
+    fn category_of(&self, product: &str) -> String {
+        self.products
+            .iter()
+            .find(|p| p.id == product)
+            .map(|p| p.category_id.clone())
+            .unwrap()
+    }
+
+    /// (user, day) of every activity.
+    fn activity(&self) -> Vec<(String, NaiveDate)> {
+        let mut out = Vec::new();
+        for (u, at) in &self.users {
+            out.push((u.clone(), at.date_naive()));
+        }
+        for (u, at) in &self.logins {
+            out.push((u.clone(), at.date_naive()));
+        }
+        for (u, _, at) in self.views.iter().chain(&self.carts) {
+            out.push((u.clone(), at.date_naive()));
+        }
+        for s in &self.searches {
+            if let Some(u) = &s.user_id {
+                out.push((u.clone(), analytics::day_of(&s.created_at).unwrap()));
+            }
+        }
+        for o in &self.orders {
+            out.push((o.user_id.clone(), Self::order_day(o)));
+        }
+        out
+    }
+
+    fn active_in(&self, days: u32) -> BTreeSet<String> {
+        self.activity()
+            .into_iter()
+            .filter(|(_, d)| self.in_window(*d, days))
+            .map(|(u, _)| u)
+            .collect()
+    }
+
+    fn retention(&self, days: u32) -> f64 {
+        let mut first: HashMap<String, NaiveDate> = HashMap::new();
+        for (u, d) in self.activity() {
+            let e = first.entry(u).or_insert(d);
+            *e = (*e).min(d);
+        }
+        let before: BTreeSet<&String> = first
+            .iter()
+            .filter(|(_, d)| **d < self.start(days))
+            .map(|(u, _)| u)
+            .collect();
+        let active = self.active_in(days);
+        percent(
+            before.iter().filter(|u| active.contains(**u)).count() as i64,
+            before.len() as i64,
+        )
+    }
+
+    fn kept_orders(&self, days: u32) -> Vec<&OrderRecord> {
+        self.orders
+            .iter()
+            .filter(|o| self.in_window(Self::order_day(o), days))
+            .filter(|o| o.status != OrderStatus::Cancelled)
+            .collect()
+    }
+
+    fn window_searches(&self, days: u32) -> Vec<&SearchLog> {
+        self.searches
+            .iter()
+            .filter(|s| self.in_window(analytics::day_of(&s.created_at).unwrap(), days))
+            .collect()
+    }
+
+    fn funnel_users(&self, step: &str, days: u32, only: Option<NaiveDate>) -> i64 {
+        let keep = |d: NaiveDate| match only {
+            Some(o) => d == o,
+            None => self.in_window(d, days),
+        };
+        let set: BTreeSet<&String> = match step {
+            "view" => self
+                .views
+                .iter()
+                .filter(|v| keep(v.2.date_naive()))
+                .map(|v| &v.0)
+                .collect(),
+            "cart" => self
+                .carts
+                .iter()
+                .filter(|v| keep(v.2.date_naive()))
+                .map(|v| &v.0)
+                .collect(),
+            _ => self
+                .orders
+                .iter()
+                .filter(|o| keep(Self::order_day(o)))
+                .map(|o| &o.user_id)
+                .collect(),
+        };
+        set.len() as i64
+    }
+
+    fn dashboard(&self, days: u32, ordinary: &report::Dashboard) -> report::Dashboard {
+        let placed: Vec<&OrderRecord> = self
+            .orders
+            .iter()
+            .filter(|o| self.in_window(Self::order_day(o), days))
+            .collect();
+        let kept = self.kept_orders(days);
+        let revenue: i64 = kept.iter().map(|o| o.total_amount.0).sum();
+        let mut status = BTreeMap::new();
+        for s in OrderStatus::ALL {
+            status.insert(
+                s.as_str().to_string(),
+                placed.iter().filter(|o| o.status == s).count() as i64,
+            );
+        }
+        let mut payment: BTreeMap<String, i64> = BTreeMap::new();
+        let mut source: BTreeMap<String, i64> = BTreeMap::new();
+        for o in &placed {
+            *payment.entry(o.payment_method.clone()).or_default() += 1;
+            *source
+                .entry(source_label(o.recommendation_source.as_deref()))
+                .or_default() += 1;
+        }
+        let daily_trend = (0..days)
+            .rev()
+            .map(|back| {
+                let d = self.today - Duration::days(i64::from(back));
+                report::DailyOrders {
+                    date: ymd(d),
+                    orders: placed.iter().filter(|o| Self::order_day(o) == d).count() as i64,
+                    revenue: money(
+                        kept.iter()
+                            .filter(|o| Self::order_day(o) == d)
+                            .map(|o| o.total_amount.0)
+                            .sum(),
+                    ),
+                }
+            })
+            .collect();
+        let mut per_product: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut per_cat: BTreeMap<String, (BTreeSet<String>, i64)> = BTreeMap::new();
+        for o in &kept {
+            for l in &o.items {
+                let e = per_product.entry(l.product_id.clone()).or_default();
+                e.0 += l.quantity;
+                e.1 += l.total_price.0;
+                let c = per_cat.entry(self.category_of(&l.product_id)).or_default();
+                c.0.insert(o.id.clone());
+                c.1 += l.total_price.0;
+            }
+        }
+        let mut top: Vec<(String, (i64, i64))> = per_product.into_iter().collect();
+        top.sort_by(|(pa, a), (pb, b)| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(pa.cmp(pb)));
+        top.truncate(analytics::TOP_PRODUCTS);
+        let mut category_performance: Vec<report::CategoryPerformance> = per_cat
+            .into_iter()
+            .map(|(id, (orders, cents))| report::CategoryPerformance {
+                category_name: self.category_names[&id].clone(),
+                category_id: id,
+                orders: orders.len() as i64,
+                revenue: money(cents),
+            })
+            .collect();
+        category_performance.sort_by(|a, b| {
+            b.revenue
+                .total_cmp(&a.revenue)
+                .then(b.orders.cmp(&a.orders))
+                .then(a.category_id.cmp(&b.category_id))
+        });
+        let searches = self.window_searches(days);
+        let n = searches.len() as i64;
+        let ms: i64 = searches.iter().map(|s| s.latency_ms as i64).sum();
+        let unique: BTreeSet<String> = searches
+            .iter()
+            .filter_map(|s| normalise_query(&s.query))
+            .collect();
+        report::Dashboard {
+            period: ordinary.period.clone(),
+            orders: report::OrdersSection {
+                total_orders: placed.len() as i64,
+                total_revenue: money(revenue),
+                average_order_value: ratio_money(revenue, kept.len() as i64),
+                status_breakdown: status,
+                payment_method_breakdown: payment,
+                recommendation_source_breakdown: source,
+                daily_trend,
+            },
+            users: report::UsersSection {
+                new_users: self
+                    .users
+                    .iter()
+                    .filter(|(_, at)| self.in_window(at.date_naive(), days))
+                    .count() as i64,
+                active_users: self.active_in(days).len() as i64,
+                retention_rate: self.retention(days),
+                users_with_addresses: ordinary.users.users_with_addresses,
+                users_with_viewed_products: ordinary.users.users_with_viewed_products,
+            },
+            products: report::ProductsSection {
+                top_products: top
+                    .into_iter()
+                    .map(|(id, (q, r))| {
+                        let p = self.products.iter().find(|p| p.id == id).unwrap();
+                        report::TopProduct {
+                            product_id: id,
+                            name: p.name.clone(),
+                            code: p.code.clone(),
+                            quantity_sold: q,
+                            revenue: money(r),
+                        }
+                    })
+                    .collect(),
+                category_performance,
+            },
+            search: report::SearchSection {
+                total_searches: n,
+                click_through_rate: percent(
+                    searches
+                        .iter()
+                        .filter(|s| self.clicked.contains(&s.id))
+                        .count() as i64,
+                    n,
+                ),
+                average_response_time_ms: if n > 0 {
+                    (ms as f64 / n as f64).round() as i64
+                } else {
+                    0
+                },
+                zero_result_rate: percent(
+                    searches.iter().filter(|s| s.result_count == 0).count() as i64,
+                    n,
+                ),
+                unique_queries: unique.len() as i64,
+            },
+            recommendations: ordinary.recommendations.clone(),
+        }
+    }
+
+    fn kpis(&self, days: u32, d: &report::Dashboard, rec: &report::Kpis) -> report::Kpis {
+        let active = d.users.active_users;
+        let kept = self.kept_orders(days);
+        let revenue: i64 = kept.iter().map(|o| o.total_amount.0).sum();
+        let new: Vec<&String> = self
+            .users
+            .iter()
+            .filter(|(_, at)| self.in_window(at.date_naive(), days))
+            .map(|(u, _)| u)
+            .collect();
+        let activated = new
+            .iter()
+            .filter(|u| self.orders.iter().any(|o| &&o.user_id == *u))
+            .count() as i64;
+        let cod = self
+            .orders
+            .iter()
+            .filter(|o| self.in_window(Self::order_day(o), days))
+            .filter(|o| o.payment_method == "cash_on_delivery")
+            .count() as i64;
+        report::Kpis {
+            period_days: days,
+            conversion_rate: percent(self.funnel_users("order", days, None), active),
+            average_order_value: d.orders.average_order_value,
+            revenue_per_user: ratio_money(revenue, active),
+            cod_adoption_rate: percent(cod, d.orders.total_orders),
+            recommendation_click_rate: rec.recommendation_click_rate,
+            recommendation_conversion_rate: rec.recommendation_conversion_rate,
+            collaborative_algorithm_performance: rec.collaborative_algorithm_performance,
+            content_algorithm_performance: rec.content_algorithm_performance,
+            hybrid_algorithm_performance: rec.hybrid_algorithm_performance,
+            search_success_rate: if d.search.total_searches > 0 {
+                percent(
+                    self.window_searches(days)
+                        .iter()
+                        .filter(|s| s.result_count > 0)
+                        .count() as i64,
+                    d.search.total_searches,
+                )
+            } else {
+                0.0
+            },
+            search_click_through_rate: d.search.click_through_rate,
+            average_search_response_time: d.search.average_response_time_ms,
+            zero_result_rate: d.search.zero_result_rate,
+            user_retention_rate: d.users.retention_rate,
+            new_user_percentage: percent(new.len() as i64, active),
+            user_activation_rate: percent(activated, new.len() as i64),
+        }
+    }
+
+    fn cohorts(&self, weeks: u32) -> Vec<(String, i64, Vec<i64>)> {
+        let current = week_of(self.today);
+        let mondays: Vec<NaiveDate> = (0..i64::from(weeks))
+            .rev()
+            .map(|b| current - Duration::weeks(b))
+            .collect();
+        let activity = self.activity();
+        mondays
+            .iter()
+            .map(|&c| {
+                let members: BTreeSet<&String> = self
+                    .users
+                    .iter()
+                    .filter(|(_, at)| week_of(at.date_naive()) == c)
+                    .map(|(u, _)| u)
+                    .collect();
+                let active = mondays
+                    .iter()
+                    .filter(|&&w| w >= c)
+                    .map(|&w| {
+                        activity
+                            .iter()
+                            .filter(|(u, d)| week_of(*d) == w && members.contains(u))
+                            .map(|(u, _)| u)
+                            .collect::<BTreeSet<_>>()
+                            .len() as i64
+                    })
+                    .collect();
+                (ymd(c), members.len() as i64, active)
+            })
+            .collect()
+    }
+
+    fn behavior(&self, user: &str, days: u32) -> report::UserBehavior {
+        let kept: Vec<&OrderRecord> = self
+            .kept_orders(days)
+            .into_iter()
+            .filter(|o| o.user_id == user)
+            .collect();
+        let spent: i64 = kept.iter().map(|o| o.total_amount.0).sum();
+        let last = self
+            .orders
+            .iter()
+            .filter(|o| o.user_id == user && self.in_window(Self::order_day(o), days))
+            .map(|o| o.created_at.clone())
+            .max();
+        let searches: Vec<&SearchLog> = self
+            .window_searches(days)
+            .into_iter()
+            .filter(|s| s.user_id.as_deref() == Some(user))
+            .collect();
+        let unique: BTreeSet<String> = searches
+            .iter()
+            .filter_map(|s| normalise_query(&s.query))
+            .collect();
+        let mut prefs: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for o in &kept {
+            for l in &o.items {
+                let name = self.category_names[&self.category_of(&l.product_id)].clone();
+                let e = prefs.entry(name).or_default();
+                e.0 += l.quantity;
+                e.1 += l.total_price.0;
+            }
+        }
+        report::UserBehavior {
+            user_id: user.into(),
+            period_days: days,
+            orders: report::UserOrders {
+                count: kept.len() as i64,
+                total_spent: money(spent),
+                average_order_value: ratio_money(spent, kept.len() as i64),
+                last_order_date: last,
+            },
+            searches: report::UserSearches {
+                count: searches.len() as i64,
+                unique_queries: unique.len() as i64,
+                searches_with_clicks: searches
+                    .iter()
+                    .filter(|s| self.clicked.contains(&s.id))
+                    .count() as i64,
+            },
+            category_preferences: prefs
+                .into_iter()
+                .map(|(n, (q, c))| {
+                    (
+                        n,
+                        report::CategoryPreference {
+                            purchase_count: q,
+                            total_spend: money(c),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Every route's answer for the windows compared.
+async fn answers(store: &dyn ItemStore, w: &World) -> Vec<String> {
+    let mut out = Vec::new();
+    for days in [1, 7, 30, 365] {
+        out.push(format!(
+            "{:?}",
+            report::dashboard(store, w.today, days).await.unwrap()
+        ));
+        out.push(format!(
+            "{:?}",
+            report::kpis(store, w.today, days).await.unwrap()
+        ));
+        out.push(format!(
+            "{:?}",
+            report::funnel(store, w.today, days).await.unwrap()
+        ));
+        for (u, _) in &w.users {
+            out.push(format!(
+                "{:?}",
+                report::user_behavior(store, u, w.today, days)
+                    .await
+                    .unwrap()
+            ));
+        }
+    }
+    for weeks in [1, 4, 12] {
+        out.push(format!(
+            "{:?}",
+            report::cohorts(store, w.today, weeks).await.unwrap()
+        ));
+    }
+    out
+}
+
+async fn check_against_brute_force(store: &dyn ItemStore, w: &World) {
+    for days in [1, 7, 30, 365] {
+        let got = report::dashboard(store, w.today, days).await.unwrap();
+        assert_eq!(got, w.dashboard(days, &got), "dashboard, {days} days");
+        let k = report::kpis(store, w.today, days).await.unwrap();
+        assert_eq!(k, w.kpis(days, &got, &k), "kpis, {days} days");
+        let f = report::funnel(store, w.today, days).await.unwrap();
+        let expected: Vec<i64> = ["view", "cart", "order"]
+            .iter()
+            .map(|s| w.funnel_users(s, days, None))
+            .collect();
+        assert_eq!(
+            f.steps.iter().map(|s| s.users).collect::<Vec<_>>(),
+            expected,
+            "funnel {days}"
+        );
+        for day in &f.daily {
+            let d = NaiveDate::parse_from_str(&day.date, "%Y-%m-%d").unwrap();
+            assert_eq!(
+                (day.viewed, day.added_to_cart, day.ordered),
+                (
+                    w.funnel_users("view", days, Some(d)),
+                    w.funnel_users("cart", days, Some(d)),
+                    w.funnel_users("order", days, Some(d))
+                ),
+                "funnel day {d}"
+            );
+        }
+        for (u, _) in &w.users {
+            let got = report::user_behavior(store, u, w.today, days)
+                .await
+                .unwrap();
+            assert_eq!(got, w.behavior(u, days), "behaviour of {u}, {days} days");
+        }
+    }
+    for weeks in [1, 4, 12] {
+        let got = report::cohorts(store, w.today, weeks).await.unwrap();
+        let expected = w.cohorts(weeks);
+        let got: Vec<(String, i64, Vec<i64>)> = got
+            .cohorts
+            .into_iter()
+            .map(|c| {
+                (
+                    c.cohort_week,
+                    c.users,
+                    c.weeks.iter().map(|x| x.active_users).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "cohorts, {weeks} weeks");
+    }
+}
+
+async fn every_figure_matches_brute_force_and_the_rebuild(store: &dyn ItemStore) {
+    let w = build_world(store, 7).await;
+    assert!(
+        w.orders.len() > 10 && w.searches.len() > 10,
+        "a busy enough shop"
+    );
+    check_against_brute_force(store, &w).await;
+    let on_write = answers(store, &w).await;
+    let first = rebuild::rebuild(store, w.today).await.unwrap();
+    assert_eq!(first.orders, w.orders.len());
+    assert_eq!(first.searches, w.searches.len());
+    assert!(first.deleted_items > 0);
+    check_against_brute_force(store, &w).await;
+    assert_eq!(
+        answers(store, &w).await,
+        on_write,
+        "rebuild = on-write figures"
+    );
+    let second = rebuild::rebuild(store, w.today).await.unwrap();
+    assert_eq!(second.users, first.users);
+    assert_eq!(
+        answers(store, &w).await,
+        on_write,
+        "rebuilding twice changes nothing"
+    );
+}
