@@ -646,3 +646,46 @@ async fn personalized_content_with_trained_models_uses_every_source() {
         r.text
     );
 }
+
+/// The two halves of issue 14 together: a spec 002 segment the user is a member of is among
+/// their spec 000 segments (the membership change invalidates the cached answer), and its id
+/// is a known segment of the recommendations route even before any engagement is recorded.
+#[tokio::test]
+async fn spec_002_segments_join_the_users_segments_and_are_known_segment_ids() {
+    use shared::domain::segments::{membership, records};
+    let app = app();
+    let s = &app.state;
+    let store = s.store.as_ref();
+    let (ana, token) = thirty_something(&app, "ana").await;
+    let (_, admin) = app.user_with_roles("adm", &[Role::Admin]).await;
+    let uri = format!("{A}/user/{}/segments", ana.id);
+    let one = instance(s, Duration::from_millis(150));
+    let before = send(&one, s, "GET", &uri, &token).await;
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["data"]["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(ids_of(&before)[0], "25_34");
+    let vip = records::new_segment("VIP".into(), None, "manual", serde_json::json!({}), false);
+    records::create(store, &vip).await.unwrap();
+    // The membership change invalidates the stored answer (no call to the cache here).
+    assert!(membership::add_manual(store, &vip, &ana.id).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = send(&one, s, "GET", &uri, &token).await;
+    assert_eq!(after["data"]["cached"], false);
+    let ids = ids_of(&after);
+    assert!(ids.contains(&vip.id), "{ids:?}");
+    assert_eq!(ids.len(), ids_of(&before).len() + 1);
+    let r = get(
+        &app,
+        &format!("{A}/segment/{}/recommendations", vip.id),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json);
+    assert_eq!(r.json["data"]["recommendations"], Value::Array(vec![]));
+}

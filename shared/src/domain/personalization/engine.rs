@@ -144,7 +144,14 @@ impl Engine<'_> {
             rollups::totals(store, &days),
             ctx.snapshot(),
         )?;
-        if in_segment.is_empty() && !segments::is_spec_segment(segment_id) {
+        // Known: a spec 000 id, a spec 002 segment record, or engagement recorded under the id
+        // (a deleted spec 002 segment whose rollups are still in the window).
+        if in_segment.is_empty()
+            && !segments::is_spec_segment(segment_id)
+            && crate::domain::segments::records::get(store, segment_id)
+                .await?
+                .is_none()
+        {
             return Ok(None);
         }
         let mut by_engagement: Vec<(&String, i64)> = in_segment
