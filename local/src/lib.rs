@@ -48,8 +48,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(videos_fn::routes(state.clone()))
         .merge(ml_models_fn::routes(state.clone()))
         .merge(recommendations_fn::routes(state.clone()))
-        .merge(segments_fn::routes(state))
-        .merge(personalization_fn::routes(state))
+        .merge(segments_fn::routes(state.clone()))
+        .merge(personalization_fn::routes(state.clone()))
         .merge(analytics_fn::routes(state))
 }
 
