@@ -674,6 +674,9 @@ async fn generate_rfm_clusters_customers_and_refuses_bad_input() {
     // Three big spenders with two orders each, three small one-off buyers.
     let big = fixtures::product(store, app.state.embedder.as_ref(), "BIG", 900.0, 100).await;
     let small = fixtures::product(store, app.state.embedder.as_ref(), "SMALL", 5.0, 100).await;
+    // One small buyer spends a little more, so the customers make three distinct R/F/M points
+    // even when orders placed in the same millisecond give the others identical ones.
+    let mid = fixtures::product(store, app.state.embedder.as_ref(), "MID", 50.0, 100).await;
     let mut whales = Vec::new();
     for i in 0..3 {
         let (u, _) = app
@@ -685,7 +688,8 @@ async fn generate_rfm_clusters_customers_and_refuses_bad_input() {
         let (s, _) = app
             .user_with_roles(&format!("minnow{i}"), &[Role::Customer])
             .await;
-        fixtures::place_order(store, &s.id, &[&small.id]).await;
+        let bought = if i == 2 { &mid.id } else { &small.id };
+        fixtures::place_order(store, &s.id, &[bought]).await;
     }
     // A cancelled order does not count: this customer has nothing left.
     let (gone, _) = app.user_with_roles("gone", &[Role::Customer]).await;

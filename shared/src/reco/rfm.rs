@@ -299,13 +299,16 @@ pub fn synthetic_orders(customers: usize, orders: usize, now: i64, seed: u64) ->
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(orders);
     let per = (orders as f64 / customers.max(1) as f64).max(1.0);
+    // The four kinds are equally likely and their mean counts are 3a, 1.2a, 1 and 0.6a: a is
+    // chosen so that a customer places `per` orders on average (about `orders` in all).
+    let a = ((4.0 * per - 1.0) / 4.8).max(0.25);
     for c in 0..customers {
         let kind = rng.random_range(0..4u8);
         let (n_mean, max_age_days, amount) = match kind {
-            0 => (per * 3.0, 60.0, 250.0),
-            1 => (per * 1.2, 180.0, 80.0),
+            0 => (a * 3.0, 60.0, 250.0),
+            1 => (a * 1.2, 180.0, 80.0),
             2 => (1.0, 30.0, 40.0),
-            _ => (per * 0.6, 365.0, 60.0),
+            _ => (a * 0.6, 365.0, 60.0),
         };
         let n = (n_mean * rng.random_range(0.5..1.5)).round().max(1.0) as usize;
         let lapse: f64 = if kind == 3 { 180.0 } else { 0.0 };
@@ -326,6 +329,18 @@ pub fn synthetic_orders(customers: usize, orders: usize, now: i64, seed: u64) ->
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn synthetic_orders_come_near_the_asked_count() {
+        for (customers, orders) in [(25_000, 70_000), (2_000, 10_000), (500, 5_000)] {
+            let got = synthetic_orders(customers, orders, 1_000 * 86_400, 7);
+            let n = got.len() as f64;
+            assert!((n / orders as f64 - 1.0).abs() < 0.1, "{customers} x {orders}: {n}");
+            let distinct: std::collections::HashSet<&str> =
+                got.iter().map(|o| o.customer.as_str()).collect();
+            assert_eq!(distinct.len(), customers);
+        }
+    }
 
     #[test]
     fn aggregate_counts_the_window_only() {
