@@ -335,7 +335,10 @@ mod tests {
         for (customers, orders) in [(25_000, 70_000), (2_000, 10_000), (500, 5_000)] {
             let got = synthetic_orders(customers, orders, 1_000 * 86_400, 7);
             let n = got.len() as f64;
-            assert!((n / orders as f64 - 1.0).abs() < 0.1, "{customers} x {orders}: {n}");
+            assert!(
+                (n / orders as f64 - 1.0).abs() < 0.1,
+                "{customers} x {orders}: {n}"
+            );
             let distinct: std::collections::HashSet<&str> =
                 got.iter().map(|o| o.customer.as_str()).collect();
             assert_eq!(distinct.len(), customers);
