@@ -92,6 +92,7 @@ macro_rules! backends {
 backends!(
     cache_hits_misses_expiry_and_invalidation,
     recorded_interactions_move_the_segment_content_and_total_rollups,
+    bulk_recorded_interactions_move_the_rollups_as_recording_does,
 );
 
 async fn cache_hits_misses_expiry_and_invalidation(store: Arc<dyn ItemStore>) {
@@ -253,4 +254,69 @@ async fn recorded_interactions_move_the_segment_content_and_total_rollups(
     assert_eq!(totals["45_plus"], 12);
     assert_eq!(totals["new_user"], 12);
     assert_eq!(totals[ALL], 13);
+}
+
+async fn bulk_recorded_interactions_move_the_rollups_as_recording_does(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let user = users::create(
+        store,
+        NewUser {
+            email: "bo@example.com".into(),
+            username: None,
+            first_name: "Bo".into(),
+            last_name: "T".into(),
+            phone: None,
+            address: None,
+            is_active: true,
+            roles: vec![],
+            password_hash: "x".into(),
+        },
+    )
+    .await
+    .unwrap();
+    users::update(store, &user.id, |u| {
+        u.date_of_birth = Some("1960-01-01".into());
+        true
+    })
+    .await
+    .unwrap();
+    let me = Actor::User(user.id.clone());
+    let guest = Actor::Guest("2f1d6c1e-0d7b-4b7e-9a7e-3d5c1b0a9e12".into());
+    // The same signals as the recording test, in one bulk call (demo seeding, imports), with
+    // a withdrawn view (count -1) and a kind that is not counted.
+    let mut signals = vec![
+        Signal::new(me.clone(), "p1", InteractionKind::View),
+        Signal::new(me.clone(), "p1", InteractionKind::View),
+        Signal::new(me.clone(), "p1", InteractionKind::View),
+        Signal::new(me.clone(), "p1", InteractionKind::View).count(-1),
+        Signal::new(me.clone(), "p1", InteractionKind::Cart),
+        Signal::new(me.clone(), "p2", InteractionKind::RecClick),
+        Signal::new(me.clone(), "p1", InteractionKind::Purchase),
+        Signal::new(me.clone(), "p2", InteractionKind::Like),
+        Signal::new(guest, "p1", InteractionKind::VideoView),
+    ];
+    // Many of one item (merged into one update per item; chunking is tested in the unit tests).
+    for _ in 0..30 {
+        signals.push(Signal::new(me.clone(), "p3", InteractionKind::View));
+    }
+    interactions::record_bulk(store, &signals).await.unwrap();
+    let days = rollups::period(chrono::Utc::now().date_naive(), 2);
+    let seg = rollups::segment_engagement(store, "45_plus", &days)
+        .await
+        .unwrap();
+    let p1 = seg["p1"];
+    assert_eq!(
+        (p1.views, p1.clicks, p1.add_to_carts, p1.purchases),
+        (2, 0, 1, 1)
+    );
+    assert_eq!(seg["p2"].clicks, 1);
+    assert_eq!(seg["p3"].views, 30);
+    let content = rollups::content_engagement(store, &["p1".to_string()], &days)
+        .await
+        .unwrap();
+    assert_eq!(content["p1"][ALL].views, 3);
+    assert_eq!(content["p1"]["45_plus"].views, 2);
+    let totals = rollups::totals(store, &days).await.unwrap();
+    assert_eq!(totals["45_plus"], 12 + 30);
+    assert_eq!(totals[ALL], 13 + 30);
 }

@@ -223,7 +223,9 @@ const BULK_TX_ITEMS: usize = 100;
 /// out in transactions of up to 100 items, one after the other, so an in-process store commits
 /// once per hundred items instead of once per write (DynamoDB bills a transactional write
 /// twice: acceptable for a one-off load). Raw events are written one per signal, as by
-/// [`record`]. A transaction that fails leaves the ones before it written.
+/// [`record`]. The segment features and the spec 000 engagement rollups are fed as by [`record`]
+/// (the rollups coalesced too: [`crate::domain::personalization::rollups::record_bulk`]). A
+/// transaction that fails leaves the ones before it written.
 pub async fn record_bulk(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()> {
     use std::collections::BTreeMap;
     type Counts = BTreeMap<&'static str, i64>;
@@ -282,7 +284,8 @@ pub async fn record_bulk(store: &dyn ItemStore, signals: &[Signal]) -> StoreResu
         let chunk: Vec<TxOp> = rest.by_ref().take(BULK_TX_ITEMS).collect();
         store.transact(chunk).await?;
     }
-    crate::domain::segments::features::record_signals(store, signals).await
+    crate::domain::segments::features::record_signals(store, signals).await?;
+    crate::domain::personalization::rollups::record_bulk(store, signals).await
 }
 
 /// [`record_logged`] when `enabled` (the `RECORD_INTERACTIONS` switch, `Config::record_interactions`),

@@ -122,15 +122,19 @@ fn writes(s: &Signal, counter: usize, segments: &[String]) -> Vec<(Key, Update)>
     out
 }
 
-/// Adds the counted ones of `signals` to the rollups (see the module docs).
-pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()> {
+/// The rollup updates of the counted ones of `signals` (one lookup of each signed-in actor's
+/// segments).
+async fn planned_writes(
+    store: &dyn ItemStore,
+    signals: &[Signal],
+) -> StoreResult<Vec<(Key, Update)>> {
     let counted: Vec<(&Signal, usize)> = signals
         .iter()
         .filter(|s| s.count != 0)
         .filter_map(|s| Some((s, counter_of(s.kind)?)))
         .collect();
     if counted.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut users: Vec<&str> = counted
         .iter()
@@ -148,7 +152,7 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
     let found = futures::future::try_join_all(lookups).await?;
     let segments_of: HashMap<&str, Vec<String>> = users.into_iter().zip(found).collect();
     let none = Vec::new();
-    let updates: Vec<(Key, Update)> = counted
+    Ok(counted
         .iter()
         .flat_map(|(s, counter)| {
             let segments = match &s.actor {
@@ -157,7 +161,12 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
             };
             writes(s, *counter, segments)
         })
-        .collect();
+        .collect())
+}
+
+/// Adds the counted ones of `signals` to the rollups (see the module docs).
+pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()> {
+    let updates = planned_writes(store, signals).await?;
     futures::future::try_join_all(
         updates
             .into_iter()
@@ -165,6 +174,62 @@ pub async fn record(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()
     )
     .await?;
     Ok(())
+}
+
+/// Signals planned and written together by [`record_bulk`].
+const BULK_SIGNALS: usize = 2_000;
+
+/// [`record`] for many signals at once (what [`crate::domain::interactions::record_bulk`]
+/// calls: demo seeding, imports): the updates of up to [`BULK_SIGNALS`] signals that land on
+/// the same item are merged into one (counters summed, the latest `expires_at` kept) and go out
+/// through [`ItemStore::update_many`] (one write transaction in process). The counters end as
+/// [`record`] leaves them.
+pub async fn record_bulk(store: &dyn ItemStore, signals: &[Signal]) -> StoreResult<()> {
+    for chunk in signals.chunks(BULK_SIGNALS) {
+        let updates = coalesce(planned_writes(store, chunk).await?);
+        if !updates.is_empty() {
+            store.update_many(updates).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Merges the updates of one key, in first-seen key order: `ADD`s of an attribute summed,
+/// `SET`s replaced, but `expires_at` kept at its latest.
+fn coalesce(updates: Vec<(Key, Update)>) -> Vec<(Key, Update)> {
+    let mut at: HashMap<Key, usize> = HashMap::new();
+    let mut out: Vec<(Key, Update)> = Vec::new();
+    for (key, u) in updates {
+        let Some(&i) = at.get(&key) else {
+            at.insert(key.clone(), out.len());
+            out.push((key, u));
+            continue;
+        };
+        let Some((_, acc)) = out.get_mut(i) else {
+            continue;
+        };
+        for (attr, n) in u.add {
+            match acc.add.iter_mut().find(|(a, _)| *a == attr) {
+                Some((_, m)) => {
+                    let sum = m.as_i64().unwrap_or(0) + n.as_i64().unwrap_or(0);
+                    *m = sum.into();
+                }
+                None => acc.add.push((attr, n)),
+            }
+        }
+        for (attr, v) in u.set {
+            match acc.set.iter_mut().find(|(a, _)| *a == attr) {
+                Some((_, old)) if attr == EXPIRES_AT => {
+                    if v.as_i64() > old.as_i64() {
+                        *old = v;
+                    }
+                }
+                Some((_, old)) => *old = v,
+                None => acc.set.push((attr, v)),
+            }
+        }
+    }
+    out
 }
 
 /// The `days` days ending with `today`, oldest first.
@@ -307,5 +372,70 @@ mod tests {
         assert!(w[2].0.pk.starts_with("PERSOCONT#"));
         assert_eq!(w[2].0.sk, "p1");
         assert!(w[3].0.pk.starts_with("PERSOTOT#"));
+    }
+
+    #[test]
+    fn coalescing_sums_the_adds_of_one_key_and_keeps_the_latest_expiry() {
+        let k = |sk: &str| Key::new("PERSOTOT#2026-12-06#0", sk);
+        let merged = coalesce(vec![
+            (
+                k("a"),
+                Update::new()
+                    .add("views", 2)
+                    .set(EXPIRES_AT, 100)
+                    .set("c", "x"),
+            ),
+            (k("b"), Update::new().add("views", 1)),
+            (
+                k("a"),
+                Update::new()
+                    .add("views", -1)
+                    .add("clicks", 4)
+                    .set(EXPIRES_AT, 90)
+                    .set("c", "y"),
+            ),
+            (k("a"), Update::new().set(EXPIRES_AT, 120)),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].0, k("a"));
+        let a = &merged[0].1;
+        assert_eq!(
+            a.add,
+            vec![
+                ("views".to_string(), 1.into()),
+                ("clicks".to_string(), 4.into())
+            ]
+        );
+        assert_eq!(
+            a.set,
+            vec![
+                (EXPIRES_AT.to_string(), 120.into()),
+                ("c".to_string(), "y".into())
+            ]
+        );
+        assert_eq!(merged[1].1.add, vec![("views".to_string(), 1.into())]);
+    }
+
+    #[tokio::test]
+    async fn bulk_recording_of_more_signals_than_a_chunk_counts_each_once() {
+        let store = crate::store::local::LocalStore::in_memory().expect("store");
+        let n = BULK_SIGNALS + 500;
+        let signals: Vec<Signal> = (0..n)
+            .map(|i| {
+                Signal::new(
+                    Actor::Guest(format!("g{}", i % 3)),
+                    format!("p{}", i % 2),
+                    InteractionKind::View,
+                )
+            })
+            .collect();
+        record_bulk(&store, &signals).await.expect("bulk");
+        let days = period(chrono::Utc::now().date_naive(), 1);
+        let content = content_engagement(&store, &["p0".into(), "p1".into()], &days)
+            .await
+            .expect("read");
+        let all = |p: &str| content[p][ALL].views;
+        assert_eq!((all("p0"), all("p1")), ((n / 2) as i64, (n / 2) as i64));
+        assert_eq!(totals(&store, &days).await.expect("totals")[ALL], n as i64);
     }
 }

@@ -428,15 +428,17 @@ pub async fn install(
     if s.generation != generation {
         delete_generation(store, &s.id, s.generation).await?;
     }
-    let changed: HashSet<&str> = members
+    // Who joined or left: a set difference both ways (hashed: both sides hold every member).
+    let now_in: HashSet<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+    let changed: HashSet<&str> = now_in
         .iter()
-        .map(|m| m.user_id.as_str())
+        .copied()
         .filter(|u| !joined.contains_key(*u))
         .chain(
             joined
                 .keys()
                 .map(String::as_str)
-                .filter(|u| !members.iter().any(|m| m.user_id == *u)),
+                .filter(|u| !now_in.contains(u)),
         )
         .collect();
     for u in changed {
