@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::json;
 use shared::domain::segments::{
     features,
-    membership::{self, RecomputeError},
+    membership::{self, RecomputeError, SegmentRef},
+    performance,
     records::{self, RecordError, Segment},
 };
 use shared::store::dynamo::DynamoStore;
@@ -93,6 +94,7 @@ backends!(
     a_stale_recompute_loses_to_the_one_that_switched_first,
     real_time_reevaluation_adds_and_removes_the_acting_user,
     an_older_order_does_not_move_the_latest_order_time_back,
+    a_segments_day_rollup_is_spread_over_shards_and_summed_exactly,
 );
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -367,4 +369,39 @@ async fn an_older_order_does_not_move_the_latest_order_time_back(store: Arc<dyn 
         .unwrap();
     let f = features::load_user(store, "v").await.unwrap();
     assert_eq!((f.order_count, f.monetary_cents), (1, 1_000));
+}
+
+async fn a_segments_day_rollup_is_spread_over_shards_and_summed_exactly(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let big = [SegmentRef {
+        segment_id: "big".into(),
+        name: "Everyone".into(),
+        segment_type: "rfm".into(),
+    }];
+    let now = chrono::Utc::now();
+    let orders = (0..40).map(|i| performance::record_order(store, &big, 1_000 + i, now, 1));
+    futures::future::try_join_all(orders).await.unwrap();
+    // A cancel takes one back out; an order two days ago is outside a one-day window.
+    performance::record_order(store, &big, 1_000, now, -1)
+        .await
+        .unwrap();
+    performance::record_order(store, &big, 500, now - chrono::Duration::days(2), 1)
+        .await
+        .unwrap();
+    let today = now.date_naive();
+    let day = performance::totals(store, "big", today, Some(1))
+        .await
+        .unwrap();
+    // 40 orders of 1,000..1,039 cents (40,780) less the cancelled 1,000.
+    assert_eq!((day.orders, day.revenue_cents), (39, 39_780));
+    let three = performance::totals(store, "big", today, Some(3))
+        .await
+        .unwrap();
+    assert_eq!((three.orders, three.revenue_cents), (40, 40_280));
+    let items = shared::store::query_all(store, Query::table(keys::segment_days_pk("big")))
+        .await
+        .unwrap();
+    // 42 writes over 8 shards of today and one of two days ago land on more than two items
+    // (the chance that all 41 of today pick one shard is 8^-40).
+    assert!(items.len() > 2, "{} items", items.len());
 }

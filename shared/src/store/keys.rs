@@ -95,7 +95,7 @@
 //! | user features | `USERFEAT#<shard 00-15 of the user>` | `<user id>#RFM` | - | - | `order_count`, `monetary_cents` by `ADD` at each order (a cancel subtracts), `last_order_at`, `first_order_at`; the refresh job pages through the 16 shards |
 //! | user profile facts | `USERFEAT#<shard>` | `<user id>#PROFILE` | - | - | `date_of_birth`, `gender`, `country`, `region`, `interests`, `categories` (put on profile / preference writes) |
 //! | user daily events | `USERFEAT#<shard>` | `<user id>#EV#<yyyy-mm-dd>` | - | - | `<kind>:<device>` counts by `ADD` (device from the User-Agent: mobile, tablet, desktop); `expires_at` after 400 days (rolling windows up to 365 days) |
-//! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer); `expires_at` 400 days |
+//! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>#<shard 0-7>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer, on a random shard so a big segment's day is not one hot item; readers sum the shards); `expires_at` 400 days |
 //! | analytics day totals | `ANADAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the day's shop counters by `ADD` (orders, revenue cents, status/payment/source/category breakdowns, searches, views, distinct-user counts, ...; see `domain::analytics`), spread over 8 items, readers sum them; `expires_at` 400 days |
 //! | analytics products day | `ANAPROD#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | per product sold that day `q_<product id>` (quantity) and `r_<product id>` (revenue cents) by `ADD` (cancelled orders withdrawn): one item per shard rather than one per product, so the dashboard reads 8 items a day whatever the number of products (a shard holds about 4,000 products a day within DynamoDB's 400 KB); `expires_at` 400 days |
 //! | analytics week | `ANAWEEK#<yyyy-mm-dd of the Monday>` | `COHORTS` | - | - | `signups` of the week and `a_<cohort Monday>`: distinct users of each sign-up week active in this week (`ADD`); `expires_at` 400 days |
@@ -704,11 +704,20 @@ pub fn user_day_events(user_id: &str, day: chrono::NaiveDate) -> super::Key {
     )
 }
 
-/// The daily order rollup of a segment's members.
-pub fn segment_day(segment_id: &str, day: chrono::NaiveDate) -> super::Key {
+/// Shards of a segment's day rollup (each order picks one at random; readers sum a day's).
+pub const SEGMENT_DAY_SHARDS: u32 = 8;
+
+/// The partition of a segment's daily order rollups (sort key `<yyyy-mm-dd>#<shard>`, so a
+/// sort-key range `>= <yyyy-mm-dd>` takes every shard of that day and the days after it).
+pub fn segment_days_pk(segment_id: &str) -> String {
+    format!("SEGPERF#{segment_id}")
+}
+
+/// One shard of the daily order rollup of a segment's members.
+pub fn segment_day(segment_id: &str, day: chrono::NaiveDate, shard: u32) -> super::Key {
     super::Key::new(
-        format!("SEGPERF#{segment_id}"),
-        day.format("%Y-%m-%d").to_string(),
+        segment_days_pk(segment_id),
+        format!("{}#{shard}", day.format("%Y-%m-%d")),
     )
 }
 

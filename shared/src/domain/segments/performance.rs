@@ -1,6 +1,8 @@
-//! Daily order rollups per segment (`SEGPERF#<segment>` / `<yyyy-mm-dd>`): each order adds its
-//! count and total to every segment its buyer is in at that moment (a cancel subtracts), so the
-//! analytics and performance routes sum a few day items per segment instead of scanning orders.
+//! Daily order rollups per segment (`SEGPERF#<segment>` / `<yyyy-mm-dd>#<shard>`): each order adds
+//! its count and total to every segment its buyer is in at that moment (a cancel subtracts), so
+//! the analytics and performance routes sum a few day items per segment instead of scanning
+//! orders. Each write picks one of [`keys::SEGMENT_DAY_SHARDS`] shards of its day at random, so
+//! the day of a segment most buyers are in is not one hot item; a window is still one query.
 //! A member's orders before they joined are not in the rollup (membership is as of the order).
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -24,7 +26,11 @@ pub async fn record_order(
     let writes = segments.iter().map(|s| async move {
         store
             .update(
-                &keys::segment_day(&s.segment_id, day),
+                &keys::segment_day(
+                    &s.segment_id,
+                    day,
+                    rand::random_range(0..keys::SEGMENT_DAY_SHARDS),
+                ),
                 Update::new()
                     .add("orders", sign)
                     .add("revenue_cents", sign.saturating_mul(total_cents))
@@ -51,9 +57,9 @@ pub async fn totals(
     today: NaiveDate,
     days: Option<u32>,
 ) -> StoreResult<Totals> {
-    let pk = keys::segment_day(segment_id, today).pk;
-    let mut q = Query::table(pk);
+    let mut q = Query::table(keys::segment_days_pk(segment_id));
     if let Some(d) = days {
+        // `<from>` sorts before `<from>#<shard>`: every shard of the first day is in.
         let from = today - Days::new(u64::from(d.saturating_sub(1)));
         q = q.sk(SortKey::Ge(from.format("%Y-%m-%d").to_string()));
     }
