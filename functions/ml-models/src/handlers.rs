@@ -22,7 +22,10 @@ use shared::{
         rec_tracking,
     },
     error::{ErrorBody, ErrorCode, FieldError},
-    http::{AuthUser, ValidJson},
+    http::{
+        AuthUser, ValidJson,
+        fields::{opt_string, required_string},
+    },
     reco::{algorithm::Family, model::ModelKind},
 };
 
@@ -51,26 +54,6 @@ fn config_not_found(id: &str) -> ApiError {
         ErrorCode::ConfigNotFound,
         format!("No ML config with id '{id}'"),
     )
-}
-
-fn opt_string(
-    field: &str,
-    value: &Option<Value>,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match value {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= max => Some(s.trim().to_string()),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(field, format!("at most {max} characters")));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(field, "must be a string"));
-            None
-        }
-    }
 }
 
 fn model_type_of(value: &Value, errors: &mut Vec<FieldError>) -> Option<ModelType> {
@@ -120,10 +103,7 @@ pub async fn create_config(
 ) -> ApiResult<(StatusCode, Json<ConfigView>)> {
     auth.require(PERMISSION)?;
     let mut errors = Vec::new();
-    let name = opt_string("name", &body.name, 100, &mut errors);
-    if name.as_deref().is_none_or(str::is_empty) && !errors.iter().any(|e| e.field == "name") {
-        errors.push(FieldError::new("name", "Field required"));
-    }
+    let name = required_string("name", &body.name, 100, &mut errors);
     let description = opt_string("description", &body.description, 1000, &mut errors);
     let model_type = match &body.model_type {
         None | Some(Value::Null) => {

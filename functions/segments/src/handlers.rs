@@ -21,7 +21,10 @@ use shared::{
         users,
     },
     error::{ErrorBody, ErrorCode, FieldError},
-    http::{AuthUser, ValidJson, ValidQuery},
+    http::{
+        AuthUser, ValidJson, ValidQuery,
+        fields::{opt_bool, opt_string, required_string},
+    },
     store::{Key, keys},
 };
 
@@ -63,37 +66,6 @@ fn recompute_error(e: RecomputeError) -> ApiError {
         RecomputeError::Store(e) => e.into(),
         e @ RecomputeError::Concurrent(_) => ApiError::unavailable(anyhow::anyhow!("{e}; retry")),
         e @ RecomputeError::BadCriteria(_) => ApiError::internal(anyhow::anyhow!("{e}")),
-    }
-}
-
-fn opt_string(
-    field: &str,
-    value: &Option<Value>,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
-    match value {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= max => Some(s.trim().to_string()),
-        Some(Value::String(_)) => {
-            errors.push(FieldError::new(field, format!("at most {max} characters")));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(field, "must be a string"));
-            None
-        }
-    }
-}
-
-fn opt_bool(field: &str, value: &Option<Value>, errors: &mut Vec<FieldError>) -> Option<bool> {
-    match value {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.push(FieldError::new(field, "must be true or false"));
-            None
-        }
     }
 }
 
@@ -176,10 +148,7 @@ pub async fn create_segment(
 ) -> ApiResult<(StatusCode, Json<SegmentView>)> {
     auth.require(MANAGE)?;
     let mut errors = Vec::new();
-    let name = opt_string("name", &body.name, 100, &mut errors);
-    if name.as_deref().is_none_or(str::is_empty) && !errors.iter().any(|e| e.field == "name") {
-        errors.push(FieldError::new("name", "Field required"));
-    }
+    let name = required_string("name", &body.name, 100, &mut errors);
     let description = opt_string("description", &body.description, 1000, &mut errors);
     let auto_update = opt_bool("auto_update", &body.auto_update, &mut errors).unwrap_or(true);
     let is_active = opt_bool("is_active", &body.is_active, &mut errors).unwrap_or(true);
@@ -466,6 +435,21 @@ pub async fn segment_users(
     }))
 }
 
+/// What a membership change needs: the manage permission, the segment, a known user.
+async fn segment_and_user(
+    state: &AppState,
+    auth: &AuthUser,
+    segment_id: &str,
+    user_id: &str,
+) -> ApiResult<Segment> {
+    auth.require(MANAGE)?;
+    let s = load(state, segment_id).await?;
+    users::get(state.store.as_ref(), user_id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    Ok(s)
+}
+
 #[utoipa::path(
     post, path = "/api/v1/admin/user-segmentation/segments/{segment_id}/users/{user_id}", tag = "segments",
     params(("segment_id" = String, Path), ("user_id" = String, Path)),
@@ -481,13 +465,8 @@ pub async fn add_user(
     auth: AuthUser,
     Path((segment_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Json<MembershipResponse>> {
-    auth.require(MANAGE)?;
-    let store = state.store.as_ref();
-    let s = load(&state, &segment_id).await?;
-    users::get(store, &user_id)
-        .await?
-        .ok_or_else(user_not_found)?;
-    let changed = membership::add_manual(store, &s, &user_id).await?;
+    let s = segment_and_user(&state, &auth, &segment_id, &user_id).await?;
+    let changed = membership::add_manual(state.store.as_ref(), &s, &user_id).await?;
     Ok(Json(MembershipResponse {
         message: if changed {
             "User added to segment".into()
@@ -515,13 +494,8 @@ pub async fn remove_user(
     auth: AuthUser,
     Path((segment_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Json<MembershipResponse>> {
-    auth.require(MANAGE)?;
-    let store = state.store.as_ref();
-    let s = load(&state, &segment_id).await?;
-    users::get(store, &user_id)
-        .await?
-        .ok_or_else(user_not_found)?;
-    if !membership::remove(store, &s, &user_id).await? {
+    let s = segment_and_user(&state, &auth, &segment_id, &user_id).await?;
+    if !membership::remove(state.store.as_ref(), &s, &user_id).await? {
         return Err(ApiError::not_found("The user is not in this segment")
             .with_code(ErrorCode::UserNotFound));
     }

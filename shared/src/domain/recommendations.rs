@@ -304,12 +304,17 @@ async fn caller(
     Ok(c)
 }
 
-/// A model's scores for `history` (product ids), history columns masked.
-pub(crate) fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f32> {
-    let cols: Vec<(u32, f32)> = history
+/// The model's columns of the `history` products it knows, with their weights.
+fn history_columns(m: &ServedModel, history: &[(String, f32)]) -> Vec<(u32, f32)> {
+    history
         .iter()
         .filter_map(|(id, w)| Some((m.items.get(id)?, *w)))
-        .collect();
+        .collect()
+}
+
+/// A model's scores for `history` (product ids), history columns masked.
+pub(crate) fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f32> {
+    let cols = history_columns(m, history);
     let mut out = vec![0f32; m.model.n_items()];
     m.model.score(&cols, &mut out);
     for (c, _) in &cols {
@@ -326,10 +331,7 @@ pub(crate) fn model_scores(m: &ServedModel, history: &[(String, f32)]) -> Vec<f3
 ///
 /// [`Recommender::score_items`]: crate::reco::model::Recommender::score_items
 fn model_scores_of(m: &ServedModel, history: &[(String, f32)], ids: &[&str]) -> Vec<f32> {
-    let cols: Vec<(u32, f32)> = history
-        .iter()
-        .filter_map(|(id, w)| Some((m.items.get(id)?, *w)))
-        .collect();
+    let cols = history_columns(m, history);
     let columns: Vec<Option<u32>> = ids
         .iter()
         .map(|id| m.items.get(id).filter(|c| !cols.iter().any(|h| h.0 == *c)))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod blob_urls;
 pub mod client_addr;
 pub mod extract;
+pub mod fields;
 pub mod layers;
 pub mod pagination;
 
