@@ -2,9 +2,11 @@
 //! seeded users and their tokens. Enabled by the `testkit` feature in dev-dependencies.
 //! [`iam`]: store and blob decorators that note the IAM action of each call.
 //! [`hot_counters`]: a store decorator that notes counters (`ADD`) on items with index keys.
+//! [`stores`]: the memory, file and emulator store fixtures of the domain store tests.
 
 pub mod hot_counters;
 pub mod iam;
+pub mod stores;
 
 use axum::{
     Router,
