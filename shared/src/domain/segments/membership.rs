@@ -51,6 +51,8 @@ pub struct Member {
 const STALE_AFTER_MS: u64 = 15 * 60 * 1000;
 /// Items per write transaction of the bulk paths (DynamoDB's limit).
 const TX_ITEMS: usize = 100;
+/// Bulk write transactions in flight at once.
+const TX_CONCURRENCY: usize = 8;
 /// Page size of the bulk reads.
 const PAGE: u32 = 1000;
 
@@ -229,13 +231,23 @@ fn member_ops(s: &Segment, generation: u64, m: &Member, condition: Option<Condit
     ]
 }
 
+/// Writes `ops` in transactions of [`TX_ITEMS`], [`TX_CONCURRENCY`] at a time (their order does
+/// not matter: a generation's items, unseen until the switch, or a dropped generation's). On
+/// DynamoDB a transaction takes tens of milliseconds, so 100,000 members written one
+/// transaction after another would take minutes; the embedded store commits them one by one
+/// either way.
 async fn write_chunked(store: &dyn ItemStore, ops: Vec<TxOp>) -> StoreResult<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut chunks = Vec::with_capacity(ops.len().div_ceil(TX_ITEMS));
     let mut rest = ops.into_iter().peekable();
     while rest.peek().is_some() {
-        let chunk: Vec<TxOp> = rest.by_ref().take(TX_ITEMS).collect();
-        store.transact(chunk).await?;
+        chunks.push(rest.by_ref().take(TX_ITEMS).collect::<Vec<TxOp>>());
     }
-    Ok(())
+    futures::stream::iter(chunks)
+        .map(|chunk| store.transact(chunk))
+        .buffer_unordered(TX_CONCURRENCY)
+        .try_collect::<()>()
+        .await
 }
 
 /// Deletes one generation: its members and their reverse entries, its counter and its status.
@@ -245,7 +257,7 @@ pub async fn delete_generation(
     generation: u64,
 ) -> StoreResult<()> {
     let members = members_of_generation(store, segment_id, generation).await?;
-    let mut ops = Vec::with_capacity(members.len() * 2 + 2);
+    let mut ops = Vec::with_capacity(members.len() * 2);
     for m in &members {
         ops.push(TxOp::Delete {
             key: keys::segment_member(segment_id, generation, &m.user_id),
@@ -256,15 +268,20 @@ pub async fn delete_generation(
             condition: None,
         });
     }
-    ops.push(TxOp::Delete {
-        key: keys::segment_member_count(segment_id, generation),
-        condition: None,
-    });
-    ops.push(TxOp::Delete {
-        key: keys::segment_generation(segment_id, generation),
-        condition: None,
-    });
-    write_chunked(store, ops).await
+    write_chunked(store, ops).await?;
+    // Last, so a run that fails above leaves the generation listed for the next run to delete.
+    store
+        .transact(vec![
+            TxOp::Delete {
+                key: keys::segment_member_count(segment_id, generation),
+                condition: None,
+            },
+            TxOp::Delete {
+                key: keys::segment_generation(segment_id, generation),
+                condition: None,
+            },
+        ])
+        .await
 }
 
 /// Why a recompute did not switch.
