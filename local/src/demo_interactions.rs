@@ -227,9 +227,19 @@ mod tests {
             "video likes are in the log too"
         );
 
+        // The spec 000 engagement rollups (kept 31 days) got the recent signals too.
+        use shared::domain::personalization::rollups;
+        let window = rollups::period(Utc::now().date_naive(), 31);
+        let engagement = rollups::totals(store, &window).await.unwrap();
+        assert!(
+            engagement.get(rollups::ALL).copied().unwrap_or(0) > 0,
+            "{engagement:?}"
+        );
+
         // Seeding again adds nothing (the aggregates are ADDs).
         crate::demo::seed_all(&state, sizes).await.unwrap();
         assert_eq!(interactions::all_aggregates(store).await.unwrap(), pairs);
+        assert_eq!(rollups::totals(store, &window).await.unwrap(), engagement);
     }
 
     #[test]
