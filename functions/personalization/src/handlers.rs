@@ -28,6 +28,7 @@ fn engine(state: &PersonalizationState) -> Engine<'_> {
         models: &state.models,
         serving: &state.serving,
         memory: &state.memory,
+        closed: &state.closed,
         weights: state.app.config.personalization_weights,
     }
 }

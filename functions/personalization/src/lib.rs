@@ -24,18 +24,19 @@ use std::sync::Arc;
 use axum::{Router, extract::FromRef};
 use shared::AppState;
 use shared::domain::ml_models::ModelCache;
-use shared::domain::personalization::cache::MemoryCache;
+use shared::domain::personalization::{cache::MemoryCache, closed_days::ClosedDays};
 use shared::domain::recommendations::Serving;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// The function's state: the shared dependencies, this instance's models and catalog snapshot,
-/// and its memory layer of the spec 000 caches.
+/// its memory layer of the spec 000 caches, and its memo of closed days' rollups.
 #[derive(Clone, FromRef)]
 pub struct PersonalizationState {
     pub app: AppState,
     pub models: Arc<ModelCache>,
     pub serving: Arc<Serving>,
     pub memory: Arc<MemoryCache>,
+    pub closed: Arc<ClosedDays>,
 }
 
 impl PersonalizationState {
@@ -45,6 +46,7 @@ impl PersonalizationState {
             models: Arc::new(ModelCache::default()),
             serving: Arc::new(Serving::default()),
             memory: Arc::new(MemoryCache::default()),
+            closed: Arc::new(ClosedDays::default()),
         }
     }
 }

@@ -48,6 +48,7 @@ use crate::{
 
 use super::{
     cache::{self, Cached, Hit, MemoryCache},
+    closed_days::ClosedDays,
     rollups::{self, ALL},
     segments::{self, UserSegments},
 };
@@ -77,6 +78,7 @@ pub struct Engine<'a> {
     pub models: &'a ModelCache,
     pub serving: &'a Serving,
     pub memory: &'a MemoryCache,
+    pub closed: &'a ClosedDays,
     pub weights: BlendWeights,
 }
 
@@ -137,11 +139,13 @@ impl Engine<'_> {
         segment_id: &str,
     ) -> StoreResult<Option<Value>> {
         let store = self.store();
-        let days = rollups::period(chrono::Utc::now().date_naive(), WINDOW_DAYS);
+        let today = chrono::Utc::now().date_naive();
+        let days = rollups::period(today, WINDOW_DAYS);
         let ctx = self.ctx();
         let (in_segment, totals, snapshot) = futures::try_join!(
-            rollups::segment_engagement(store, segment_id, &days),
-            rollups::totals(store, &days),
+            self.closed
+                .segment_engagement(store, segment_id, &days, today),
+            self.closed.totals(store, &days, today),
             ctx.snapshot(),
         )?;
         // Known: a spec 000 id, a spec 002 segment record, or engagement recorded under the id
@@ -162,7 +166,10 @@ impl Engine<'_> {
         by_engagement.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         by_engagement.truncate(CANDIDATES);
         let candidates: Vec<String> = by_engagement.iter().map(|(id, _)| (*id).clone()).collect();
-        let overall = rollups::content_engagement(store, &candidates, &days).await?;
+        let overall = self
+            .closed
+            .content_engagement(store, &candidates, &days, today)
+            .await?;
         let segment: HashMap<String, i64> = by_engagement
             .iter()
             .map(|(id, e)| ((*id).clone(), *e))
@@ -215,8 +222,11 @@ impl Engine<'_> {
                 None => return Ok(None),
             }
         };
-        let period = rollups::period(chrono::Utc::now().date_naive(), days);
-        let per = rollups::content_engagement(store, std::slice::from_ref(&product_id), &period)
+        let today = chrono::Utc::now().date_naive();
+        let period = rollups::period(today, days);
+        let per = self
+            .closed
+            .content_engagement(store, std::slice::from_ref(&product_id), &period, today)
             .await?
             .remove(&product_id)
             .unwrap_or_default();

@@ -88,7 +88,7 @@ fn random_shard() -> u32 {
 }
 
 /// The updates of one counted signal for an actor in `segments`.
-fn writes(s: &Signal, counter: usize, segments: &[String]) -> Vec<(Key, Update)> {
+pub(super) fn writes(s: &Signal, counter: usize, segments: &[String]) -> Vec<(Key, Update)> {
     let day = s.at.date_naive();
     let expires = s.at.timestamp() + ROLLUP_RETENTION_DAYS * 86_400;
     let shard = random_shard();
