@@ -148,6 +148,31 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
         .unwrap();
     let cached = report::dashboard(store, today, 365).await.unwrap();
     assert_eq!(cached.orders.total_orders, 1, "served from the cache");
+    // The buyer comes back today: their last-active pointer leaves the closed month (a moving
+    // counter, on the month's moving item): the cached month stays valid, the figure moves.
+    analytics::record(
+        store,
+        Event::Login {
+            user_id: "closed-buyer",
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let returned = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(
+        returned.orders.total_orders, 1,
+        "still served from the cache"
+    );
+    assert_eq!(returned.users.active_users, 1);
+    assert_eq!(
+        report::dashboard(store, today, 1)
+            .await
+            .unwrap()
+            .users
+            .active_users,
+        1
+    );
     month_cache::bump(store, &[month]).await.unwrap();
     let bumped = report::dashboard(store, today, 365).await.unwrap();
     assert_eq!(bumped.orders.total_orders, 6, "re-read after the bump");
@@ -204,7 +229,14 @@ async fn months_are_their_days(store: &dyn ItemStore, today: NaiveDate, months: 
             .iter_days()
             .take_while(|d| *d <= month_end(month))
             .collect();
-        let mut month_totals = summed(store, &shards(month, keys::analytics_month)).await;
+        let mut month_keys = shards(month, keys::analytics_month);
+        month_keys.extend(shards(month, keys::analytics_month_moving));
+        let mut month_totals = summed(store, &month_keys).await;
+        let moving = summed(store, &shards(month, keys::analytics_month_moving)).await;
+        assert!(
+            moving.keys().all(|k| analytics::attr::is_moving(k)),
+            "only moving counters on the moving items: {moving:?}"
+        );
         let trend: BTreeMap<String, i64> = month_totals
             .iter()
             .filter(|(k, _)| analytics::attr::parse_trend(k).is_some())
@@ -465,7 +497,9 @@ async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore
     let month = summed(store, &shards(today, keys::analytics_month)).await;
     assert_eq!(month["orders"], 50);
     assert_eq!(month["kept_revenue_cents"], revenue);
-    assert_eq!(month["f_order_last"], 25);
+    let moving = summed(store, &shards(today, keys::analytics_month_moving)).await;
+    assert_eq!(moving["f_order_last"], 25);
+    assert_eq!(moving["st_pending"], 50);
     months_are_their_days(store, today, 1).await;
 }
 

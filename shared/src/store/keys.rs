@@ -99,8 +99,9 @@
 //! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer); `expires_at` 400 days |
 //! | analytics day totals | `ANADAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the day's shop counters by `ADD` (orders, revenue cents, status/payment/source/category breakdowns, searches, views, distinct-user counts, ...; see `domain::analytics`), spread over 8 items, readers sum them; `expires_at` 400 days |
 //! | analytics products day | `ANAPROD#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | per product sold that day `q_<product id>` (quantity) and `r_<product id>` (revenue cents) by `ADD` (cancelled orders withdrawn): one item per shard rather than one per product, so the dashboard reads 8 items a day whatever the number of products (a shard holds about 4,000 products a day within DynamoDB's 400 KB); `expires_at` 400 days |
-//! | analytics month totals | `ANAMON#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | every `ADD` of the month's day totals mirrored (a month item is exactly the sum of its days), plus `t<dd>_<counter>` per day of the month for the daily lists (orders, kept revenue cents, funnel steps): a window reads whole months here and only the days at its ends from `ANADAY#`; `expires_at` 400 days after the month's last day |
+//! | analytics month totals | `ANAMON#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | every `ADD` of the month's day totals mirrored but the moving ones (with `ANAMONM#`, a month is exactly the sum of its days), plus `t<dd>_<counter>` per day of the month for the daily lists (orders, kept revenue cents, funnel steps): a window reads whole months here and only the days at its ends from `ANADAY#`; `expires_at` 400 days after the month's last day |
 //! | analytics products month | `ANAPMON#<yyyy-mm>` | `<shard 0-7, a hash of the product id>` | - | - | `q_<product id>`, `r_<product id>` of the month (the products day `ADD`s mirrored); sharded by product, not at random, so a product is in one shard and a month's 8 items hold each product sold once (an item holds about 4,000 products within 400 KB); `expires_at` 400 days after the month's last day |
+//! | analytics month moving counters | `ANAMONM#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | the month's counters that move on past days all the time (`st_<status>`, `*_last` pointers, `activated`): kept apart from `ANAMON#` so closed months stay cacheable; read on every request, never cached; `expires_at` 400 days after the month's last day |
 //! | analytics month versions | `ANAMONVER` | `ALL` | - | - | `v_<yyyy-mm>`: `ADD 1` after every write to the month items of a month that has ended (a cancellation, an import, the rebuild), `epoch` (random, set once): the per-instance cache of closed months serves a month only while its version stands; kept by the rebuild |
 //! | analytics week | `ANAWEEK#<yyyy-mm-dd of the Monday>` | `COHORTS` | - | - | `signups` of the week and `a_<cohort Monday>`: distinct users of each sign-up week active in this week (`ADD`); `expires_at` 400 days |
 //! | analytics all-time totals | `ANATOTAL` | `ALL` | - | - | `ever_active`: distinct users ever active (`ADD`, once per user) |
@@ -794,6 +795,12 @@ pub fn analytics_month(month: chrono::NaiveDate, shard: u32) -> super::Key {
     super::Key::new(format!("ANAMON#{}", ym(month)), shard.to_string())
 }
 
+/// One of the [`ANALYTICS_SHARDS`] items of a month's moving counters (statuses, last-day
+/// pointers, activations), never cached.
+pub fn analytics_month_moving(month: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAMONM#{}", ym(month)), shard.to_string())
+}
+
 /// One of the [`ANALYTICS_SHARDS`] items of a month's sales per product.
 pub fn analytics_products_month(month: chrono::NaiveDate, shard: u32) -> super::Key {
     super::Key::new(format!("ANAPMON#{}", ym(month)), shard.to_string())
@@ -879,10 +886,11 @@ pub fn analytics_search_clicked(search_id: &str) -> super::Key {
 }
 
 /// Partition prefixes of every item the analytics rebuild recomputes (login days excepted).
-pub const ANALYTICS_PK_PREFIXES: [&str; 9] = [
+pub const ANALYTICS_PK_PREFIXES: [&str; 10] = [
     "ANADAY#",
     "ANAPROD#",
     "ANAMON#",
+    "ANAMONM#",
     "ANAPMON#",
     "ANAWEEK#",
     "ANATOTAL",

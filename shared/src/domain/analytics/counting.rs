@@ -76,11 +76,15 @@ impl Adds {
     /// One `UpdateItem` per item, all issued together ([`ItemStore::update_many`]: one write
     /// transaction locally). The day totals and products are mirrored into their months (see
     /// [`super::window`]): the totals on the same random shard, the products on their product's
-    /// shard, and the daily-list counters also as `t<dd>_<counter>` of the month.
+    /// shard, and the daily-list counters also as `t<dd>_<counter>` of the month. The counters
+    /// that move on past days all the time ([`attr::is_moving`]) go to the month's own
+    /// "moving" item, which is never cached; the others bump the month's version when the month
+    /// has ended (`month_cache`).
     pub(super) async fn flush(self, store: &dyn ItemStore) -> StoreResult<()> {
         let shard = rand::random_range(0..keys::ANALYTICS_SHARDS);
         let mut months: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
         let mut product_months: BTreeMap<(NaiveDate, u32), BTreeMap<String, i64>> = BTreeMap::new();
+        let mut moving: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
         let mut updates: Vec<(Key, Update)> = Vec::new();
         for (target, counters) in self.targets {
             let counters: Vec<(String, i64)> =
@@ -90,8 +94,16 @@ impl Adds {
             }
             let (key, mut update) = match &target {
                 Target::Day(d) => {
-                    let month = months.entry(month_of(*d)).or_default();
                     for (a, n) in &counters {
+                        if attr::is_moving(a) {
+                            *moving
+                                .entry(month_of(*d))
+                                .or_default()
+                                .entry(a.clone())
+                                .or_default() += n;
+                            continue;
+                        }
+                        let month = months.entry(month_of(*d)).or_default();
                         *month.entry(a.clone()).or_default() += n;
                         if attr::TREND.contains(&a.as_str()) {
                             *month.entry(attr::trend(d.day(), a)).or_default() += n;
@@ -135,6 +147,7 @@ impl Adds {
             }
             updates.push((key, update));
         }
+        // The moving items bump nothing (they are never cached).
         let mut written: Vec<NaiveDate> = months.keys().copied().collect();
         written.extend(product_months.keys().map(|(m, _)| *m));
         written.sort();
@@ -146,6 +159,11 @@ impl Adds {
                 product_months
                     .into_iter()
                     .map(|((m, s), c)| (keys::analytics_products_month(m, s), m, c)),
+            )
+            .chain(
+                moving
+                    .into_iter()
+                    .map(|(m, c)| (keys::analytics_month_moving(m, shard), m, c)),
             );
         for (key, month, counters) in month_items {
             let mut update = Update::new().set(EXPIRES_AT, rollup_expiry(month_end(month)));

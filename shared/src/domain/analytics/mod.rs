@@ -19,7 +19,10 @@
 //!   the daily-list counters per day of the month (`t<dd>_orders`, ...). A window reads whole
 //!   months and only the days at its ends ([`window`]): a year is 12 months and about 12 days,
 //!   not 365 days. Products are sharded by product on the month items (each product in one
-//!   shard, so a month's 8 items hold each product once).
+//!   shard, so a month's 8 items hold each product once). The counters that move on past days
+//!   all the time ([`attr::is_moving`]: statuses, last-day pointers, activations) are kept on
+//!   their own month items (`ANAMONM#<yyyy-mm>` / `<shard>`), so the other month items of
+//!   closed months hardly change and each instance caches them ([`month_cache`]).
 //!
 //! Money is summed in integer cents. A cancelled order is withdrawn from the "kept" figures
 //! (revenue, products, categories, the user's spend) on the day it was **placed**, and its
@@ -133,6 +136,14 @@ pub mod attr {
     /// Week item: users of the cohort signed up in the week starting `cohort` active this week.
     pub fn cohort_active(cohort: &str) -> String {
         format!("a_{cohort}")
+    }
+
+    /// Counters that routinely move on past days: status changes (on the day the order was
+    /// placed), the last-day pointers (-1 on the user's previous day) and activations (on the
+    /// sign-up day). On months they live on the "moving" items (`ANAMONM#`), read on every
+    /// request, so the cached closed months change only on cancellations, imports and rebuilds.
+    pub fn is_moving(name: &str) -> bool {
+        name.starts_with("st_") || name.ends_with("_last") || name == ACTIVATED
     }
 
     /// The day counters the daily lists show (dashboard trend, funnel days), also kept per day

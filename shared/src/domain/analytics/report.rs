@@ -122,7 +122,12 @@ pub async fn window_totals(
     let dates = period(today, days);
     let first = dates.first().copied().unwrap_or(today);
     let plan = window::plan(today, days);
-    let (keys, signs) = plan_keys(&plan, keys::analytics_day);
+    let (mut keys, mut signs) = plan_keys(&plan, keys::analytics_day);
+    // The moving counters of the months: read every time, added like a day.
+    for m in &plan.months {
+        keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| keys::analytics_month_moving(*m, s)));
+        signs.insert(keys::analytics_month_moving(*m, 0).pk, true);
+    }
     let (months, chunks) = futures::try_join!(
         month_cache::months(store, &plan.months, today, keys::analytics_month),
         read_all(store, &keys),
@@ -148,10 +153,12 @@ pub async fn window_totals(
         let Some(pk) = item.get(PK).and_then(Value::as_str) else {
             continue;
         };
-        if let Some(label) = pk.strip_prefix("ANADAY#") {
-            let add = signs.get(pk).copied().unwrap_or(false);
-            let sign = if add { 1 } else { -1 };
-            let day = NaiveDate::parse_from_str(label, "%Y-%m-%d").ok();
+        let add = signs.get(pk).copied().unwrap_or(false);
+        let sign = if add { 1 } else { -1 };
+        {
+            let day = pk
+                .strip_prefix("ANADAY#")
+                .and_then(|label| NaiveDate::parse_from_str(label, "%Y-%m-%d").ok());
             for (k, v) in item {
                 let Some(n) = v.as_i64() else { continue };
                 if k == crate::store::EXPIRES_AT {

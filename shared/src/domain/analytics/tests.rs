@@ -52,3 +52,26 @@ fn trend_attributes_name_a_day_of_the_month_and_a_list_counter() {
     }
     assert!(attr::TREND.contains(&attr::KEPT_REVENUE));
 }
+
+#[test]
+fn moving_counters_are_statuses_pointers_and_activations() {
+    for name in [
+        "st_pending",
+        "active_last",
+        "f_view_last",
+        "uq_last",
+        "activated",
+    ] {
+        assert!(attr::is_moving(name), "{name}");
+    }
+    for name in [
+        "orders",
+        "f_view",
+        "first_active",
+        "kept_revenue_cents",
+        "pay_card",
+        "t05_orders",
+    ] {
+        assert!(!attr::is_moving(name), "{name}");
+    }
+}
