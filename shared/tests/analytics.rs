@@ -8,7 +8,9 @@
 //! recorded as the request paths do. Every dashboard, KPI, funnel, cohort and user-behaviour
 //! figure is then computed by brute force from those records and compared with the rollup
 //! answers, for several windows; then the rebuild job runs twice and must give the same answers.
-//! 50 concurrent orders must move the counters exactly.
+//! 50 concurrent orders must move the counters exactly. The month rollups must equal the sum of
+//! their days, and the recommendation month totals the sum of the recommendation day totals,
+//! before and after the rebuild.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -18,6 +20,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shared::ai::local::LocalEmbedder;
 use shared::auth::Role;
+use shared::domain::analytics::window::{month_end, month_of};
 use shared::domain::analytics::{
     self, Event, normalise_query, rebuild, report, source_label, week_of, ymd,
 };
@@ -25,11 +28,13 @@ use shared::domain::catalog::search::{self, SearchLog};
 use shared::domain::catalog::{self, NewCategory, NewProduct, ProductRecord};
 use shared::domain::interactions::{self, Actor, InteractionKind, Signal};
 use shared::domain::orders::{self, OrderLine, OrderRecord, OrderStatus, PAYMENT_METHODS};
+use shared::domain::rec_tracking::{self, Served, ServedItem, rollups};
 use shared::domain::users::{self, NewUser};
 use shared::money::Cents;
-use shared::store::ItemStore;
+use shared::reco::algorithm::{Algorithm, Family};
 use shared::store::dynamo::DynamoStore;
 use shared::store::local::LocalStore;
+use shared::store::{ItemStore, Key, Update, keys};
 
 async fn memory_store() -> Arc<dyn ItemStore> {
     Arc::new(LocalStore::in_memory().unwrap())
@@ -96,7 +101,249 @@ macro_rules! on_every_store {
 on_every_store!(
     fifty_concurrent_orders_move_the_counters_exactly,
     every_figure_matches_brute_force_and_the_rebuild,
+    recommendation_month_totals_are_their_days_and_are_rebuilt,
+    a_write_to_a_closed_month_reaches_the_cached_answer,
 );
+
+/// A closed month is served from the per-instance cache (a write that skips the version bump
+/// is not seen); a cancellation of one of its orders bumps its version, so the next answer
+/// withdraws the order.
+async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemStore) {
+    use shared::domain::analytics::month_cache;
+    let products = products(store, 2).await;
+    let now = Utc::now();
+    let today = now.date_naive();
+    // In a month that ended at least 9 days ago: cached.
+    let at = (month_of(today) - Duration::days(40))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let month = month_of(at.date_naive());
+    assert!(month_cache::is_closed(month, today));
+    let order = order_of(
+        "closed-buyer",
+        &[(&products[0], 2)],
+        "credit_card",
+        None,
+        at,
+    );
+    assert!(orders::import_historical(store, &order).await.unwrap());
+    analytics::record(store, Event::OrderPlaced(&order))
+        .await
+        .unwrap();
+    let before = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(before.orders.total_orders, 1);
+    assert_eq!(
+        Cents::round_from(before.orders.total_revenue),
+        order.total_amount
+    );
+    // Behind the cache's back: not seen until the month's version moves.
+    store
+        .update(
+            &keys::analytics_month(month, 0),
+            Update::new().add("orders", 5),
+            None,
+        )
+        .await
+        .unwrap();
+    let cached = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(cached.orders.total_orders, 1, "served from the cache");
+    // The buyer comes back today: their last-active pointer leaves the closed month (a moving
+    // counter, on the month's moving item): the cached month stays valid, the figure moves.
+    analytics::record(
+        store,
+        Event::Login {
+            user_id: "closed-buyer",
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let returned = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(
+        returned.orders.total_orders, 1,
+        "still served from the cache"
+    );
+    assert_eq!(returned.users.active_users, 1);
+    assert_eq!(
+        report::dashboard(store, today, 1)
+            .await
+            .unwrap()
+            .users
+            .active_users,
+        1
+    );
+    month_cache::bump(store, &[month]).await.unwrap();
+    let bumped = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(bumped.orders.total_orders, 6, "re-read after the bump");
+    // A cancellation through the write path bumps the month itself.
+    let (cancelled, from) =
+        orders::update_status_from(store, &order.id, OrderStatus::Cancelled, None)
+            .await
+            .unwrap();
+    analytics::record(
+        store,
+        Event::OrderStatusChanged {
+            order: &cancelled,
+            from,
+        },
+    )
+    .await
+    .unwrap();
+    let after = report::dashboard(store, today, 365).await.unwrap();
+    assert_eq!(after.orders.total_revenue, 0.0);
+    assert_eq!(after.orders.status_breakdown["cancelled"], 1);
+    assert!(after.products.top_products.is_empty());
+    let k = report::kpis(store, today, 365).await.unwrap();
+    assert_eq!(k.average_order_value, 0.0);
+}
+
+/// The numeric attributes of `keys`' items summed (zeros dropped; `expires_at` left out).
+async fn summed(store: &dyn ItemStore, keys: &[Key]) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for chunk in keys.chunks(100) {
+        for item in store.batch_get(chunk).await.unwrap() {
+            for (k, v) in &item {
+                if let Some(n) = v.as_i64()
+                    && k != "expires_at"
+                {
+                    *out.entry(k.clone()).or_default() += n;
+                }
+            }
+        }
+    }
+    out.retain(|_, n| *n != 0);
+    out
+}
+
+fn shards<F: Fn(NaiveDate, u32) -> Key>(day: NaiveDate, key: F) -> Vec<Key> {
+    (0..keys::ANALYTICS_SHARDS).map(|s| key(day, s)).collect()
+}
+
+/// Each month item of the last `months` months holds exactly the sum of its day items, and its
+/// `t<dd>_*` attributes the day's list counters; the same for the products.
+async fn months_are_their_days(store: &dyn ItemStore, today: NaiveDate, months: u32) {
+    let mut month = month_of(today);
+    for _ in 0..months {
+        let days: Vec<NaiveDate> = month
+            .iter_days()
+            .take_while(|d| *d <= month_end(month))
+            .collect();
+        let mut month_keys = shards(month, keys::analytics_month);
+        month_keys.extend(shards(month, keys::analytics_month_moving));
+        let mut month_totals = summed(store, &month_keys).await;
+        let moving = summed(store, &shards(month, keys::analytics_month_moving)).await;
+        assert!(
+            moving.keys().all(|k| analytics::attr::is_moving(k)),
+            "only moving counters on the moving items: {moving:?}"
+        );
+        let trend: BTreeMap<String, i64> = month_totals
+            .iter()
+            .filter(|(k, _)| analytics::attr::parse_trend(k).is_some())
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        month_totals.retain(|k, _| analytics::attr::parse_trend(k).is_none());
+        let mut day_totals = BTreeMap::new();
+        let mut day_trend = BTreeMap::new();
+        for d in &days {
+            let one = summed(store, &shards(*d, keys::analytics_day)).await;
+            for (k, v) in &one {
+                *day_totals.entry(k.clone()).or_insert(0) += v;
+                if analytics::attr::TREND.contains(&k.as_str()) {
+                    use chrono::Datelike;
+                    day_trend.insert(analytics::attr::trend(d.day(), k), *v);
+                }
+            }
+        }
+        day_totals.retain(|_, n| *n != 0);
+        assert_eq!(month_totals, day_totals, "month {month}");
+        assert_eq!(trend, day_trend, "daily lists of month {month}");
+        let month_products = summed(store, &shards(month, keys::analytics_products_month)).await;
+        let day_keys: Vec<Key> = days
+            .iter()
+            .flat_map(|d| shards(*d, keys::analytics_products_day))
+            .collect();
+        assert_eq!(
+            month_products,
+            summed(store, &day_keys).await,
+            "products of month {month}"
+        );
+        month = month_of(month - Duration::days(1));
+    }
+}
+
+/// Served homepage and trending lists on days over the last 70 days, then: every family's
+/// total over 1/7/30/365 days from [`rollups::totals_by_family`] (month totals and days) equals
+/// the sum of its day totals ([`rollups::totals`]); a corrupted month total is repaired by the
+/// rebuild, which gives the same figures twice.
+async fn recommendation_month_totals_are_their_days_and_are_rebuilt(store: &dyn ItemStore) {
+    let now = Utc::now();
+    let today = now.date_naive();
+    let mut rng = StdRng::seed_from_u64(11);
+    for i in 0..40 {
+        let at = now - Duration::days(rng.random_range(0..70));
+        let served = Served {
+            recommendation_type: "homepage".into(),
+            blended: i % 2 == 0,
+            actor: None,
+            arm: None,
+            items: vec![
+                ServedItem {
+                    product_id: format!("p{}", i % 5),
+                    algorithm: Algorithm::CollaborativeFiltering,
+                    score: 0.5,
+                },
+                ServedItem {
+                    product_id: format!("p{}", i % 3),
+                    algorithm: Algorithm::Trending,
+                    score: 0.25,
+                },
+            ],
+        };
+        rec_tracking::record_served(store, &rec_tracking::new_recommendation_id(), &served, at)
+            .await
+            .unwrap();
+    }
+    async fn matches(store: &dyn ItemStore, today: NaiveDate) -> bool {
+        for days in [1, 7, 30, 365] {
+            let by_family = rollups::totals_by_family(store, today, days).await.unwrap();
+            for family in Family::ALL {
+                let days_only = rollups::totals(store, &[family], today, days)
+                    .await
+                    .unwrap();
+                if by_family.get(&family).copied().unwrap_or_default() != days_only {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+    assert!(matches(store, today).await, "month totals = their days");
+    let a_year = rollups::totals(store, &[Family::Trending], today, 365)
+        .await
+        .unwrap();
+    assert_eq!(a_year.impressions, 40);
+    // A month total out of step with its days (as after an import of day totals).
+    let last_month = month_of(month_of(today) - Duration::days(1));
+    store
+        .update(
+            &keys::rec_month_totals(last_month, 0),
+            Update::new().add("trending_impressions", 1000),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!matches(store, today).await, "the corruption shows");
+    let first = rebuild::rebuild(store, today).await.unwrap();
+    assert!(first.rec_months > 0);
+    assert!(matches(store, today).await, "rebuilt from the days");
+    let second = rebuild::rebuild(store, today).await.unwrap();
+    assert_eq!(second.rec_months, first.rec_months);
+    assert!(
+        matches(store, today).await,
+        "rebuilding twice changes nothing"
+    );
+}
 
 fn millis(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -246,6 +493,14 @@ async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore
     let by_method: i64 = d.orders.payment_method_breakdown.values().sum();
     assert_eq!(by_method, 50);
     assert_eq!(d.orders.recommendation_source_breakdown["direct"], 50);
+    // The month items took the same 50 orders (concurrent ADDs on their shards).
+    let month = summed(store, &shards(today, keys::analytics_month)).await;
+    assert_eq!(month["orders"], 50);
+    assert_eq!(month["kept_revenue_cents"], revenue);
+    let moving = summed(store, &shards(today, keys::analytics_month_moving)).await;
+    assert_eq!(moving["f_order_last"], 25);
+    assert_eq!(moving["st_pending"], 50);
+    months_are_their_days(store, today, 1).await;
 }
 
 /// The raw records of the generated shop, as written.
@@ -959,12 +1214,14 @@ async fn every_figure_matches_brute_force_and_the_rebuild(store: &dyn ItemStore)
         "a busy enough shop"
     );
     check_against_brute_force(store, &w).await;
+    months_are_their_days(store, w.today, 3).await;
     let on_write = answers(store, &w).await;
     let first = rebuild::rebuild(store, w.today).await.unwrap();
     assert_eq!(first.orders, w.orders.len());
     assert_eq!(first.searches, w.searches.len());
     assert!(first.deleted_items > 0);
     check_against_brute_force(store, &w).await;
+    months_are_their_days(store, w.today, 3).await;
     assert_eq!(
         answers(store, &w).await,
         on_write,

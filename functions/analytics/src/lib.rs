@@ -6,8 +6,8 @@
 //! - `GET /api/v1/analytics/user/{user_id}/behavior?days=`: the user, or shop-wide
 //!   `analytics.view`.
 //!
-//! Every figure comes from the rollups of [`shared::domain::analytics`] (O(days) reads, never a
-//! scan). `GET /admin/analytics/recommendations/performance` stays in the admin function.
+//! Every figure comes from the rollups of [`shared::domain::analytics`] (whole months from the
+//! month rollups and the days at the window's ends from the day rollups; never a scan). `GET /admin/analytics/recommendations/performance` stays in the admin function.
 
 mod handlers;
 

@@ -76,6 +76,7 @@
 //! | latest recommendation click | `RECLASTCLICK#<user id>` | `<product id>` | - | - | the list a user last clicked the product in (its day, algorithm, blended, arm); `expires_at` 24 h (click-then-purchase attribution) |
 //! | recommendation product rollup | `RECPERF#<yyyy-mm-dd>#<shard 0-7, random per write>` | `<product id>` | - | - | per family (`collaborative`, ...): `<family>_impressions`, `_score_micros`, `_clicks`, `_conversions` by `ADD`; a product has up to 8 items a day (readers sum them), so a product in every list is not one hot item; `expires_at` 400 days |
 //! | recommendation day totals | `RECDAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the same per-family counters for the whole day (`ADD`), spread over 8 items; `expires_at` 400 days |
+//! | recommendation month totals | `RECMON#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | the day totals' `ADD`s mirrored into the month (the analytics dashboard and KPIs read whole months here, the days at a window's ends from `RECDAY#`); rebuilt from `RECDAY#` by `analytics-rebuild`; `expires_at` 400 days after the month's last day |
 //! | A/B experiment | `EXPERIMENTS` | `EXP#<experiment id (UUID v7: sorts by creation)>` | - | - | name, recommendation type, arms (name, config id, traffic share), control, status, times, winner (few: one partition) |
 //! | running experiment of a type | `EXPERIMENTS` | `RUNNING#<recommendation type>` | - | - | `experiment_id`, arms, control: the one-running-per-type lock, put with the experiment (`ItemNotExists`) and deleted with its stop in one transaction; what assignment reads (cached per instance) |
 //! | experiment arm counters | `EXPARM#<experiment id>#<arm>#<shard 0-7>` | `COUNTERS` | - | - | `users`, `impressions`, `clicks`, `conversions`, `revenue_cents` by `ADD` (events on a random shard; users by the actor's shard); results sum the shards |
@@ -98,6 +99,10 @@
 //! | segment day rollup | `SEGPERF#<segment id>` | `<yyyy-mm-dd>#<shard 0-7>` | - | - | `orders`, `revenue_cents` of the segment's members that day (`ADD` at each order, for each segment of the buyer, on a random shard so a big segment's day is not one hot item; readers sum the shards); `expires_at` 400 days |
 //! | analytics day totals | `ANADAY#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | the day's shop counters by `ADD` (orders, revenue cents, status/payment/source/category breakdowns, searches, views, distinct-user counts, ...; see `domain::analytics`), spread over 8 items, readers sum them; `expires_at` 400 days |
 //! | analytics products day | `ANAPROD#<yyyy-mm-dd>` | `<shard 0-7, random per write>` | - | - | per product sold that day `q_<product id>` (quantity) and `r_<product id>` (revenue cents) by `ADD` (cancelled orders withdrawn): one item per shard rather than one per product, so the dashboard reads 8 items a day whatever the number of products (a shard holds about 4,000 products a day within DynamoDB's 400 KB); `expires_at` 400 days |
+//! | analytics month totals | `ANAMON#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | every `ADD` of the month's day totals mirrored but the moving ones (with `ANAMONM#`, a month is exactly the sum of its days), plus `t<dd>_<counter>` per day of the month for the daily lists (orders, kept revenue cents, funnel steps): a window reads whole months here and only the days at its ends from `ANADAY#`; `expires_at` 400 days after the month's last day |
+//! | analytics products month | `ANAPMON#<yyyy-mm>` | `<shard 0-7, a hash of the product id>` | - | - | `q_<product id>`, `r_<product id>` of the month (the products day `ADD`s mirrored); sharded by product, not at random, so a product is in one shard and a month's 8 items hold each product sold once (an item holds about 4,000 products within 400 KB); `expires_at` 400 days after the month's last day |
+//! | analytics month moving counters | `ANAMONM#<yyyy-mm>` | `<shard 0-7, the same random shard as the day write>` | - | - | the month's counters that move on past days all the time (`st_<status>`, `*_last` pointers, `activated`): kept apart from `ANAMON#` so closed months stay cacheable; read on every request, never cached; `expires_at` 400 days after the month's last day |
+//! | analytics month versions | `ANAMONVER` | `ALL` | - | - | `v_<yyyy-mm>`: `ADD 1` after every write to the month items of a month that has ended (a cancellation, an import, the rebuild), `epoch` (random, set once): the per-instance cache of closed months serves a month only while its version stands; kept by the rebuild |
 //! | analytics week | `ANAWEEK#<yyyy-mm-dd of the Monday>` | `COHORTS` | - | - | `signups` of the week and `a_<cohort Monday>`: distinct users of each sign-up week active in this week (`ADD`); `expires_at` 400 days |
 //! | analytics all-time totals | `ANATOTAL` | `ALL` | - | - | `ever_active`: distinct users ever active (`ADD`, once per user) |
 //! | analytics user state | `ANAUSER#<user id>` | `STATE` | - | - | `signup_day`, first/last active day, last view/cart/order day, `activated`: the pointers behind the exact distinct counts of a window (moved by conditional update) |
@@ -559,6 +564,19 @@ pub fn rec_day_totals(day: chrono::NaiveDate, shard: u32) -> super::Key {
     )
 }
 
+/// One of the [`REC_ROLLUP_SHARDS`] items of a month's recommendation totals (`month`: any day).
+pub fn rec_month_totals(month: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(
+        format!("RECMON#{}", month.format("%Y-%m")),
+        shard.to_string(),
+    )
+}
+
+/// Partition prefix of the recommendation month totals (rebuilt by `analytics-rebuild`).
+pub const REC_MONTH_PK_PREFIX: &str = "RECMON#";
+/// Partition prefix of the recommendation day totals.
+pub const REC_DAY_PK_PREFIX: &str = "RECDAY#";
+
 /// Partition of the A/B experiment records and of the running-experiment locks (a few items).
 pub const EXPERIMENTS_PK: &str = "EXPERIMENTS";
 pub const EXPERIMENT_SK_PREFIX: &str = "EXP#";
@@ -776,6 +794,42 @@ pub fn analytics_products_day(day: chrono::NaiveDate, shard: u32) -> super::Key 
     super::Key::new(format!("ANAPROD#{}", ymd(day)), shard.to_string())
 }
 
+/// `yyyy-mm` of the month of `day`.
+fn ym(day: chrono::NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+/// One of the [`ANALYTICS_SHARDS`] items of a month's analytics totals (`month`: any day of it).
+pub fn analytics_month(month: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAMON#{}", ym(month)), shard.to_string())
+}
+
+/// One of the [`ANALYTICS_SHARDS`] items of a month's moving counters (statuses, last-day
+/// pointers, activations), never cached.
+pub fn analytics_month_moving(month: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAMONM#{}", ym(month)), shard.to_string())
+}
+
+/// One of the [`ANALYTICS_SHARDS`] items of a month's sales per product.
+pub fn analytics_products_month(month: chrono::NaiveDate, shard: u32) -> super::Key {
+    super::Key::new(format!("ANAPMON#{}", ym(month)), shard.to_string())
+}
+
+/// The versions of the month rollups (`v_<yyyy-mm>`, `ADD`ed after each write to an ended
+/// month) and the table's cache `epoch`: what the per-instance cache of closed months checks.
+/// Not under an analytics prefix: the rebuild keeps it (versions only grow).
+pub fn analytics_month_versions() -> super::Key {
+    super::Key::new("ANAMONVER", "ALL")
+}
+
+/// The shard of a product's month sales: a fixed hash (FNV-1a) of its id.
+pub fn analytics_product_shard(product_id: &str) -> u32 {
+    let hash = product_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % ANALYTICS_SHARDS
+}
+
 /// The cohort counters of the week starting on `monday`.
 pub fn analytics_week(monday: chrono::NaiveDate) -> super::Key {
     super::Key::new(format!("ANAWEEK#{}", ymd(monday)), "COHORTS")
@@ -841,9 +895,12 @@ pub fn analytics_search_clicked(search_id: &str) -> super::Key {
 }
 
 /// Partition prefixes of every item the analytics rebuild recomputes (login days excepted).
-pub const ANALYTICS_PK_PREFIXES: [&str; 7] = [
+pub const ANALYTICS_PK_PREFIXES: [&str; 10] = [
     "ANADAY#",
     "ANAPROD#",
+    "ANAMON#",
+    "ANAMONM#",
+    "ANAPMON#",
     "ANAWEEK#",
     "ANATOTAL",
     "ANAUSER#",

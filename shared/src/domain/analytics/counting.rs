@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::Value;
 
+use super::window::{month_end, month_of};
 use super::{ROLLUP_RETENTION_DAYS, attr, day_of, normalise_query, week_of, ymd};
 use crate::domain::catalog::search::{SEARCH_LOG_TTL_SECONDS, SearchLog};
 use crate::domain::users;
@@ -72,24 +73,65 @@ impl Adds {
             .or_default() += by;
     }
 
-    /// One `UpdateItem` per item, all issued together.
+    /// One `UpdateItem` per item, all issued together ([`ItemStore::update_many`]: one write
+    /// transaction locally). The day totals and products are mirrored into their months (see
+    /// [`super::window`]): the totals on the same random shard, the products on their product's
+    /// shard, and the daily-list counters also as `t<dd>_<counter>` of the month. The counters
+    /// that move on past days all the time ([`attr::is_moving`]) go to the month's own
+    /// "moving" item, which is never cached; the others bump the month's version when the month
+    /// has ended (`month_cache`).
     pub(super) async fn flush(self, store: &dyn ItemStore) -> StoreResult<()> {
         let shard = rand::random_range(0..keys::ANALYTICS_SHARDS);
-        let writes = self.targets.into_iter().filter_map(|(target, counters)| {
+        let mut months: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut product_months: BTreeMap<(NaiveDate, u32), BTreeMap<String, i64>> = BTreeMap::new();
+        let mut moving: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
+        let mut updates: Vec<(Key, Update)> = Vec::new();
+        for (target, counters) in self.targets {
             let counters: Vec<(String, i64)> =
                 counters.into_iter().filter(|(_, n)| *n != 0).collect();
             if counters.is_empty() {
-                return None;
+                continue;
             }
             let (key, mut update) = match &target {
-                Target::Day(d) => (
-                    keys::analytics_day(*d, shard),
-                    Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
-                ),
-                Target::Products(d) => (
-                    keys::analytics_products_day(*d, shard),
-                    Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
-                ),
+                Target::Day(d) => {
+                    for (a, n) in &counters {
+                        if attr::is_moving(a) {
+                            *moving
+                                .entry(month_of(*d))
+                                .or_default()
+                                .entry(a.clone())
+                                .or_default() += n;
+                            continue;
+                        }
+                        let month = months.entry(month_of(*d)).or_default();
+                        *month.entry(a.clone()).or_default() += n;
+                        if attr::TREND.contains(&a.as_str()) {
+                            *month.entry(attr::trend(d.day(), a)).or_default() += n;
+                        }
+                    }
+                    (
+                        keys::analytics_day(*d, shard),
+                        Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
+                    )
+                }
+                Target::Products(d) => {
+                    for (a, n) in &counters {
+                        let product = a
+                            .strip_prefix("q_")
+                            .or_else(|| a.strip_prefix("r_"))
+                            .unwrap_or(a);
+                        let s = keys::analytics_product_shard(product);
+                        *product_months
+                            .entry((month_of(*d), s))
+                            .or_default()
+                            .entry(a.clone())
+                            .or_default() += n;
+                    }
+                    (
+                        keys::analytics_products_day(*d, shard),
+                        Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
+                    )
+                }
                 Target::UserDay(u, d) => (
                     keys::analytics_user_day(u, *d),
                     Update::new().set(EXPIRES_AT, rollup_expiry(*d)),
@@ -103,10 +145,43 @@ impl Adds {
             for (a, n) in counters {
                 update = update.add(a, n);
             }
-            Some(async move { store.update(&key, update, None).await.map(drop) })
-        });
-        futures::future::try_join_all(writes).await?;
-        Ok(())
+            updates.push((key, update));
+        }
+        // The moving items bump nothing (they are never cached).
+        let mut written: Vec<NaiveDate> = months.keys().copied().collect();
+        written.extend(product_months.keys().map(|(m, _)| *m));
+        written.sort();
+        written.dedup();
+        let month_items = months
+            .into_iter()
+            .map(|(m, c)| (keys::analytics_month(m, shard), m, c))
+            .chain(
+                product_months
+                    .into_iter()
+                    .map(|((m, s), c)| (keys::analytics_products_month(m, s), m, c)),
+            )
+            .chain(
+                moving
+                    .into_iter()
+                    .map(|(m, c)| (keys::analytics_month_moving(m, shard), m, c)),
+            );
+        for (key, month, counters) in month_items {
+            let mut update = Update::new().set(EXPIRES_AT, rollup_expiry(month_end(month)));
+            let mut any = false;
+            for (a, n) in counters.into_iter().filter(|(_, n)| *n != 0) {
+                update = update.add(a, n);
+                any = true;
+            }
+            if any {
+                updates.push((key, update));
+            }
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        store.update_many(updates).await?;
+        // After the month writes have landed (see `month_cache`).
+        super::month_cache::bump_written(store, &written).await
     }
 }
 

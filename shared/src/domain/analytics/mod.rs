@@ -12,7 +12,17 @@
 //!   attributes of the day's shard items (8 reads a day whatever the catalogue);
 //! - **user day** (`ANAUSER#<user>` / `DAY#<day>`): one user's orders, spend, categories,
 //!   searches (the behaviour route);
-//! - **week** (`ANAWEEK#<Monday>`): sign-ups and cohort activity.
+//! - **week** (`ANAWEEK#<Monday>`): sign-ups and cohort activity;
+//! - **months** (`ANAMON#<yyyy-mm>` / `<shard>`, `ANAPMON#<yyyy-mm>` / `<shard>`): every `ADD`
+//!   of the day totals and products mirrored into the day's month (in the same
+//!   `update_many`), so a month item is exactly the sum of its days; the month totals also keep
+//!   the daily-list counters per day of the month (`t<dd>_orders`, ...). A window reads whole
+//!   months and only the days at its ends ([`window`]): a year is 12 months and about 12 days,
+//!   not 365 days. Products are sharded by product on the month items (each product in one
+//!   shard, so a month's 8 items hold each product once). The counters that move on past days
+//!   all the time ([`attr::is_moving`]: statuses, last-day pointers, activations) are kept on
+//!   their own month items (`ANAMONM#<yyyy-mm>` / `<shard>`), so the other month items of
+//!   closed months hardly change and each instance caches them ([`month_cache`]).
 //!
 //! Money is summed in integer cents. A cancelled order is withdrawn from the "kept" figures
 //! (revenue, products, categories, the user's spend) on the day it was **placed**, and its
@@ -25,7 +35,8 @@
 //! each query) keeps a **pointer** to the last day it did the thing (`STATE` item, moved forward
 //! only by a conditional update on the old value); the day item holds how many pointers rest on
 //! that day (`*_last`: -1 on the old day, +1 on the new one). The users who did it within the
-//! last `d` days are exactly the pointers resting on those days: an O(days) sum. The first
+//! last `d` days are exactly the pointers resting on those days: a sum, so it adds up over
+//! months like every other counter (a month's `*_last` is the pointers resting in that month). The first
 //! active day is kept the same way (moved backward only), which gives retention (see
 //! [`report`]). Cohort activity is a week marker per user and week.
 //!
@@ -40,8 +51,10 @@
 //! user id (their views and cart adds still count in the day totals).
 
 mod counting;
+pub mod month_cache;
 pub mod rebuild;
 pub mod report;
+pub mod window;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -123,6 +136,32 @@ pub mod attr {
     /// Week item: users of the cohort signed up in the week starting `cohort` active this week.
     pub fn cohort_active(cohort: &str) -> String {
         format!("a_{cohort}")
+    }
+
+    /// Counters that routinely move on past days: status changes (on the day the order was
+    /// placed), the last-day pointers (-1 on the user's previous day) and activations (on the
+    /// sign-up day). On months they live on the "moving" items (`ANAMONM#`), read on every
+    /// request, so the cached closed months change only on cancellations, imports and rebuilds.
+    pub fn is_moving(name: &str) -> bool {
+        name.starts_with("st_") || name.ends_with("_last") || name == ACTIVATED
+    }
+
+    /// The day counters the daily lists show (dashboard trend, funnel days), also kept per day
+    /// of the month on the month items as [`trend`].
+    pub const TREND: [&str; 5] = [ORDERS, KEPT_REVENUE, "f_view", "f_cart", "f_order"];
+
+    /// Month item: counter `name` of the month's day `day_of_month` (1-31).
+    pub fn trend(day_of_month: u32, name: &str) -> String {
+        format!("t{day_of_month:02}_{name}")
+    }
+
+    /// `(day of month, counter)` of a [`trend`] attribute name.
+    pub fn parse_trend(attr: &str) -> Option<(u32, &str)> {
+        let rest = attr.strip_prefix('t')?;
+        let (digits, name) = (rest.get(..2)?, rest.get(2..)?.strip_prefix('_')?);
+        let day: u32 = digits.parse().ok()?;
+        (digits.bytes().all(|b| b.is_ascii_digit()) && (1..=31).contains(&day))
+            .then_some((day, name))
     }
 }
 

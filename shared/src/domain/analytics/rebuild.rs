@@ -1,13 +1,18 @@
 //! The `analytics-rebuild` job: every analytics rollup recomputed from the raw records, for
 //! after an import or a change of definitions. Not scheduled.
 //!
-//! 1. Every analytics item (rollups, markers, pointers; not the login days, which are raw
-//!    records) is deleted: a segmented scan of the table, the one place analytics scans.
+//! 1. Every analytics item (day and month rollups, markers, pointers; not the login days, which
+//!    are raw records) and every recommendation month total is deleted: a segmented scan of the table, the one place analytics scans.
 //! 2. The raw records are replayed through [`super::record`], the same code the request paths
 //!    call, so the rebuilt figures are the on-write figures by construction: users (sign-up),
 //!    login days (and each account's `last_login`), every order with its current status, the
 //!    search logs and their clicks of the last 90 days (the logs' retention), and the product
 //!    views and cart adds of the interaction log's raw events (kept 90 days).
+//!
+//! 3. Every month's version is bumped (`month_cache`): no instance serves a month cached before.
+//! 4. The recommendation month totals (`RECMON#`) are summed from the recommendation day
+//!    totals (`RECDAY#`) the scan found: those day items are the recommendation counters' own
+//!    record (`rec_tracking`), not rebuilt here.
 //!
 //! The replay's writes are `ADD`s that commute, and markers and pointers make repeated or
 //! reordered events count once, so events are replayed concurrently. Running it twice gives the
@@ -18,15 +23,21 @@
 //! log has no actor for them), logins before login days were recorded (only the last one), and
 //! searches and views older than the raw records' 90 days.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
+use super::window::{month_end, month_of};
 use super::{Event, record};
 use crate::domain::catalog::search::SearchLog;
 use crate::domain::interactions::{self, Actor, InteractionKind};
 use crate::domain::orders::{self, OrderRecord};
-use crate::store::{ItemStore, Key, PK, Query, Scan, StoreResult, from_item, keys, query_all};
+use crate::store::{
+    EXPIRES_AT, Item, ItemStore, Key, PK, Query, Scan, StoreResult, Update, from_item, keys,
+    query_all,
+};
 
 /// The fields of an account the replay needs.
 struct UserRow {
@@ -52,6 +63,8 @@ pub struct RebuildReport {
     pub search_clicks: usize,
     pub views: usize,
     pub cart_adds: usize,
+    /// Recommendation month totals written (from the day totals).
+    pub rec_months: usize,
 }
 
 fn is_analytics(pk: &str) -> bool {
@@ -60,14 +73,20 @@ fn is_analytics(pk: &str) -> bool {
         .any(|p| pk.starts_with(p))
 }
 
-/// The analytics items to delete and the login days to keep (user, day).
-async fn scan_segment(
-    store: &dyn ItemStore,
-    segment: u32,
-) -> StoreResult<(Vec<Key>, Vec<(String, NaiveDate)>)> {
+/// What the scan of one segment found.
+#[derive(Default)]
+struct Found {
+    /// Analytics items and recommendation month totals, to delete.
+    delete: Vec<Key>,
+    /// Login days to keep (user, day).
+    logins: Vec<(String, NaiveDate)>,
+    /// The recommendation day totals (the month totals are rebuilt from them).
+    rec_days: Vec<Item>,
+}
+
+async fn scan_segment(store: &dyn ItemStore, segment: u32) -> StoreResult<Found> {
     let mut cursor = None;
-    let mut delete = Vec::new();
-    let mut logins = Vec::new();
+    let mut found = Found::default();
     loop {
         let page = store
             .scan(Scan {
@@ -77,8 +96,16 @@ async fn scan_segment(
                 cursor,
             })
             .await?;
-        for item in &page.items {
-            let Some(key) = Key::of(item) else { continue };
+        for item in page.items {
+            let Some(key) = Key::of(&item) else { continue };
+            if key.pk.starts_with(keys::REC_DAY_PK_PREFIX) {
+                found.rec_days.push(item);
+                continue;
+            }
+            if key.pk.starts_with(keys::REC_MONTH_PK_PREFIX) {
+                found.delete.push(key);
+                continue;
+            }
             if !is_analytics(&key.pk) {
                 continue;
             }
@@ -87,15 +114,15 @@ async fn scan_segment(
                     key.pk.strip_prefix("ANAUSER#"),
                     NaiveDate::parse_from_str(day, "%Y-%m-%d"),
                 ) {
-                    logins.push((user.to_string(), d));
+                    found.logins.push((user.to_string(), d));
                 }
                 continue;
             }
-            delete.push(key);
+            found.delete.push(key);
         }
         match page.cursor {
             Some(c) => cursor = Some(c),
-            None => return Ok((delete, logins)),
+            None => return Ok(found),
         }
     }
 }
@@ -112,15 +139,18 @@ pub async fn rebuild(store: &dyn ItemStore, today: NaiveDate) -> StoreResult<Reb
     let scans: Vec<_> = (0..SEGMENTS).map(|s| scan_segment(store, s)).collect();
     let mut delete = Vec::new();
     let mut logins = Vec::new();
-    for (d, l) in futures::future::try_join_all(scans).await? {
-        delete.extend(d);
-        logins.extend(l);
+    let mut rec_days = Vec::new();
+    for f in futures::future::try_join_all(scans).await? {
+        delete.extend(f.delete);
+        logins.extend(f.logins);
+        rec_days.extend(f.rec_days);
     }
     report.deleted_items = delete.len();
     stream::iter(delete.iter().map(|k| store.delete(k, None)))
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<_>>()
         .await?;
+    report.rec_months = rec_months(store, &rec_days).await?;
 
     let users: Vec<UserRow> = query_all(
         store,
@@ -253,7 +283,61 @@ pub async fn rebuild(store: &dyn ItemStore, today: NaiveDate) -> StoreResult<Reb
         }),
     )
     .await?;
+    // Months whose items were deleted and nothing replayed into them: their cached copies go too.
+    let mut months = Vec::new();
+    let mut month = month_of(today - Duration::days(super::ROLLUP_RETENTION_DAYS + 31));
+    while month <= today {
+        months.push(month);
+        month = month_end(month) + Duration::days(1);
+    }
+    super::month_cache::bump(store, &months).await?;
     Ok(report)
+}
+
+/// The recommendation month totals (`RECMON#`), each the sum of its shard's day totals
+/// (`RECDAY#`, the recommendation counters' own record): the number of items written.
+async fn rec_months(store: &dyn ItemStore, days: &[Item]) -> StoreResult<usize> {
+    let mut months: BTreeMap<(NaiveDate, String), BTreeMap<&str, i64>> = BTreeMap::new();
+    for item in days {
+        let Some(key) = Key::of(item) else { continue };
+        let Some(day) = key
+            .pk
+            .strip_prefix(keys::REC_DAY_PK_PREFIX)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        let sums = months.entry((month_of(day), key.sk.clone())).or_default();
+        for (k, v) in item {
+            if let Some(n) = v.as_i64()
+                && k != EXPIRES_AT
+            {
+                *sums.entry(k.as_str()).or_default() += n;
+            }
+        }
+    }
+    let mut writes = Vec::new();
+    for ((month, shard), sums) in &months {
+        let Ok(shard) = shard.parse::<u32>() else {
+            continue;
+        };
+        let expires = month_end(*month)
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp())
+            + crate::domain::rec_tracking::rollups::ROLLUP_RETENTION_DAYS * 24 * 3600;
+        let mut update = Update::new().set(EXPIRES_AT, expires);
+        for (k, n) in sums {
+            update = update.add(*k, *n);
+        }
+        let key = keys::rec_month_totals(*month, shard);
+        writes.push(async move { store.update(&key, update, None).await.map(drop) });
+    }
+    let n = writes.len();
+    stream::iter(writes)
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(n)
 }
 
 async fn replay<'a>(

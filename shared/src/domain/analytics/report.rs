@@ -1,6 +1,6 @@
-//! The read side: every figure of the analytics routes from O(days) rollup reads (batch gets of
-//! the day shards, one query per day for products, one query for a user's days, one item per
-//! week for cohorts), never a scan of orders, users or events.
+//! The read side: every figure of the analytics routes from rollup reads (batch gets of the
+//! month and day shards of a [`window`] plan: 12 months and a few days for a year; one query
+//! for a user's days; one item per week for cohorts), never a scan of orders, users or events.
 //!
 //! Definitions (also in the README, "Analytics"): the window is the last `days` days (UTC),
 //! today included. Rates are percentages with one decimal (0 when the denominator is 0); money
@@ -17,13 +17,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{FUNNEL_STEPS, UNKNOWN_CATEGORY, attr, week_of, ymd};
+use super::{FUNNEL_STEPS, UNKNOWN_CATEGORY, attr, month_cache, week_of, window, ymd};
 use crate::domain::orders::{OrderStatus, PAYMENT_METHODS};
 use crate::domain::rec_tracking::{self, rollups::Counts as RecCounts};
 use crate::domain::{catalog, stats, viewed};
@@ -52,12 +52,22 @@ fn get(c: &Counters, name: &str) -> i64 {
     c.get(name).copied().unwrap_or(0)
 }
 
+/// `into[name] += n`, allocating the name only the first time.
+fn bump(into: &mut Counters, name: &str, n: i64) {
+    match into.get_mut(name) {
+        Some(v) => *v += n,
+        None => {
+            into.insert(name.to_string(), n);
+        }
+    }
+}
+
 fn add_numbers(into: &mut Counters, item: &Item) {
     for (k, v) in item {
         if let Some(n) = v.as_i64()
             && k != crate::store::EXPIRES_AT
         {
-            *into.entry(k.clone()).or_default() += n;
+            bump(into, k, n);
         }
     }
 }
@@ -67,71 +77,158 @@ pub fn period(today: NaiveDate, days: u32) -> Vec<NaiveDate> {
     rec_tracking::rollups::period(today, days)
 }
 
-/// The day totals of each day of the window (shards summed), oldest first.
-pub async fn day_totals(
+/// The present items among `keys`: batch gets of 100, [`READ_CONCURRENCY`] at a time.
+async fn read_all(store: &dyn ItemStore, keys: &[Key]) -> StoreResult<Vec<Vec<Item>>> {
+    let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
+    stream::iter(reads)
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// The day keys of a window's plan (the days added and subtracted, 8 shards each) and the sign
+/// of each day partition (`true`: added). The months come from [`month_cache::months`].
+fn plan_keys(
+    plan: &window::Plan,
+    day: impl Fn(NaiveDate, u32) -> Key,
+) -> (Vec<Key>, HashMap<String, bool>) {
+    let shards = 0..keys::ANALYTICS_SHARDS;
+    let mut out: Vec<Key> = Vec::new();
+    let mut signs = HashMap::new();
+    for (list, add) in [(&plan.add_days, true), (&plan.sub_days, false)] {
+        for d in list {
+            out.extend(shards.clone().map(|s| day(*d, s)));
+            signs.insert(day(*d, 0).pk, add);
+        }
+    }
+    (out, signs)
+}
+
+/// The counters of a window: summed over the window, and per day (oldest first) the
+/// [`attr::TREND`] counters only.
+#[derive(Debug, Default)]
+pub struct WindowTotals {
+    pub total: Counters,
+    pub days: Vec<(NaiveDate, Counters)>,
+}
+
+/// The day totals of the `days` days ending with `today`: whole months from the month items,
+/// the days at the window's ends from the day items (see [`window`]).
+pub async fn window_totals(
     store: &dyn ItemStore,
     today: NaiveDate,
     days: u32,
-) -> StoreResult<Vec<(NaiveDate, Counters)>> {
+) -> StoreResult<WindowTotals> {
     let dates = period(today, days);
-    let keys: Vec<Key> = dates
-        .iter()
-        .flat_map(|&d| (0..keys::ANALYTICS_SHARDS).map(move |s| keys::analytics_day(d, s)))
-        .collect();
-    let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut per_day: HashMap<String, Counters> = HashMap::new();
+    let first = dates.first().copied().unwrap_or(today);
+    let plan = window::plan(today, days);
+    let (mut keys, mut signs) = plan_keys(&plan, keys::analytics_day);
+    // The moving counters of the months: read every time, added like a day.
+    for m in &plan.months {
+        keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| keys::analytics_month_moving(*m, s)));
+        signs.insert(keys::analytics_month_moving(*m, 0).pk, true);
+    }
+    let (months, chunks) = futures::try_join!(
+        month_cache::months(store, &plan.months, today, keys::analytics_month),
+        read_all(store, &keys),
+    )?;
+    let mut total = Counters::new();
+    let mut trend: HashMap<NaiveDate, Counters> = HashMap::new();
+    for (month, counters) in &months {
+        for (k, &n) in counters.iter() {
+            match attr::parse_trend(k) {
+                Some((dd, name)) => {
+                    if let Some(day) = month.with_day(dd)
+                        && day >= first
+                        && day <= today
+                    {
+                        bump(trend.entry(day).or_default(), name, n);
+                    }
+                }
+                None => bump(&mut total, k, n),
+            }
+        }
+    }
     for item in chunks.iter().flatten() {
         let Some(pk) = item.get(PK).and_then(Value::as_str) else {
             continue;
         };
-        let day = pk.trim_start_matches("ANADAY#").to_string();
-        add_numbers(per_day.entry(day).or_default(), item);
-    }
-    Ok(dates
-        .into_iter()
-        .map(|d| (d, per_day.remove(&ymd(d)).unwrap_or_default()))
-        .collect())
-}
-
-fn sum(days: &[(NaiveDate, Counters)]) -> Counters {
-    let mut out = Counters::new();
-    for (_, c) in days {
-        for (k, v) in c {
-            *out.entry(k.clone()).or_default() += v;
+        let add = signs.get(pk).copied().unwrap_or(false);
+        let sign = if add { 1 } else { -1 };
+        {
+            let day = pk
+                .strip_prefix("ANADAY#")
+                .and_then(|label| NaiveDate::parse_from_str(label, "%Y-%m-%d").ok());
+            for (k, v) in item {
+                let Some(n) = v.as_i64() else { continue };
+                if k == crate::store::EXPIRES_AT {
+                    continue;
+                }
+                bump(&mut total, k, sign * n);
+                if add
+                    && attr::TREND.contains(&k.as_str())
+                    && let Some(d) = day
+                {
+                    bump(trend.entry(d).or_default(), k, n);
+                }
+            }
         }
     }
-    out
+    Ok(WindowTotals {
+        total,
+        days: dates
+            .into_iter()
+            .map(|d| (d, trend.remove(&d).unwrap_or_default()))
+            .collect(),
+    })
 }
 
-/// Quantity and revenue (cents) per product over the window, from the products day shards.
+/// Adds a `q_<product>` (quantity) or `r_<product>` (revenue) counter to the product's sums.
+fn add_sold<'a>(sums: &mut HashMap<&'a str, (i64, i64)>, name: &'a str, n: i64) {
+    if let Some(p) = name.strip_prefix("q_") {
+        sums.entry(p).or_default().0 += n;
+    } else if let Some(p) = name.strip_prefix("r_") {
+        sums.entry(p).or_default().1 += n;
+    }
+}
+
+/// Quantity and revenue (cents) per product over the window, from the products month and day
+/// items (see [`window`]).
 pub async fn product_totals(
     store: &dyn ItemStore,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<HashMap<String, (i64, i64)>> {
-    let keys: Vec<Key> = period(today, days)
-        .into_iter()
-        .flat_map(|d| (0..keys::ANALYTICS_SHARDS).map(move |s| keys::analytics_products_day(d, s)))
-        .collect();
-    let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut out: HashMap<String, (i64, i64)> = HashMap::new();
-    for (k, v) in chunks.iter().flatten().flat_map(|item| item.iter()) {
-        let Some(n) = v.as_i64() else { continue };
-        if let Some(p) = k.strip_prefix("q_") {
-            out.entry(p.to_string()).or_default().0 += n;
-        } else if let Some(p) = k.strip_prefix("r_") {
-            out.entry(p.to_string()).or_default().1 += n;
+    let plan = window::plan(today, days);
+    let (keys, signs) = plan_keys(&plan, keys::analytics_products_day);
+    let (months, chunks) = futures::try_join!(
+        month_cache::months(store, &plan.months, today, keys::analytics_products_month),
+        read_all(store, &keys),
+    )?;
+    let mut sums: HashMap<&str, (i64, i64)> = HashMap::new();
+    for (_, counters) in &months {
+        for (k, &n) in counters.iter() {
+            add_sold(&mut sums, k, n);
         }
     }
-    Ok(out)
+    for item in chunks.iter().flatten() {
+        let pk = item.get(PK).and_then(Value::as_str).unwrap_or_default();
+        let sign = if signs.get(pk).copied().unwrap_or(false) {
+            1
+        } else {
+            -1
+        };
+        for (k, v) in item {
+            if let Some(n) = v.as_i64() {
+                add_sold(&mut sums, k, sign * n);
+            }
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .filter(|(_, (q, r))| *q != 0 || *r != 0)
+        .map(|(p, v)| (p.to_string(), v))
+        .collect())
 }
 
 /// Everyone ever active (the all-time total).
@@ -345,8 +442,8 @@ pub async fn dashboard(
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Dashboard> {
-    let (by_day, products, ever, recs, with_addresses, with_viewed, cats) = futures::try_join!(
-        day_totals(store, today, days),
+    let (window, products, ever, recs, with_addresses, with_viewed, cats) = futures::try_join!(
+        window_totals(store, today, days),
         product_totals(store, today, days),
         ever_active(store),
         recommendations(store, today, days),
@@ -354,7 +451,10 @@ pub async fn dashboard(
         stats::total(store, viewed::USERS_WITH_VIEWED),
         catalog::list_categories(store),
     )?;
-    let c = sum(&by_day);
+    let WindowTotals {
+        total: c,
+        days: by_day,
+    } = window;
     let mut top: Vec<(String, (i64, i64))> = products
         .into_iter()
         .filter(|(_, (q, r))| *q != 0 || *r != 0)
@@ -491,12 +591,12 @@ pub struct Kpis {
 }
 
 pub async fn kpis(store: &dyn ItemStore, today: NaiveDate, days: u32) -> StoreResult<Kpis> {
-    let (by_day, ever, recs) = futures::try_join!(
-        day_totals(store, today, days),
+    let (window, ever, recs) = futures::try_join!(
+        window_totals(store, today, days),
         ever_active(store),
         recommendations(store, today, days),
     )?;
-    let c = sum(&by_day);
+    let c = window.total;
     let (section, fam) = recs;
     let click = |f: Family| fam.get(&f).map(RecCounts::click_rate).unwrap_or(0.0);
     let active = get(&c, attr::ACTIVE_LAST);
@@ -567,8 +667,10 @@ pub struct Funnel {
 const STEP_NAMES: [&str; 3] = ["viewed", "added_to_cart", "ordered"];
 
 pub async fn funnel(store: &dyn ItemStore, today: NaiveDate, days: u32) -> StoreResult<Funnel> {
-    let by_day = day_totals(store, today, days).await?;
-    let c = sum(&by_day);
+    let WindowTotals {
+        total: c,
+        days: by_day,
+    } = window_totals(store, today, days).await?;
     let users: Vec<i64> = FUNNEL_STEPS
         .iter()
         .map(|s| get(&c, &attr::funnel_last(s)))
@@ -826,14 +928,14 @@ pub async fn overview(
     total_products: i64,
     active_products: i64,
 ) -> StoreResult<Overview> {
-    let (year, users, orders) = futures::try_join!(
-        day_totals(store, today, 365),
+    let (year, week, today_counts, users, orders) = futures::try_join!(
+        window_totals(store, today, 365),
+        window_totals(store, today, 7),
+        window_totals(store, today, 1),
         stats::total(store, "users"),
         stats::total(store, crate::domain::orders::ORDERS_COUNTER),
     )?;
-    let week = sum(&year[year.len().saturating_sub(7)..]);
-    let all = sum(&year);
-    let today_counts = year.last().map(|(_, c)| c.clone()).unwrap_or_default();
+    let (all, week, today_counts) = (year.total, week.total, today_counts.total);
     Ok(Overview {
         total_products,
         active_products,

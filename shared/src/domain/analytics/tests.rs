@@ -29,3 +29,49 @@ fn labels_and_weeks() {
     );
     assert_eq!(day_of("yesterday"), None);
 }
+
+#[test]
+fn trend_attributes_name_a_day_of_the_month_and_a_list_counter() {
+    assert_eq!(attr::trend(5, attr::ORDERS), "t05_orders");
+    assert_eq!(attr::parse_trend("t05_orders"), Some((5, "orders")));
+    assert_eq!(attr::parse_trend("t31_f_view"), Some((31, "f_view")));
+    // Not trend attributes: other counters, day 0 or 32, a missing separator.
+    for name in [
+        "orders",
+        "st_pending",
+        "t00_orders",
+        "t32_orders",
+        "t5_orders",
+        "t05orders",
+    ] {
+        assert_eq!(attr::parse_trend(name), None, "{name}");
+    }
+    // The funnel's daily counters are among the list counters.
+    for step in FUNNEL_STEPS {
+        assert!(attr::TREND.contains(&attr::funnel(step).as_str()));
+    }
+    assert!(attr::TREND.contains(&attr::KEPT_REVENUE));
+}
+
+#[test]
+fn moving_counters_are_statuses_pointers_and_activations() {
+    for name in [
+        "st_pending",
+        "active_last",
+        "f_view_last",
+        "uq_last",
+        "activated",
+    ] {
+        assert!(attr::is_moving(name), "{name}");
+    }
+    for name in [
+        "orders",
+        "f_view",
+        "first_active",
+        "kept_revenue_cents",
+        "pay_card",
+        "t05_orders",
+    ] {
+        assert!(!attr::is_moving(name), "{name}");
+    }
+}

@@ -13,6 +13,10 @@
 //! Clicks and conversions are counted on the day the list was **served**, so a day's rates
 //! compare like with like (a click never lands on a day without its impression).
 //!
+//! The day totals are mirrored into month totals (`RECMON#<month>` / `<shard>`, same shard,
+//! same `ADD`s, in the same `update_many`), which the analytics dashboard and KPIs read for the
+//! whole months of their window ([`totals_by_family`]).
+//!
 //! Read cost: totals and by-day are `8 x days` small items by batch get (parallel chunks of 100);
 //! top products query the `8 x days` product partitions (with a projection, 16 at a time): the
 //! cost grows with the number of distinct products recommended per day. Never a scan, never the
@@ -24,6 +28,7 @@ use chrono::{Duration, NaiveDate};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
+use crate::domain::analytics::window;
 use crate::reco::algorithm::Family;
 use crate::store::{EXPIRES_AT, Item, ItemStore, Key, Query, StoreResult, Update, keys, query_all};
 
@@ -107,6 +112,14 @@ impl Counts {
         }
     }
 
+    /// `self - o` (a day taken out of a month).
+    pub fn sub(&mut self, o: Counts) {
+        self.impressions -= o.impressions;
+        self.score_micros -= o.score_micros;
+        self.clicks -= o.clicks;
+        self.conversions -= o.conversions;
+    }
+
     pub fn add(&mut self, o: Counts) {
         self.impressions += o.impressions;
         self.score_micros += o.score_micros;
@@ -150,16 +163,22 @@ fn percent(n: i64, of: i64) -> f64 {
 pub(crate) type Adds = Vec<(Family, Counter, i64)>;
 
 fn update_of(adds: &Adds, day: NaiveDate) -> Update {
-    let expires = day
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc().timestamp())
-        .unwrap_or(0)
-        + ROLLUP_RETENTION_DAYS * 24 * 3600;
+    expiring_update(adds, expiry_of(day))
+}
+
+fn expiring_update(adds: &Adds, expires: i64) -> Update {
     let mut update = Update::new().set(EXPIRES_AT, expires);
     for &(family, counter, by) in adds {
         update = update.add(attr(family, counter), by);
     }
     update
+}
+
+fn expiry_of(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or(0)
+        + ROLLUP_RETENTION_DAYS * 24 * 3600
 }
 
 fn random_shard() -> u32 {
@@ -186,6 +205,12 @@ pub(crate) async fn add(
         .collect();
     if !totals.is_empty() {
         updates.push((keys::rec_day_totals(day, shard), update_of(totals, day)));
+        // Mirrored into the month, on the same shard (see [`totals_by_family`]).
+        let month_end = window::month_end(window::month_of(day));
+        updates.push((
+            keys::rec_month_totals(day, shard),
+            expiring_update(totals, expiry_of(month_end)),
+        ));
     }
     store.update_many(updates).await
 }
@@ -255,16 +280,27 @@ pub async fn totals(
     Ok(total)
 }
 
-/// The counters of every family summed over the period, from one read of the day totals.
+/// The counters of every family summed over the period: whole months from the month totals,
+/// the days at the period's ends from the day totals (a [`window`] plan: 12 months
+/// and a few days for a year instead of 365 days).
 pub async fn totals_by_family(
     store: &dyn ItemStore,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<HashMap<Family, Counts>> {
-    let keys: Vec<Key> = period(today, days)
-        .into_iter()
-        .flat_map(|d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
-        .collect();
+    let plan = window::plan(today, days);
+    let shards = 0..keys::REC_ROLLUP_SHARDS;
+    let mut signs: HashMap<String, bool> = HashMap::new();
+    let mut keys: Vec<Key> = Vec::new();
+    for m in &plan.months {
+        keys.extend(shards.clone().map(|s| keys::rec_month_totals(*m, s)));
+    }
+    for (list, add) in [(&plan.add_days, true), (&plan.sub_days, false)] {
+        for d in list {
+            keys.extend(shards.clone().map(|s| keys::rec_day_totals(*d, s)));
+            signs.insert(keys::rec_day_totals(*d, 0).pk, add);
+        }
+    }
     let reads: Vec<_> = keys
         .chunks(100)
         .map(|chunk| store.batch_get(chunk))
@@ -275,8 +311,15 @@ pub async fn totals_by_family(
         .await?;
     let mut out: HashMap<Family, Counts> = HashMap::new();
     for item in chunks.iter().flatten() {
+        let pk = item
+            .get(crate::store::PK)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let add = signs.get(pk).copied().unwrap_or(true);
         for family in Family::ALL {
-            out.entry(family).or_default().add(Counts::of(item, family));
+            let c = Counts::of(item, family);
+            let total = out.entry(family).or_default();
+            if add { total.add(c) } else { total.sub(c) }
         }
     }
     Ok(out)

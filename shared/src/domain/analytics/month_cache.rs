@@ -1,0 +1,194 @@
+//! A per-instance cache of closed months' rollups (the 8 shards of a month item summed), so a
+//! year's window decodes only the current month and the days at its ends on each request.
+//!
+//! A past month still changes: an order of that month cancelled now, an import, the rebuild.
+//! So every write to a month item of a month that has ended (by the writer's clock) is followed,
+//! after the month writes have landed, by an `ADD 1` on that month's version
+//! (`ANAMONVER` / `ALL`, attribute `v_<yyyy-mm>`). A reader reads the versions first, then the
+//! month: data read after version `v` is at least as new as `v`, and any later write bumps the
+//! version after it, so a cached month is served only while no write has followed it.
+//! Months that ended less than [`CLOSED_AFTER_DAYS`] days ago are never cached, which covers
+//! writers whose clock is up to that much behind (they skip the bump for "their" current
+//! month). The versions item also holds a random `epoch` set once per table, so two stores in
+//! one process (tests) never share entries. The rebuild keeps the versions item and bumps every
+//! month at its end. Hand-written: a map behind a mutex, bounded by emptying it when full.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::Value;
+
+use super::window::month_end;
+use crate::store::{
+    Condition, EXPIRES_AT, Item, ItemStore, Key, PK, StoreError, StoreResult, Update, keys,
+};
+
+/// A month is cached once it ended this many days before the reader's today.
+pub const CLOSED_AFTER_DAYS: i64 = 2;
+/// Entries kept (13 months x 2 kinds per table in use); emptied when full.
+const ENTRIES: usize = 256;
+const ATTR_EPOCH: &str = "epoch";
+
+/// The summed counters of one month item (8 shards).
+pub type MonthCounters = HashMap<String, i64>;
+
+type Entry = (i64, Arc<MonthCounters>);
+
+fn cache() -> &'static Mutex<HashMap<(String, String), Entry>> {
+    static CACHE: OnceLock<Mutex<HashMap<(String, String), Entry>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn version_attr(month: NaiveDate) -> String {
+    format!("v_{}", month.format("%Y-%m"))
+}
+
+/// Whether a reader on `today` may cache `month`.
+pub fn is_closed(month: NaiveDate, today: NaiveDate) -> bool {
+    month_end(month) < today - Duration::days(CLOSED_AFTER_DAYS)
+}
+
+/// After writes to the month items of `months` (first days) have landed: bumps the version of
+/// those that have ended by the writer's clock.
+pub async fn bump_written(store: &dyn ItemStore, months: &[NaiveDate]) -> StoreResult<()> {
+    let today = Utc::now().date_naive();
+    let ended: Vec<NaiveDate> = months
+        .iter()
+        .copied()
+        .filter(|m| month_end(*m) < today)
+        .collect();
+    bump(store, &ended).await
+}
+
+/// Bumps the version of every month of `months`.
+pub async fn bump(store: &dyn ItemStore, months: &[NaiveDate]) -> StoreResult<()> {
+    if months.is_empty() {
+        return Ok(());
+    }
+    let mut update = Update::new();
+    for m in months {
+        update = update.add(version_attr(*m), 1);
+    }
+    store
+        .update(&keys::analytics_month_versions(), update, None)
+        .await
+        .map(drop)
+}
+
+/// The versions item, with its epoch set (by this call when it had none).
+async fn versions(store: &dyn ItemStore) -> StoreResult<Item> {
+    let key = keys::analytics_month_versions();
+    if let Some(item) = store.get(&key).await?
+        && item.get(ATTR_EPOCH).is_some()
+    {
+        return Ok(item);
+    }
+    let epoch = uuid::Uuid::new_v4().to_string();
+    match store
+        .update(
+            &key,
+            Update::new().set(ATTR_EPOCH, epoch),
+            Some(Condition::AttrNotExists(ATTR_EPOCH.into())),
+        )
+        .await
+    {
+        Ok(item) => Ok(item),
+        Err(StoreError::ConditionFailed) => Ok(store.get(&key).await?.unwrap_or_default()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sum_items(items: &[Item]) -> MonthCounters {
+    let mut out = MonthCounters::new();
+    for item in items {
+        for (k, v) in item {
+            if let Some(n) = v.as_i64()
+                && k != EXPIRES_AT
+            {
+                match out.get_mut(k.as_str()) {
+                    Some(x) => *x += n,
+                    None => {
+                        out.insert(k.clone(), n);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The summed counters of each month of `months` (first days), in that order, from the month
+/// items `key(month, shard)`: closed months from the cache when their version has not moved.
+pub async fn months(
+    store: &dyn ItemStore,
+    months: &[NaiveDate],
+    today: NaiveDate,
+    key: impl Fn(NaiveDate, u32) -> Key,
+) -> StoreResult<Vec<(NaiveDate, Arc<MonthCounters>)>> {
+    let any_closed = months.iter().any(|m| is_closed(*m, today));
+    let versions = if any_closed {
+        Some(versions(store).await?)
+    } else {
+        None
+    };
+    let epoch = versions
+        .as_ref()
+        .and_then(|v| v.get(ATTR_EPOCH))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut out: Vec<Option<Arc<MonthCounters>>> = vec![None; months.len()];
+    let mut wanted: Vec<(usize, String, i64)> = Vec::new();
+    for (i, m) in months.iter().enumerate() {
+        let pk = key(*m, 0).pk;
+        let version = versions
+            .as_ref()
+            .and_then(|v| v.get(&version_attr(*m)))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if let (Some(epoch), true) = (&epoch, is_closed(*m, today))
+            && let Ok(map) = cache().lock()
+            && let Some((v, counters)) = map.get(&(epoch.clone(), pk.clone()))
+            && *v == version
+        {
+            out[i] = Some(counters.clone());
+            continue;
+        }
+        wanted.push((i, pk, version));
+    }
+    if !wanted.is_empty() {
+        let keys: Vec<Key> = wanted
+            .iter()
+            .flat_map(|(i, _, _)| {
+                let m = months[*i];
+                (0..keys::ANALYTICS_SHARDS).map(move |s| (m, s))
+            })
+            .map(|(m, s)| key(m, s))
+            .collect();
+        let mut by_pk: HashMap<String, Vec<Item>> = HashMap::new();
+        for chunk in keys.chunks(100) {
+            for item in store.batch_get(chunk).await? {
+                if let Some(pk) = item.get(PK).and_then(Value::as_str) {
+                    by_pk.entry(pk.to_string()).or_default().push(item);
+                }
+            }
+        }
+        for (i, pk, version) in wanted {
+            let counters = Arc::new(sum_items(by_pk.get(&pk).map_or(&[][..], Vec::as_slice)));
+            if let (Some(epoch), true) = (&epoch, is_closed(months[i], today))
+                && let Ok(mut map) = cache().lock()
+            {
+                if map.len() >= ENTRIES {
+                    map.clear();
+                }
+                map.insert((epoch.clone(), pk), (version, counters.clone()));
+            }
+            out[i] = Some(counters);
+        }
+    }
+    Ok(months
+        .iter()
+        .zip(out)
+        .map(|(m, c)| (*m, c.unwrap_or_default()))
+        .collect())
+}
