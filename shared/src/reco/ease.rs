@@ -334,6 +334,14 @@ mod tests {
         let small = serde_json::json!({"max_items": 3, "k_neighbours": 1});
         let knn = fit_from_params(small.as_object().expect("object"), &input).expect("fit");
         assert_eq!((knn.kind(), knn.n_items()), (ModelKind::ItemKnn, 4));
+        // What the EASE slot then stores loads as the EASE model it stands for.
+        let artifact = knn.to_artifact().expect("artifact");
+        let loaded = crate::reco::registry::load(ModelKind::Ease, &artifact).expect("load");
+        assert_eq!((loaded.kind(), loaded.n_items()), (ModelKind::ItemKnn, 4));
+        assert!(matches!(
+            crate::reco::registry::load(ModelKind::Als, &artifact),
+            Err(crate::reco::artifact::ArtifactError::WrongKind { .. })
+        ));
         let exact = serde_json::json!({"max_items": 4});
         let ease = fit_from_params(exact.as_object().expect("object"), &input).expect("fit");
         assert_eq!(ease.kind(), ModelKind::Ease);

@@ -84,7 +84,14 @@ pub fn load(kind: ModelKind, bytes: &[u8]) -> Result<Box<dyn TrainedModel>, Arti
         ModelKind::Hybrid => Ok(Box::new(HybridModel::load(bytes)?)),
         ModelKind::Ranker => Ok(Box::new(RankerPipeline::load(bytes)?)),
         ModelKind::ItemKnn => Ok(Box::new(super::item_knn::load(bytes)?)),
-        ModelKind::Ease => Ok(Box::new(super::ease::load(bytes)?)),
+        ModelKind::Ease => match super::ease::load(bytes) {
+            // Above its `max_items` EASE trains item-kNN instead (`ease::fit_from_params`): the
+            // EASE slot then holds an item-kNN artifact.
+            Err(ArtifactError::WrongKind { found, .. }) if found == ModelKind::ItemKnn.name() => {
+                Ok(Box::new(super::item_knn::load(bytes)?))
+            }
+            loaded => Ok(Box::new(loaded?)),
+        },
         ModelKind::Als => super::als::load(bytes),
         _ => Err(ArtifactError::WrongKind {
             expected: kind.name().to_string(),
