@@ -609,6 +609,7 @@ async fn image_ok_returns_a_png_from_base64() {
         width: 320,
         height: 192,
         seed: Some(42),
+        caption: None,
     };
     let out = images.generate(request).await.expect("generates");
     assert_eq!((out.width, out.height), (320, 192));
@@ -634,6 +635,7 @@ async fn image_seed_is_kept_in_range_and_optional() {
             width: 64,
             height: 64,
             seed,
+            caption: None,
         };
         images.generate(request).await.expect("generates");
     }
@@ -672,6 +674,7 @@ async fn image_moderation_error_is_invalid_and_non_png_is_model_error() {
         width: 64,
         height: 64,
         seed: None,
+        caption: None,
     };
     let blocked = images
         .generate(request("blocked"))
@@ -751,6 +754,7 @@ async fn service_quota_exceeded_is_throttled() {
         width: 64,
         height: 64,
         seed: None,
+        caption: None,
     };
     let err = BedrockImages::new(server.client(), IMAGE_MODEL)
         .generate(request)
