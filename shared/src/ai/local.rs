@@ -668,7 +668,12 @@ fn caption_lines(caption: &str) -> Vec<String> {
 /// Draws `lines` as given (a caption), as large as they fit.
 fn draw_lines(img: &mut RgbImage, lines: &[String]) {
     let (width, height) = img.dimensions();
-    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(1).max(1);
+    let longest = lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let by_width = width as f32 * 0.86 / (8.0 * longest as f32);
     let by_height = height as f32 * 0.5 / (8.0 * lines.len() as f32 * 1.3);
     let scale = by_width.min(by_height).floor().max(1.0) as u32;
@@ -987,7 +992,10 @@ mod tests {
         let a = images.render(&plain).expect("renders");
         let b = images.render(&captioned).expect("renders");
         assert_ne!(a, b);
-        let white = decode(&b).pixels().filter(|p| p.0 == [255, 255, 255]).count();
+        let white = decode(&b)
+            .pixels()
+            .filter(|p| p.0 == [255, 255, 255])
+            .count();
         assert!(white > 100, "white pixels {white}");
         assert_eq!(
             caption_lines("  a\n\n b \n c\n d\n"),

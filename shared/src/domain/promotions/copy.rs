@@ -113,7 +113,11 @@ fn tone(segment: &str, category: &str) -> (String, &'static str) {
             "Thank you for shopping with us again and again!".to_owned(),
             "We picked this for you:",
         )
-    } else if has("at-risk") || has("at risk") || has("can't lose") || has("lost") || has("hibernat")
+    } else if has("at-risk")
+        || has("at risk")
+        || has("can't lose")
+        || has("lost")
+        || has("hibernat")
     {
         (
             "We miss you! It has been a while since your last visit.".to_owned(),
@@ -447,7 +451,10 @@ mod tests {
             money_amounts("Now $1,299.99, was USD 1500 - save 200 dollars or €5; 3 items, 20% off"),
             [Cents(129_999), Cents(150_000), Cents(20_000), Cents(500)]
         );
-        assert_eq!(money_amounts("49.99 USD and $ 10."), [Cents(4_999), Cents(1_000)]);
+        assert_eq!(
+            money_amounts("49.99 USD and $ 10."),
+            [Cents(4_999), Cents(1_000)]
+        );
         assert!(money_amounts("iPhone 15 Pro, 128GB, 2 for 1").is_empty());
         assert_eq!(money_amounts("$0.999"), [Cents(100)]);
     }
@@ -489,16 +496,41 @@ mod tests {
         );
         // Titan's list of sizes.
         const TITAN: [(u32, u32); 25] = [
-            (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768),
-            (576, 384), (768, 1280), (384, 640), (1280, 768), (640, 384), (896, 1152),
-            (448, 576), (1152, 896), (576, 448), (768, 1408), (384, 704), (1408, 768),
-            (704, 384), (640, 1408), (320, 704), (1408, 640), (704, 320), (1152, 640),
+            (1024, 1024),
+            (768, 768),
+            (512, 512),
+            (768, 1152),
+            (384, 576),
+            (1152, 768),
+            (576, 384),
+            (768, 1280),
+            (384, 640),
+            (1280, 768),
+            (640, 384),
+            (896, 1152),
+            (448, 576),
+            (1152, 896),
+            (576, 448),
+            (768, 1408),
+            (384, 704),
+            (1408, 768),
+            (704, 384),
+            (640, 1408),
+            (320, 704),
+            (1408, 640),
+            (704, 320),
+            (1152, 640),
             (1173, 640),
         ];
         for ratio in AspectRatio::ALL {
             assert!(TITAN.contains(&ImageFamily::Titan.size(ratio)), "{ratio:?}");
             let (w, h) = ImageFamily::Nova.size(ratio);
-            assert!(w % 16 == 0 && h % 16 == 0 && (320..=4096).contains(&w) && (320..=4096).contains(&h));
+            assert!(
+                w % 16 == 0
+                    && h % 16 == 0
+                    && (320..=4096).contains(&w)
+                    && (320..=4096).contains(&h)
+            );
             let (lw, lh) = ImageFamily::Local.size(ratio);
             assert!((64..=2048).contains(&lw) && (64..=2048).contains(&lh));
             // Same orientation everywhere.

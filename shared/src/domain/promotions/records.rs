@@ -336,7 +336,12 @@ mod tests {
         assert_eq!(id.len(), "banner_20250127_143052_".len() + 8);
         assert!(is_valid_id(&id));
         assert_eq!(blob_key(&id), format!("banners/{id}.png"));
-        for bad in ["", "banner_../x", "other_1", &format!("banner_{}", "x".repeat(60))] {
+        for bad in [
+            "",
+            "banner_../x",
+            "other_1",
+            &format!("banner_{}", "x".repeat(60)),
+        ] {
             assert!(!is_valid_id(bad), "{bad}");
         }
     }
@@ -345,8 +350,9 @@ mod tests {
     fn empty_targeting_serialises_to_an_empty_object() {
         let json = serde_json::to_value(Targeting::default()).unwrap_or_default();
         assert_eq!(json, serde_json::json!({}));
-        let t: Targeting = serde_json::from_value(serde_json::json!({"cluster_ids": [0, 1], "min_spend": 500}))
-            .unwrap_or_default();
+        let t: Targeting =
+            serde_json::from_value(serde_json::json!({"cluster_ids": [0, 1], "min_spend": 500}))
+                .unwrap_or_default();
         assert_eq!(t.cluster_ids, [0, 1]);
         assert_eq!(t.min_spend, Some(500.0));
     }

@@ -79,9 +79,8 @@ pub async fn record_click(
 
 /// The counts of `banner_id` (every day kept).
 pub async fn stats(store: &dyn ItemStore, banner_id: &str) -> StoreResult<BannerStats> {
-    let reads = (0..keys::BANNER_STAT_SHARDS).map(|s| {
-        store::query_all(store, Query::table(keys::banner_stats_pk(banner_id, s)))
-    });
+    let reads = (0..keys::BANNER_STAT_SHARDS)
+        .map(|s| store::query_all(store, Query::table(keys::banner_stats_pk(banner_id, s))));
     let mut days: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     for items in futures::future::try_join_all(reads).await? {
         for item in items {

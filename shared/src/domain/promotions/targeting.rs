@@ -61,8 +61,7 @@ impl LiveBanner {
         let Some(t) = &self.banner.target_audience else {
             return true;
         };
-        if !t.cluster_ids.is_empty() && !user.cluster.is_some_and(|c| t.cluster_ids.contains(&c))
-        {
+        if !t.cluster_ids.is_empty() && !user.cluster.is_some_and(|c| t.cluster_ids.contains(&c)) {
             return false;
         }
         if !t.segment_ids.is_empty() && !t.segment_ids.iter().any(|s| user.segment_ids.contains(s))
@@ -70,12 +69,16 @@ impl LiveBanner {
             return false;
         }
         if let Some(region) = t.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-            let same = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(region));
+            let same =
+                |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(region));
             if !same(&user.country) && !same(&user.region) {
                 return false;
             }
         }
-        if self.min_spend_cents.is_some_and(|m| user.monetary_cents < m) {
+        if self
+            .min_spend_cents
+            .is_some_and(|m| user.monetary_cents < m)
+        {
             return false;
         }
         if let Some(days) = t.max_recency_days {
@@ -182,22 +185,74 @@ mod tests {
         let user = champion();
         let all = |t: Targeting| banner("x", 5, "t", t).matches(&user, NOW);
         assert!(all(Targeting::default()));
-        assert!(all(Targeting { cluster_ids: vec![0, 1], ..Default::default() }));
-        assert!(!all(Targeting { cluster_ids: vec![3], ..Default::default() }));
-        assert!(all(Targeting { segment_ids: vec!["other".into(), "vip".into()], ..Default::default() }));
-        assert!(!all(Targeting { segment_ids: vec!["other".into()], ..Default::default() }));
-        assert!(all(Targeting { region: Some("us".into()), ..Default::default() }));
-        assert!(all(Targeting { region: Some("ny".into()), ..Default::default() }));
-        assert!(!all(Targeting { region: Some("FR".into()), ..Default::default() }));
-        assert!(all(Targeting { min_spend: Some(800.0), ..Default::default() }));
-        assert!(!all(Targeting { min_spend: Some(800.01), ..Default::default() }));
-        assert!(all(Targeting { max_recency_days: Some(10), ..Default::default() }));
-        assert!(!all(Targeting { max_recency_days: Some(9), ..Default::default() }));
+        assert!(all(Targeting {
+            cluster_ids: vec![0, 1],
+            ..Default::default()
+        }));
+        assert!(!all(Targeting {
+            cluster_ids: vec![3],
+            ..Default::default()
+        }));
+        assert!(all(Targeting {
+            segment_ids: vec!["other".into(), "vip".into()],
+            ..Default::default()
+        }));
+        assert!(!all(Targeting {
+            segment_ids: vec!["other".into()],
+            ..Default::default()
+        }));
+        assert!(all(Targeting {
+            region: Some("us".into()),
+            ..Default::default()
+        }));
+        assert!(all(Targeting {
+            region: Some("ny".into()),
+            ..Default::default()
+        }));
+        assert!(!all(Targeting {
+            region: Some("FR".into()),
+            ..Default::default()
+        }));
+        assert!(all(Targeting {
+            min_spend: Some(800.0),
+            ..Default::default()
+        }));
+        assert!(!all(Targeting {
+            min_spend: Some(800.01),
+            ..Default::default()
+        }));
+        assert!(all(Targeting {
+            max_recency_days: Some(10),
+            ..Default::default()
+        }));
+        assert!(!all(Targeting {
+            max_recency_days: Some(9),
+            ..Default::default()
+        }));
         // A user with no cluster and no orders matches only criteria that leave them out.
-        let newcomer = UserFacts { user_id: "u2".into(), ..Default::default() };
-        let b = banner("y", 5, "t", Targeting { cluster_ids: vec![0], ..Default::default() });
+        let newcomer = UserFacts {
+            user_id: "u2".into(),
+            ..Default::default()
+        };
+        let b = banner(
+            "y",
+            5,
+            "t",
+            Targeting {
+                cluster_ids: vec![0],
+                ..Default::default()
+            },
+        );
         assert!(!b.matches(&newcomer, NOW));
-        let b = banner("z", 5, "t", Targeting { max_recency_days: Some(365), ..Default::default() });
+        let b = banner(
+            "z",
+            5,
+            "t",
+            Targeting {
+                max_recency_days: Some(365),
+                ..Default::default()
+            },
+        );
         assert!(!b.matches(&newcomer, NOW));
         assert!(banner("w", 5, "t", Targeting::default()).matches(&newcomer, NOW));
     }
@@ -208,7 +263,15 @@ mod tests {
             banner("old-high", 8, "2025-01-11T00:00:00Z", Targeting::default()),
             banner("low", 2, "2025-01-14T00:00:00Z", Targeting::default()),
             banner("new-high", 8, "2025-01-12T00:00:00Z", Targeting::default()),
-            banner("top", 10, "2025-01-01T00:00:00Z", Targeting { cluster_ids: vec![4], ..Default::default() }),
+            banner(
+                "top",
+                10,
+                "2025-01-01T00:00:00Z",
+                Targeting {
+                    cluster_ids: vec![4],
+                    ..Default::default()
+                },
+            ),
         ];
         sort(&mut all);
         let ids: Vec<&str> = all.iter().map(|b| b.banner.id.as_str()).collect();
