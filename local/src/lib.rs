@@ -10,6 +10,7 @@ pub mod demo_classroom;
 pub mod demo_interactions;
 pub mod demo_mp4;
 pub mod demo_orders;
+pub mod demo_promotions;
 pub mod demo_rec_traffic;
 pub mod demo_searches;
 pub mod demo_segments;

@@ -796,6 +796,7 @@ async fn promotions_banner_through_the_image_model() {
     )
     .expect("blobs");
     let inputs = |prompt: &str| BannerInputs {
+        id: None,
         prompt: prompt.to_owned(),
         aspect_ratio: AspectRatio::Landscape16x9,
         product: Some(ProductFacts {

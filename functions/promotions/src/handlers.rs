@@ -322,6 +322,7 @@ pub async fn generate_banner(
         None => None,
     };
     let inputs = BannerInputs {
+        id: None,
         prompt: prompt.to_string(),
         aspect_ratio: ratio,
         product,
@@ -751,6 +752,7 @@ pub async fn personalized_promotion(
         state.blobs.as_ref(),
         state.images.as_ref(),
         &BannerInputs {
+            id: None,
             prompt: banner_prompt,
             aspect_ratio: ratio,
             product,

@@ -152,6 +152,8 @@ pub async fn generate_text(
 /// What a banner is made from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BannerInputs {
+    /// A fixed id (demo data); `None`: a new one.
+    pub id: Option<String>,
     pub prompt: String,
     pub aspect_ratio: AspectRatio,
     pub product: Option<ProductFacts>,
@@ -168,7 +170,10 @@ pub async fn generate_banner(
     inputs: &BannerInputs,
 ) -> Result<(Banner, Bytes), GenerateError> {
     let now = chrono::Utc::now();
-    let id = records::new_banner_id(now);
+    let id = inputs
+        .id
+        .clone()
+        .unwrap_or_else(|| records::new_banner_id(now));
     let provenance = images.provenance();
     let (width, height) = ImageFamily::of(&provenance).size(inputs.aspect_ratio);
     let image_prompt = copy::image_prompt(&inputs.prompt, inputs.product.as_ref());
