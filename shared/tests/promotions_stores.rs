@@ -521,7 +521,7 @@ async fn every_generated_text_is_audited(store: Arc<dyn ItemStore>) {
         .unwrap();
     let day = chrono::Utc::now().date_naive();
     let audit = texts::list_day(s, day).await.unwrap();
-    assert_eq!(audit, [text.clone()]);
+    assert_eq!(audit, std::slice::from_ref(&text));
     assert_eq!(
         (text.source.as_str(), text.prompt_version.as_str()),
         ("template", "promotion-v1")
