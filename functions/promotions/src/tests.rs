@@ -815,6 +815,15 @@ async fn publish_bad_input() {
     let (_, customer) = p.app.user_with_roles("shopper", &[Role::Customer]).await;
     let (s, _) = publish(&p, &customer, json!({"banner_id": id})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = p
+        .call(
+            "POST",
+            &format!("{BASE}/banner/{id}/unpublish"),
+            Some(&customer),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     // Nothing was published by any of these.
     assert!(
         !records::get(p.store(), &id)
