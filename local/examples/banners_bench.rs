@@ -6,7 +6,8 @@
 //!   writes) and by the user (one impression `ADD` per banner shown);
 //! - `POST /api/v1/recommendations/generate-banner` (16:9, a product) with the local renderer.
 //!
-//! `cargo run --release -p local --example banners_bench [-- REQUESTS]`
+//! `cargo run --release -p local --example banners_bench [-- REQUESTS [memory]]` (`memory`: the
+//! in-memory store and blobs of `local serve --memory`, as `tests/bench/load.sh` runs)
 //!
 //! Setup (users, clusters, 200 banners written and published through the domain code) is not
 //! measured.
@@ -84,8 +85,12 @@ async fn main() {
         .unwrap_or(2000);
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_tests(dir.path().to_path_buf());
-    config.store = StoreBackend::Local;
-    config.blobs = BlobBackend::Local;
+    let memory = std::env::args().nth(2).as_deref() == Some("memory");
+    (config.store, config.blobs) = if memory {
+        (StoreBackend::Memory, BlobBackend::Memory)
+    } else {
+        (StoreBackend::Local, BlobBackend::Local)
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     config.public_base_url = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::from_config_and_sdk(config, None).unwrap();
@@ -235,7 +240,10 @@ async fn main() {
     for _ in 0..requests {
         self_times.push(get(shopper_token.clone()).await);
     }
-    println!("200 published banners, limit=3, {requests} sequential requests after 300 warm-up");
+    println!(
+        "200 published banners, limit=3, {requests} sequential requests after 300 warm-up, {} store",
+        if memory { "in-memory" } else { "file-backed" }
+    );
     report("user-banners (admin view, no writes)", admin_times);
     report("user-banners (the user, 3 impression ADDs)", self_times);
 
