@@ -199,6 +199,13 @@ pub async fn seed_all(state: &AppState, sizes: DemoSizes) -> anyhow::Result<()> 
         segment_members = segments.refreshed_members,
         "demo segments seeded"
     );
+    // Demo banners for the best, the worst and the second-best RFM clusters (after generate-rfm).
+    let banners = crate::demo_promotions::seed_banners(state).await?;
+    tracing::info!(
+        created = banners.created,
+        published = banners.published,
+        "demo banners seeded"
+    );
     // Last: the analytics rollups from every record seeded (accounts, orders, searches, the
     // browsing log), when this seeding added any.
     if seeded.created > 0 || orders.placed > 0 || traffic.orders > 0 {

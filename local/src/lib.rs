@@ -10,6 +10,7 @@ pub mod demo_classroom;
 pub mod demo_interactions;
 pub mod demo_mp4;
 pub mod demo_orders;
+pub mod demo_promotions;
 pub mod demo_rec_traffic;
 pub mod demo_searches;
 pub mod demo_segments;
@@ -50,7 +51,8 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .merge(recommendations_fn::routes(state.clone()))
         .merge(segments_fn::routes(state.clone()))
         .merge(personalization_fn::routes(state.clone()))
-        .merge(analytics_fn::routes(state))
+        .merge(analytics_fn::routes(state.clone()))
+        .merge(promotions_fn::routes(state))
 }
 
 /// The document the functions' operations are merged into: this crate's package information
@@ -80,6 +82,7 @@ pub fn openapi() -> OpenApi {
         segments_fn::openapi(),
         personalization_fn::openapi(),
         analytics_fn::openapi(),
+        promotions_fn::openapi(),
     ] {
         doc.merge(part);
     }

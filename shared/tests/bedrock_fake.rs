@@ -609,6 +609,7 @@ async fn image_ok_returns_a_png_from_base64() {
         width: 320,
         height: 192,
         seed: Some(42),
+        caption: None,
     };
     let out = images.generate(request).await.expect("generates");
     assert_eq!((out.width, out.height), (320, 192));
@@ -634,6 +635,7 @@ async fn image_seed_is_kept_in_range_and_optional() {
             width: 64,
             height: 64,
             seed,
+            caption: None,
         };
         images.generate(request).await.expect("generates");
     }
@@ -672,6 +674,7 @@ async fn image_moderation_error_is_invalid_and_non_png_is_model_error() {
         width: 64,
         height: 64,
         seed: None,
+        caption: None,
     };
     let blocked = images
         .generate(request("blocked"))
@@ -684,6 +687,218 @@ async fn image_moderation_error_is_invalid_and_non_png_is_model_error() {
     let not_png = images.generate(request("gif")).await.expect_err("fails");
     assert!(matches!(not_png, AiError::Model(_)), "{not_png:?}");
     server.assert_no_problems();
+}
+
+#[tokio::test]
+async fn image_content_filter_validation_exception_is_invalid_with_the_reason_and_not_retried() {
+    // Titan refuses a filtered prompt with a 400 ValidationException before drawing anything.
+    let server = FakeServer::start(|call| {
+        check_image(call)?;
+        Ok(Reply::error(
+            400,
+            "ValidationException",
+            "This request has been blocked by our content filters.",
+        ))
+    })
+    .await;
+    let request = ImageRequest {
+        prompt: "something filtered".to_owned(),
+        width: 1173,
+        height: 640,
+        seed: Some(7),
+        caption: Some("Not sent\n$1.00".to_owned()),
+    };
+    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
+        .generate(request)
+        .await
+        .expect_err("fails");
+    assert!(
+        matches!(&err, AiError::Invalid(m) if m.contains("blocked by our content filters")),
+        "{err:?}"
+    );
+    assert_eq!(server.attempts(), 1);
+    // The caption is for the local renderer: the model gets the prompt only.
+    let body = server.calls()[0].json().expect("json");
+    assert_eq!(
+        body["textToImageParams"]["text"],
+        json!("something filtered")
+    );
+    assert_eq!(body["imageGenerationConfig"]["width"], json!(1173));
+    assert_eq!(body["imageGenerationConfig"]["height"], json!(640));
+    server.assert_no_problems();
+}
+
+#[tokio::test]
+async fn image_throttling_is_retried_then_throttled() {
+    let server = FakeServer::start(|call| {
+        check_image(call)?;
+        Ok(Reply::error(
+            429,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        ))
+    })
+    .await;
+    let request = ImageRequest {
+        prompt: "banner".to_owned(),
+        width: 1024,
+        height: 1024,
+        seed: None,
+        caption: None,
+    };
+    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
+        .generate(request)
+        .await
+        .expect_err("fails");
+    assert!(matches!(err, AiError::Throttled), "{err:?}");
+    assert_eq!(server.attempts(), MAX_ATTEMPTS as usize);
+    server.assert_no_problems();
+}
+
+/// A banner made through the promotions domain on the Bedrock image model: the request (Titan's
+/// 16:9 size, the product's facts first in the prompt, the seed in range), the stored PNG and
+/// record; a refused prompt stores nothing.
+#[tokio::test]
+async fn promotions_banner_through_the_image_model() {
+    use shared::blobs::{BlobStore, local::LocalBlobs};
+    use shared::domain::promotions::{
+        copy::{AspectRatio, ProductFacts},
+        generate::{BannerInputs, GenerateError, generate_banner},
+        records,
+    };
+    use shared::store::local::LocalStore;
+
+    let server = FakeServer::start(|call| {
+        let (text, width, height, seed) = check_image(call)?;
+        if text.contains("forbidden") {
+            return Ok(Reply::json(json!({
+                "images": [],
+                "error": "This request has been blocked by our content filters.",
+            })));
+        }
+        if (width, height) != (1173, 640) {
+            return Err(format!("16:9 on Titan is 1173x640, got {width}x{height}"));
+        }
+        if !text.starts_with("Product: iPhone 15 Pro by Apple (Smartphones). Holiday banner") {
+            return Err(format!("unexpected prompt {text:?}"));
+        }
+        if seed.is_none() {
+            return Err("no seed".to_owned());
+        }
+        Ok(image_reply(&png_of(width, height)))
+    })
+    .await;
+    let images = BedrockImages::new(server.client(), IMAGE_MODEL);
+    let store = LocalStore::in_memory().expect("store");
+    let blobs = LocalBlobs::in_memory(
+        "http://127.0.0.1/blobs".to_owned(),
+        b"0123456789abcdef0123456789abcdef",
+    )
+    .expect("blobs");
+    let inputs = |prompt: &str| BannerInputs {
+        id: None,
+        prompt: prompt.to_owned(),
+        aspect_ratio: AspectRatio::Landscape16x9,
+        product: Some(ProductFacts {
+            id: "p1".to_owned(),
+            name: "iPhone 15 Pro".to_owned(),
+            brand: Some("Apple".to_owned()),
+            price: shared::money::Cents(99_999),
+            compare_price: None,
+            category: Some("Smartphones".to_owned()),
+        }),
+        user_id: None,
+        promotion_id: None,
+        author: "admin".to_owned(),
+    };
+    let (banner, png) = generate_banner(&store, &blobs, &images, &inputs("Holiday banner"))
+        .await
+        .expect("generates");
+    server.assert_no_problems();
+    assert_eq!((banner.width, banner.height), (1173, 640));
+    assert_eq!(banner.model_id, IMAGE_MODEL);
+    assert_eq!(
+        blobs.get(&banner.saved_path).await.expect("stored").body,
+        png
+    );
+    assert!(
+        records::get(&store, &banner.id)
+            .await
+            .expect("get")
+            .is_some()
+    );
+
+    let err = generate_banner(&store, &blobs, &images, &inputs("forbidden thing"))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, GenerateError::Ai(AiError::Invalid(m)) if m.contains("content filters")),
+        "{err:?}"
+    );
+    assert_eq!(blobs.list("banners/").await.expect("list").len(), 1);
+}
+
+/// Promotion text through Converse: the versioned system and user prompts go out, the answer is
+/// served and audited with the model id.
+#[tokio::test]
+async fn promotions_text_through_converse_sends_the_versioned_prompt() {
+    use shared::domain::promotions::{
+        copy::{self, SegmentFacts},
+        generate::{TextInputs, generate_text},
+        texts,
+    };
+    use shared::store::local::LocalStore;
+
+    let segment = SegmentFacts {
+        id: Some(0),
+        name: "Champions".to_owned(),
+        description: "Recent, frequent buyers".to_owned(),
+    };
+    let expected = copy::text_prompt(&segment, "Electronics", None, Some("Black Friday"));
+    let system = expected.system.clone();
+    let server = FakeServer::start(move |call| {
+        let user = check_converse(call, Some(&system), 200, 0.7)?;
+        if user != expected.user {
+            return Err(format!("unexpected prompt {user:?}"));
+        }
+        Ok(converse_reply(
+            "Our best Electronics for our best customers this Black Friday.",
+            "end_turn",
+            120,
+            14,
+        ))
+    })
+    .await;
+    let store = LocalStore::in_memory().expect("store");
+    let inputs = TextInputs {
+        segment,
+        category: "Electronics".to_owned(),
+        product: None,
+        context: Some("Black Friday".to_owned()),
+        user_id: None,
+        author: "admin".to_owned(),
+    };
+    let text = generate_text(
+        &store,
+        &BedrockText::new(server.client(), TEXT_MODEL),
+        &inputs,
+    )
+    .await
+    .expect("generates");
+    server.assert_no_problems();
+    assert_eq!(
+        text.text,
+        "Our best Electronics for our best customers this Black Friday."
+    );
+    assert_eq!(
+        (text.source.as_str(), text.model_id.as_str()),
+        ("model", TEXT_MODEL)
+    );
+    assert_eq!((text.input_tokens, text.output_tokens), (120, 14));
+    let audit = texts::list_day(&store, chrono::Utc::now().date_naive())
+        .await
+        .expect("audit");
+    assert_eq!(audit, [text]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -751,6 +966,7 @@ async fn service_quota_exceeded_is_throttled() {
         width: 64,
         height: 64,
         seed: None,
+        caption: None,
     };
     let err = BedrockImages::new(server.client(), IMAGE_MODEL)
         .generate(request)

@@ -42,6 +42,7 @@ pub fn router_of(function: &str) -> Option<fn(AppState) -> axum::Router> {
         "segments" => segments_fn::router,
         "personalization" => personalization_fn::router,
         "analytics" => analytics_fn::router,
+        "promotions" => promotions_fn::router,
         _ => return None,
     })
 }
@@ -215,6 +216,95 @@ pub const EVENT_TEACHER_ID: u64 = 12345;
 pub const EVENT_RECOMMENDATION_ID: &str = "rec_5b2d8e4f9a1c4e7b8d3f6a2c9e1b4d70";
 pub const EVENT_EXPERIMENT_ID: &str = "01938a6e-7c2a-7b4e-9f10-3c5d7e9a1b2c";
 pub const EVENT_SEGMENT_ID: &str = "0193b1c2-5e6f-7a8b-9c0d-1e2f3a4b5c6d";
+pub const EVENT_BANNER_ID: &str = "banner_20250127_143052_abc12345";
+
+/// What the promotions events name: RFM clusters 0-2 (generated segments, the event's target
+/// user in cluster 0) and, for the events with the fixed banner id, that banner with a small
+/// PNG (published first for the unpublish event).
+async fn seed_promotions(app: &TestApp, route_key: &str, raw: &str) {
+    use shared::domain::promotions::records::{self, Banner, Publication};
+    use shared::domain::segments::{membership, records as segments};
+    let store = app.state.store.as_ref();
+    let target = serde_json::from_str::<Json>(raw)
+        .ok()
+        .and_then(|e| e["rawPath"].as_str().map(str::to_string))
+        .and_then(|p| p.rsplit('/').next().map(str::to_string))
+        .unwrap_or_default();
+    for (cluster, name) in [(0u32, "Champions"), (1, "Loyal Customers"), (2, "Lost")] {
+        let mut s = segments::new_segment(
+            name.into(),
+            Some(format!("RFM cluster {cluster}")),
+            "rfm",
+            serde_json::json!({}),
+            false,
+        );
+        s.rfm_cluster = Some(serde_json::json!({"cluster": cluster}));
+        segments::create(store, &s)
+            .await
+            .unwrap_or_else(|e| panic!("seed cluster: {e:?}"));
+        let members = if cluster == 0 {
+            vec![target.clone()]
+        } else {
+            Vec::new()
+        };
+        membership::install(store, &s, members)
+            .await
+            .unwrap_or_else(|e| panic!("seed members: {e}"));
+    }
+    if !raw.contains(EVENT_BANNER_ID) {
+        return;
+    }
+    let png = shared::ai::local::LocalImages::new()
+        .render(&shared::ai::ImageRequest {
+            prompt: "Replay banner".into(),
+            width: 64,
+            height: 64,
+            seed: None,
+            caption: None,
+        })
+        .unwrap_or_else(|e| panic!("render: {e}"));
+    let banner = Banner {
+        id: EVENT_BANNER_ID.into(),
+        prompt: "Replay banner".into(),
+        image_prompt: "Replay banner".into(),
+        product_id: None,
+        product_category: None,
+        user_id: None,
+        promotion_id: None,
+        aspect_ratio: "1:1".into(),
+        width: 64,
+        height: 64,
+        saved_path: records::blob_key(EVENT_BANNER_ID),
+        size: png.len() as u64,
+        model_backend: "local".into(),
+        model_id: "local-banner-v1".into(),
+        created_at: shared::store::now_rfc3339(),
+        created_by: "replay".into(),
+        is_published: false,
+        target_audience: None,
+        start_date: None,
+        end_date: None,
+        priority: None,
+        published_at: None,
+        published_by: None,
+        version: 0,
+    };
+    records::create(store, app.state.blobs.as_ref(), &banner, png.into())
+        .await
+        .unwrap_or_else(|e| panic!("seed banner: {e}"));
+    if route_key.ends_with("/unpublish") {
+        let publication = Publication {
+            target_audience: Default::default(),
+            start_date: None,
+            end_date: None,
+            priority: 5,
+            by: "replay".into(),
+        };
+        records::publish(store, EVENT_BANNER_ID, publication)
+            .await
+            .unwrap_or_else(|e| panic!("seed publish: {e}"));
+    }
+}
 
 /// Creates what an event needs to take its success path rather than stop at a 404 or 400
 /// (whose calls are few): a cart line for a cart update or an order, an order for the fixed
@@ -352,6 +442,9 @@ pub async fn reach_success_path(app: &TestApp, function: &str, prepared: Prepare
                 .await
                 .unwrap_or_else(|e| panic!("seed member: {e}"));
         }
+    }
+    if function == "promotions" {
+        seed_promotions(app, &route_key, &raw).await;
     }
     if raw.contains(EVENT_SEARCH_ID) {
         let search = call(app, "search", "GET", "/api/v1/search?q=iphone", None, None).await;

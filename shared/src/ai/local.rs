@@ -7,7 +7,8 @@
 //! - [`LocalText`] (`local-template-v1`): an extractive template that restates the prompt's key
 //!   sentences and keywords, with a line saying it was produced offline.
 //! - [`LocalImages`] (`local-banner-v1`): a PNG banner (gradient, shapes, the prompt's first
-//!   words in an 8x8 bitmap font) seeded from the prompt.
+//!   words, or the request's caption lines such as a product's name and price, in an 8x8
+//!   bitmap font) seeded from the prompt.
 
 use std::collections::HashMap;
 
@@ -428,7 +429,10 @@ impl LocalImages {
         let mut img = RgbImage::new(width, height);
         draw_gradient(&mut img, &mut rng);
         draw_shapes(&mut img, &mut rng);
-        draw_title(&mut img, prompt);
+        match request.caption.as_deref().map(caption_lines) {
+            Some(lines) if !lines.is_empty() => draw_lines(&mut img, &lines),
+            _ => draw_title(&mut img, prompt),
+        }
 
         let mut png = Vec::new();
         image::codecs::png::PngEncoder::new(&mut png)
@@ -637,6 +641,48 @@ fn draw_title(img: &mut RgbImage, prompt: &str) {
     }
     let (width, height) = img.dimensions();
     let (lines, scale) = layout(&words, width, height);
+    draw_block(img, &lines, scale);
+}
+
+/// Longest caption line drawn, in characters.
+const CAPTION_LINE_CHARS: usize = 28;
+
+/// The caption's non-empty lines (at most 3), control characters removed, each cut to
+/// [`CAPTION_LINE_CHARS`] characters.
+fn caption_lines(caption: &str) -> Vec<String> {
+    caption
+        .lines()
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_control())
+                .take(CAPTION_LINE_CHARS)
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        })
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .collect()
+}
+
+/// Draws `lines` as given (a caption), as large as they fit.
+fn draw_lines(img: &mut RgbImage, lines: &[String]) {
+    let (width, height) = img.dimensions();
+    let longest = lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let by_width = width as f32 * 0.86 / (8.0 * longest as f32);
+    let by_height = height as f32 * 0.5 / (8.0 * lines.len() as f32 * 1.3);
+    let scale = by_width.min(by_height).floor().max(1.0) as u32;
+    draw_block(img, lines, scale);
+}
+
+/// Draws `lines` centred, white with a shadow on a translucent band, glyphs `scale` pixels wide.
+fn draw_block(img: &mut RgbImage, lines: &[String], scale: u32) {
+    let (width, height) = img.dimensions();
     let line_h = (8.0 * scale as f32 * 1.3) as u32;
     let block_h = line_h * lines.len() as u32;
     let top = height.saturating_sub(block_h) / 2;
@@ -884,6 +930,7 @@ mod tests {
             width,
             height,
             seed,
+            caption: None,
         }
     }
 
@@ -932,6 +979,36 @@ mod tests {
         let img = decode(&png);
         let white = img.pixels().filter(|p| p.0 == [255, 255, 255]).count();
         assert!(white > 100, "white pixels {white}");
+    }
+
+    #[test]
+    fn banner_draws_the_caption_instead_of_the_prompt() {
+        let images = LocalImages::new();
+        let plain = image_request("Holiday banner for phones", 320, 180, Some(3));
+        let captioned = ImageRequest {
+            caption: Some("iPhone 15 Pro\n$999.99".to_owned()),
+            ..plain.clone()
+        };
+        let a = images.render(&plain).expect("renders");
+        let b = images.render(&captioned).expect("renders");
+        assert_ne!(a, b);
+        let white = decode(&b)
+            .pixels()
+            .filter(|p| p.0 == [255, 255, 255])
+            .count();
+        assert!(white > 100, "white pixels {white}");
+        assert_eq!(
+            caption_lines("  a\n\n b \n c\n d\n"),
+            ["a", "b", "c"],
+            "blank lines dropped, at most three"
+        );
+        assert_eq!(caption_lines(&"x".repeat(40))[0].len(), CAPTION_LINE_CHARS);
+        // An empty caption falls back to the prompt's words.
+        let empty = ImageRequest {
+            caption: Some(" \n ".to_owned()),
+            ..plain.clone()
+        };
+        assert_eq!(images.render(&empty).expect("renders"), a);
     }
 
     #[test]

@@ -91,6 +91,10 @@ pub struct ImageRequest {
     pub width: u32,
     pub height: u32,
     pub seed: Option<u32>,
+    /// Text the banner carries (a product's name and price, one line each). The local renderer
+    /// draws these lines instead of the prompt's first words; image models draw text unreliably,
+    /// so the Bedrock implementation leaves it out (callers put the facts in the prompt).
+    pub caption: Option<String>,
 }
 
 #[derive(Debug, Clone)]

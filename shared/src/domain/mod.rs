@@ -12,6 +12,7 @@ pub mod login_throttle;
 pub mod ml_models;
 pub mod orders;
 pub mod personalization;
+pub mod promotions;
 pub mod rec_tracking;
 pub mod recommendations;
 pub mod segments;

@@ -199,6 +199,14 @@ error_codes! {
     /// No served recommendation list has this id (never served, or older than 7 days).
     RecommendationNotFound = "RECOMMENDATION_NOT_FOUND", [404];
 
+    // Promotions and banners.
+    /// No banner has this id.
+    BannerNotFound = "BANNER_NOT_FOUND", [404];
+    /// No RFM cluster has this id (the clusters of the latest generate-rfm run, numbered from 0).
+    RfmClusterNotFound = "RFM_CLUSTER_NOT_FOUND", [404];
+    /// The AI model refused the prompt (its content filter, or input it does not accept); `detail` gives its reason.
+    PromptRefused = "PROMPT_REFUSED", [422];
+
     // Textbook (spec 001: lower-case codes).
     /// A required field is missing or empty.
     MissingRequiredField = "missing_required_field", [400];
@@ -360,6 +368,9 @@ mod tests {
             (SegmentNameTaken, "SEGMENT_NAME_TAKEN"),
             (NotEnoughCustomers, "NOT_ENOUGH_CUSTOMERS"),
             (RecommendationNotFound, "RECOMMENDATION_NOT_FOUND"),
+            (BannerNotFound, "BANNER_NOT_FOUND"),
+            (RfmClusterNotFound, "RFM_CLUSTER_NOT_FOUND"),
+            (PromptRefused, "PROMPT_REFUSED"),
             (ExperimentRunning, "EXPERIMENT_RUNNING"),
             (ExperimentNotFound, "EXPERIMENT_NOT_FOUND"),
             (ExperimentNotRunning, "EXPERIMENT_NOT_RUNNING"),

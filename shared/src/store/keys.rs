@@ -112,6 +112,11 @@
 //! | login day | `ANAUSER#<user id>` | `LOGIN#<yyyy-mm-dd>` | - | - | raw record of the days a user logged in (the rebuild reads it); `expires_at` 400 days |
 //! | analytics query | `ANAQUERY#<normalised query>` | `LAST` / `MARK#<yyyy-mm-dd>` | - | - | `last_day` the query was searched; the day marker counts it once a day; `expires_at` |
 //! | analytics search click marker | `ANASEARCH#<search id>` | `CLICKED` | - | - | conditional put: a search counts once in `searches with clicks`; `expires_at` 90 days |
+//! | banner (issue 16) | `BANNER#<banner id>` | `BANNER` | - | - | prompt, product, size, blob key `banners/<banner id>.png`, model, author, targeting, schedule, priority, `is_published`, `version` (optimistic writes); no counters |
+//! | published banner | `BANNERS#PUBLISHED` | `<banner id>` | - | - | a copy of the published banner record, put in the publish transaction and deleted in the unpublish one: the live-banner cache loads this one partition, never scans |
+//! | published banners version | `BANNERS` | `VERSION` | - | - | `n`, `ADD` 1 in every publish/unpublish transaction: instances reload their live-banner cache when it moves |
+//! | banner day counters | `BANNERSTAT#<banner id>#<shard 0-7, random per write>` | `<yyyy-mm-dd>` | - | - | `impressions`, `clicks` by `ADD`; banner details sum the 8 partitions; `expires_at` 400 days |
+//! | generated promotion text | `PROMOTEXT#<yyyy-mm-dd>` | `<created_at>#<promotion id>` | - | - | audit of every generated text: inputs (cluster, category, product, context, user), prompt version and text, model, source (model/template), author |
 
 pub fn user(id: &str) -> super::Key {
     super::Key::new(format!("USER#{id}"), "PROFILE")
@@ -907,3 +912,46 @@ pub const ANALYTICS_PK_PREFIXES: [&str; 10] = [
     "ANAQUERY#",
     "ANASEARCH#",
 ];
+
+// --- Promotions and banners (issue 16; `domain::promotions`). ---
+
+/// A banner record.
+pub fn banner(id: &str) -> super::Key {
+    super::Key::new(format!("BANNER#{id}"), "BANNER")
+}
+
+/// The partition of the published banners' copies.
+pub const PUBLISHED_BANNERS_PK: &str = "BANNERS#PUBLISHED";
+
+/// The copy of a published banner.
+pub fn published_banner(id: &str) -> super::Key {
+    super::Key::new(PUBLISHED_BANNERS_PK, id)
+}
+
+/// The version of the published-banner set (moves on every publish and unpublish).
+pub fn banners_version() -> super::Key {
+    super::Key::new("BANNERS", "VERSION")
+}
+
+/// Shards of a banner's day counters (each write picks one at random; readers sum them).
+pub const BANNER_STAT_SHARDS: u32 = 8;
+
+/// The partition of one shard of a banner's day counters.
+pub fn banner_stats_pk(banner_id: &str, shard: u32) -> String {
+    format!("BANNERSTAT#{banner_id}#{shard}")
+}
+
+/// One shard of a banner's counters of one day.
+pub fn banner_stats(banner_id: &str, shard: u32, day: chrono::NaiveDate) -> super::Key {
+    super::Key::new(banner_stats_pk(banner_id, shard), ymd(day))
+}
+
+/// The partition of one day's generated promotion texts.
+pub fn promotion_texts_pk(day: chrono::NaiveDate) -> String {
+    format!("PROMOTEXT#{}", ymd(day))
+}
+
+/// One generated promotion text (audit).
+pub fn promotion_text(day: chrono::NaiveDate, created_at: &str, id: &str) -> super::Key {
+    super::Key::new(promotion_texts_pk(day), format!("{created_at}#{id}"))
+}
