@@ -22,82 +22,11 @@ use shared::domain::promotions::{
     stats, targeting, texts,
 };
 use shared::domain::segments::{features, membership, records as segments};
-use shared::store::dynamo::DynamoStore;
-use shared::store::local::LocalStore;
 use shared::store::{
     Item, ItemStore, Key, Page, Query, Scan, StoreError, StoreResult, TxOp, Update, keys,
 };
 
-struct Fixture {
-    store: Arc<dyn ItemStore>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn memory_store() -> Fixture {
-    Fixture {
-        store: Arc::new(LocalStore::in_memory().unwrap()),
-        _dir: None,
-    }
-}
-
-async fn file_store() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::open(&dir.path().join("store.redb")).unwrap();
-    Fixture {
-        store: Arc::new(store),
-        _dir: Some(dir),
-    }
-}
-
-async fn dynamo_store() -> Fixture {
-    let endpoint = std::env::var("TEST_AWS_ENDPOINT")
-        .expect("TEST_AWS_ENDPOINT: the DynamoDB checks need the AWS emulator");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "promotions",
-        ))
-        .load()
-        .await;
-    let store = DynamoStore::new(&sdk, &format!("promotions-{}", uuid::Uuid::new_v4()));
-    store.create_table_if_missing().await.unwrap();
-    Fixture {
-        store: Arc::new(store),
-        _dir: None,
-    }
-}
-
-macro_rules! backends {
-    ($($check:ident),* $(,)?) => {
-        backends!(@backend memory, memory_store, [], $($check),*);
-        backends!(@backend local_file, file_store, [], $($check),*);
-        backends!(
-            @backend dynamodb, dynamo_store,
-            [#[ignore = "needs the AWS emulator: see docs/development.md"]],
-            $($check),*
-        );
-    };
-    (@backend $module:ident, $make:ident, $attrs:tt, $($check:ident),*) => {
-        mod $module {
-            $( backends!(@test $make, $attrs, $check); )*
-        }
-    };
-    (@test $make:ident, [$(#[$attr:meta])*], $check:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        $(#[$attr])*
-        async fn $check() {
-            let fixture = super::$make().await;
-            super::$check(fixture.store.clone()).await;
-        }
-    };
-}
-
-backends!(
+shared::store_backends!(
     a_banner_is_its_record_and_its_image,
     a_failed_record_write_leaves_no_image,
     publish_and_unpublish_move_the_published_partition_and_the_version,

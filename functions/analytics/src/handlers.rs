@@ -8,7 +8,7 @@ use axum::{
 use serde::Deserialize;
 use shared::{
     ApiError, ApiResult,
-    auth::{Permission, Role, has_permission, permissions_for},
+    auth::Permission,
     domain::{analytics::report, users},
     error::{ErrorBody, ErrorCode},
     http::{AuthUser, ValidQuery},
@@ -50,12 +50,7 @@ fn default_weeks() -> u32 {
 /// Shop-wide `analytics.view`: granted by a role other than customer (spec 002 gives customers
 /// `analytics.view` for their own data only).
 fn require_shop_wide(auth: &AuthUser) -> ApiResult<()> {
-    let staff: Vec<&String> = auth
-        .roles
-        .iter()
-        .filter(|r| Role::parse(r) != Some(Role::Customer))
-        .collect();
-    if has_permission(&permissions_for(&staff), Permission::AnalyticsView.as_str()) {
+    if auth.has_beyond_own(Permission::AnalyticsView) {
         Ok(())
     } else {
         Err(ApiError::forbidden(

@@ -10,7 +10,7 @@ use axum::{
 use serde_json::{Value, json};
 use shared::{
     ApiError, ApiResult,
-    auth::{Permission, Role, has_permission, permissions_for},
+    auth::Permission,
     domain::personalization::{
         cache::{Cached, Hit},
         engine::Engine,
@@ -56,16 +56,7 @@ fn user_not_found() -> ApiError {
 /// role `analytics.view` "own data only", so only a grant through another role (manager,
 /// admin's `analytics.*`) reaches other users and cross-user figures.
 fn sees_all_analytics(auth: &AuthUser) -> bool {
-    let beyond_own: Vec<&String> = auth
-        .roles
-        .iter()
-        .filter(|r| Role::parse(r) != Some(Role::Customer))
-        .collect();
-    auth.has(Permission::AnalyticsView)
-        && has_permission(
-            &permissions_for(&beyond_own),
-            Permission::AnalyticsView.as_str(),
-        )
+    auth.has_beyond_own(Permission::AnalyticsView)
 }
 
 fn forbidden_analytics() -> ApiError {

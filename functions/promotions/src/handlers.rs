@@ -14,7 +14,7 @@ use serde_json::Value;
 use shared::{
     ApiError, ApiResult, AppState,
     ai::AiError,
-    auth::{Permission, Role, has_permission, permissions_for},
+    auth::Permission,
     domain::{
         catalog::{self, ProductRecord},
         promotions::{
@@ -93,15 +93,7 @@ fn generate_error(e: GenerateError) -> ApiError {
 /// Whether the caller holds `analytics.view` for everyone's data (spec 002 gives customers
 /// `analytics.view` for their own data only).
 fn sees_all_analytics(auth: &AuthUser) -> bool {
-    let beyond_own: Vec<&String> = auth
-        .roles
-        .iter()
-        .filter(|r| Role::parse(r) != Some(Role::Customer))
-        .collect();
-    has_permission(
-        &permissions_for(&beyond_own),
-        Permission::AnalyticsView.as_str(),
-    )
+    auth.has_beyond_own(Permission::AnalyticsView)
 }
 
 /// An optional trimmed string of at most `max` characters (`None` when empty).

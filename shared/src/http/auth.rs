@@ -40,6 +40,18 @@ impl AuthUser {
     pub fn has(&self, permission: Permission) -> bool {
         has_permission(&self.permissions, permission.as_str())
     }
+
+    /// Whether a role other than `customer` covers `permission`. Spec 002 grants customers
+    /// some permissions for their own data only (`analytics.view`): a route showing other
+    /// users' or shop-wide figures asks this instead of [`AuthUser::has`].
+    pub fn has_beyond_own(&self, permission: Permission) -> bool {
+        let staff: Vec<&String> = self
+            .roles
+            .iter()
+            .filter(|r| crate::auth::Role::parse(r) != Some(crate::auth::Role::Customer))
+            .collect();
+        self.has(permission) && has_permission(&permissions_for(&staff), permission.as_str())
+    }
 }
 
 impl<S> FromRequestParts<S> for AuthUser
