@@ -757,7 +757,7 @@ pub async fn personalized_promotion(
     .map_err(generate_error)?;
     Ok(Json(PersonalizedPromotionResponse {
         user_id,
-        segment: SegmentView {
+        segment: PromotionSegment {
             id: segment.id,
             name: segment.name,
             description: segment.description,

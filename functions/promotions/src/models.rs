@@ -144,8 +144,10 @@ pub struct PersonalizedPromotionRequest {
     pub aspect_ratio: Option<String>,
 }
 
+/// The user's RFM segment in a personalized promotion (named apart from the segments
+/// function's `SegmentView`: OpenAPI component names are global to the merged document).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SegmentView {
+pub struct PromotionSegment {
     /// The RFM cluster; null for a user in none yet (no orders in the last generate-rfm window).
     pub id: Option<u32>,
     pub name: String,
@@ -163,7 +165,7 @@ pub struct CampaignBanner {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonalizedPromotionResponse {
     pub user_id: String,
-    pub segment: SegmentView,
+    pub segment: PromotionSegment,
     pub promotional_text: String,
     pub banner: CampaignBanner,
     pub target_product_category: String,
