@@ -13,8 +13,10 @@ use utoipa::ToSchema;
 
 use crate::{adapt::Level, errors, keys, readability::Readability, settings::Settings};
 
-/// `PersonalizationPreferences` of spec 001.
+/// `PersonalizationPreferences` of spec 001 (the schema takes the spec's name: `Preferences` is
+/// the users function's shopping preferences).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PersonalizationPreferences)]
 pub struct Preferences {
     pub difficulty_level: Level,
     pub reading_position: u64,
