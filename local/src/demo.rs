@@ -498,7 +498,9 @@ mod analytics_tests {
         seed_all(&state, sizes).await.unwrap();
         let store = state.store.as_ref();
         let today = chrono::Utc::now().date_naive();
-        let d = report::dashboard(store, today, 90).await.unwrap();
+        let d = report::dashboard(store, &Default::default(), today, 90)
+            .await
+            .unwrap();
         assert_eq!(d.orders.total_orders, 200, "{:?}", d.orders);
         let days_with_orders = d.orders.daily_trend.iter().filter(|t| t.orders > 0).count();
         assert!(days_with_orders > 30, "{days_with_orders}");
@@ -514,9 +516,13 @@ mod analytics_tests {
         assert!(d.search.total_searches >= 200, "{:?}", d.search);
         assert!(d.search.zero_result_rate > 0.0 && d.search.click_through_rate > 0.0);
         assert!(!d.products.top_products.is_empty());
-        let week = report::dashboard(store, today, 7).await.unwrap();
+        let week = report::dashboard(store, &Default::default(), today, 7)
+            .await
+            .unwrap();
         assert!(week.orders.total_orders < 200, "not all today");
-        let f = report::funnel(store, today, 90).await.unwrap();
+        let f = report::funnel(store, &Default::default(), today, 90)
+            .await
+            .unwrap();
         assert!(f.steps.iter().all(|s| s.users > 0), "{:?}", f.steps);
         let c = report::cohorts(store, today, 13).await.unwrap();
         let cohorts = c.cohorts.iter().filter(|c| c.users > 0).count();

@@ -22,7 +22,8 @@ use shared::ai::local::LocalEmbedder;
 use shared::auth::Role;
 use shared::domain::analytics::window::{month_end, month_of};
 use shared::domain::analytics::{
-    self, Event, normalise_query, rebuild, report, source_label, week_of, ymd,
+    self, Event, month_cache::MonthCache, normalise_query, rebuild, report, source_label, week_of,
+    ymd,
 };
 use shared::domain::catalog::search::{self, SearchLog};
 use shared::domain::catalog::{self, NewCategory, NewProduct, ProductRecord};
@@ -110,6 +111,7 @@ on_every_store!(
 /// withdraws the order.
 async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemStore) {
     use shared::domain::analytics::month_cache;
+    let months = MonthCache::default();
     let products = products(store, 2).await;
     let now = Utc::now();
     let today = now.date_naive();
@@ -131,7 +133,7 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
     analytics::record(store, Event::OrderPlaced(&order))
         .await
         .unwrap();
-    let before = report::dashboard(store, today, 365).await.unwrap();
+    let before = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(before.orders.total_orders, 1);
     assert_eq!(
         Cents::round_from(before.orders.total_revenue),
@@ -146,7 +148,7 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
         )
         .await
         .unwrap();
-    let cached = report::dashboard(store, today, 365).await.unwrap();
+    let cached = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(cached.orders.total_orders, 1, "served from the cache");
     // The buyer comes back today: their last-active pointer leaves the closed month (a moving
     // counter, on the month's moving item): the cached month stays valid, the figure moves.
@@ -159,14 +161,14 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
     )
     .await
     .unwrap();
-    let returned = report::dashboard(store, today, 365).await.unwrap();
+    let returned = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(
         returned.orders.total_orders, 1,
         "still served from the cache"
     );
     assert_eq!(returned.users.active_users, 1);
     assert_eq!(
-        report::dashboard(store, today, 1)
+        report::dashboard(store, &months, today, 1)
             .await
             .unwrap()
             .users
@@ -174,7 +176,7 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
         1
     );
     month_cache::bump(store, &[month]).await.unwrap();
-    let bumped = report::dashboard(store, today, 365).await.unwrap();
+    let bumped = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(bumped.orders.total_orders, 6, "re-read after the bump");
     // A cancellation through the write path bumps the month itself.
     let (cancelled, from) =
@@ -190,11 +192,11 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemSto
     )
     .await
     .unwrap();
-    let after = report::dashboard(store, today, 365).await.unwrap();
+    let after = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(after.orders.total_revenue, 0.0);
     assert_eq!(after.orders.status_breakdown["cancelled"], 1);
     assert!(after.products.top_products.is_empty());
-    let k = report::kpis(store, today, 365).await.unwrap();
+    let k = report::kpis(store, &months, today, 365).await.unwrap();
     assert_eq!(k.average_order_value, 0.0);
 }
 
@@ -445,6 +447,7 @@ fn order_of(
 }
 
 async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore) {
+    let months = MonthCache::default();
     let products = products(store, 4).await;
     let now = Utc::now();
     // 25 users, two orders each, all at once: 50 orders, 25 distinct buyers.
@@ -468,7 +471,7 @@ async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore
     });
     futures::future::join_all(writes).await;
     let today = now.date_naive();
-    let d = report::dashboard(store, today, 1).await.unwrap();
+    let d = report::dashboard(store, &months, today, 1).await.unwrap();
     let revenue: i64 = orders.iter().map(|o| o.total_amount.0).sum();
     assert_eq!(d.orders.total_orders, 50);
     assert_eq!(Cents::round_from(d.orders.total_revenue).0, revenue);
@@ -487,7 +490,7 @@ async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore
             .sum::<i64>(),
         quantity
     );
-    let f = report::funnel(store, today, 1).await.unwrap();
+    let f = report::funnel(store, &months, today, 1).await.unwrap();
     assert_eq!(f.steps[2].users, 25);
     assert_eq!(f.daily[0].ordered, 25);
     let by_method: i64 = d.orders.payment_method_breakdown.values().sum();
@@ -507,6 +510,8 @@ async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore
 #[derive(Default)]
 struct World {
     today: NaiveDate,
+    /// The instance's closed-month cache the answers are read through.
+    months: MonthCache,
     products: Vec<ProductRecord>,
     category_names: HashMap<String, String>,
     /// (user, sign-up time)
@@ -1126,15 +1131,19 @@ async fn answers(store: &dyn ItemStore, w: &World) -> Vec<String> {
     for days in [1, 7, 30, 365] {
         out.push(format!(
             "{:?}",
-            report::dashboard(store, w.today, days).await.unwrap()
+            report::dashboard(store, &w.months, w.today, days)
+                .await
+                .unwrap()
         ));
         out.push(format!(
             "{:?}",
-            report::kpis(store, w.today, days).await.unwrap()
+            report::kpis(store, &w.months, w.today, days).await.unwrap()
         ));
         out.push(format!(
             "{:?}",
-            report::funnel(store, w.today, days).await.unwrap()
+            report::funnel(store, &w.months, w.today, days)
+                .await
+                .unwrap()
         ));
         for (u, _) in &w.users {
             out.push(format!(
@@ -1156,11 +1165,15 @@ async fn answers(store: &dyn ItemStore, w: &World) -> Vec<String> {
 
 async fn check_against_brute_force(store: &dyn ItemStore, w: &World) {
     for days in [1, 7, 30, 365] {
-        let got = report::dashboard(store, w.today, days).await.unwrap();
+        let got = report::dashboard(store, &w.months, w.today, days)
+            .await
+            .unwrap();
         assert_eq!(got, w.dashboard(days, &got), "dashboard, {days} days");
-        let k = report::kpis(store, w.today, days).await.unwrap();
+        let k = report::kpis(store, &w.months, w.today, days).await.unwrap();
         assert_eq!(k, w.kpis(days, &got, &k), "kpis, {days} days");
-        let f = report::funnel(store, w.today, days).await.unwrap();
+        let f = report::funnel(store, &w.months, w.today, days)
+            .await
+            .unwrap();
         let expected: Vec<i64> = ["view", "cart", "order"]
             .iter()
             .map(|s| w.funnel_users(s, days, None))

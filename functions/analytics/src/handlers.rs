@@ -83,7 +83,14 @@ pub async fn overview(
     let total = snapshot.products.len() as i64;
     let active = snapshot.products.iter().filter(|p| p.is_active).count() as i64;
     Ok(Json(
-        report::overview(state.app.store.as_ref(), today(), total, active).await?,
+        report::overview(
+            state.app.store.as_ref(),
+            &state.months,
+            today(),
+            total,
+            active,
+        )
+        .await?,
     ))
 }
 
@@ -107,7 +114,7 @@ pub async fn dashboard(
 ) -> ApiResult<Json<report::Dashboard>> {
     require_shop_wide(&auth)?;
     Ok(Json(
-        report::dashboard(state.app.store.as_ref(), today(), q.days).await?,
+        report::dashboard(state.app.store.as_ref(), &state.months, today(), q.days).await?,
     ))
 }
 
@@ -131,7 +138,7 @@ pub async fn kpis(
 ) -> ApiResult<Json<report::Kpis>> {
     require_shop_wide(&auth)?;
     Ok(Json(
-        report::kpis(state.app.store.as_ref(), today(), q.days).await?,
+        report::kpis(state.app.store.as_ref(), &state.months, today(), q.days).await?,
     ))
 }
 
@@ -156,7 +163,7 @@ pub async fn funnel(
 ) -> ApiResult<Json<report::Funnel>> {
     require_shop_wide(&auth)?;
     Ok(Json(
-        report::funnel(state.app.store.as_ref(), today(), q.days).await?,
+        report::funnel(state.app.store.as_ref(), &state.months, today(), q.days).await?,
     ))
 }
 

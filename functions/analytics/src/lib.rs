@@ -15,15 +15,17 @@ use std::sync::Arc;
 
 use axum::{Router, extract::FromRef};
 use shared::AppState;
+use shared::domain::analytics::month_cache::MonthCache;
 use shared::domain::catalog::snapshot::SnapshotCache;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The function's state: the shared dependencies and this instance's catalog snapshot (the
-/// overview's product counts).
+/// The function's state: the shared dependencies, this instance's catalog snapshot (the
+/// overview's product counts) and its cache of closed months' rollups.
 #[derive(Clone, FromRef)]
 pub struct AnalyticsState {
     pub app: AppState,
     pub snapshot: Arc<SnapshotCache>,
+    pub months: Arc<MonthCache>,
 }
 
 impl AnalyticsState {
@@ -31,6 +33,7 @@ impl AnalyticsState {
         Self {
             app,
             snapshot: Arc::new(SnapshotCache::default()),
+            months: Arc::new(MonthCache::default()),
         }
     }
 }

@@ -99,7 +99,7 @@ async fn analytics_rebuild_restores_the_on_write_figures() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let today = chrono::Utc::now().date_naive();
-    let on_write = report::dashboard(store, today, 30)
+    let on_write = report::dashboard(store, &Default::default(), today, 30)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(on_write.orders.total_orders, 1);
@@ -110,7 +110,7 @@ async fn analytics_rebuild_restores_the_on_write_figures() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r["report"]["orders"], json!(1), "{r}");
         assert_eq!(r["report"]["users"], json!(1), "{r}");
-        let rebuilt = report::dashboard(store, today, 30)
+        let rebuilt = report::dashboard(store, &Default::default(), today, 30)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rebuilt, on_write);

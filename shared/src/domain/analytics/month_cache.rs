@@ -11,10 +11,11 @@
 //! writers whose clock is up to that much behind (they skip the bump for "their" current
 //! month). The versions item also holds a random `epoch` set once per table, so two stores in
 //! one process (tests) never share entries. The rebuild keeps the versions item and bumps every
-//! month at its end. Hand-written: a map behind a mutex, bounded by emptying it when full.
+//! month at its end. The cache is a [`MonthCache`] held in the analytics function's state (one
+//! per instance). Hand-written: a map behind a mutex, bounded by emptying it when full.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::Value;
@@ -35,9 +36,25 @@ pub type MonthCounters = HashMap<String, i64>;
 
 type Entry = (i64, Arc<MonthCounters>);
 
-fn cache() -> &'static Mutex<HashMap<(String, String), Entry>> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, String), Entry>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+/// One instance's closed months, keyed by the table's epoch and the month item's partition key.
+#[derive(Default)]
+pub struct MonthCache {
+    entries: Mutex<HashMap<(String, String), Entry>>,
+}
+
+impl MonthCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Months held (tests).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 fn version_attr(month: NaiveDate) -> String {
@@ -121,6 +138,7 @@ fn sum_items(items: &[Item]) -> MonthCounters {
 /// The summed counters of each month of `months` (first days), in that order, from the month
 /// items `key(month, shard)`: closed months from the cache when their version has not moved.
 pub async fn months(
+    cache: &MonthCache,
     store: &dyn ItemStore,
     months: &[NaiveDate],
     today: NaiveDate,
@@ -147,8 +165,7 @@ pub async fn months(
             .and_then(Value::as_i64)
             .unwrap_or(0);
         if let (Some(epoch), true) = (&epoch, is_closed(*m, today))
-            && let Ok(map) = cache().lock()
-            && let Some((v, counters)) = map.get(&(epoch.clone(), pk.clone()))
+            && let Some((v, counters)) = cache.lock().get(&(epoch.clone(), pk.clone()))
             && *v == version
         {
             out[i] = Some(counters.clone());
@@ -175,9 +192,8 @@ pub async fn months(
         }
         for (i, pk, version) in wanted {
             let counters = Arc::new(sum_items(by_pk.get(&pk).map_or(&[][..], Vec::as_slice)));
-            if let (Some(epoch), true) = (&epoch, is_closed(months[i], today))
-                && let Ok(mut map) = cache().lock()
-            {
+            if let (Some(epoch), true) = (&epoch, is_closed(months[i], today)) {
+                let mut map = cache.lock();
                 if map.len() >= ENTRIES {
                     map.clear();
                 }

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{FUNNEL_STEPS, UNKNOWN_CATEGORY, attr, month_cache, week_of, window, ymd};
+use super::month_cache::{self, MonthCache};
+use super::{FUNNEL_STEPS, UNKNOWN_CATEGORY, attr, week_of, window, ymd};
 use crate::domain::orders::{OrderStatus, PAYMENT_METHODS};
 use crate::domain::rec_tracking::{self, rollups::Counts as RecCounts};
 use crate::domain::{catalog, stats, viewed};
@@ -116,6 +117,7 @@ pub struct WindowTotals {
 /// the days at the window's ends from the day items (see [`window`]).
 pub async fn window_totals(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<WindowTotals> {
@@ -128,13 +130,13 @@ pub async fn window_totals(
         keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| keys::analytics_month_moving(*m, s)));
         signs.insert(keys::analytics_month_moving(*m, 0).pk, true);
     }
-    let (months, chunks) = futures::try_join!(
-        month_cache::months(store, &plan.months, today, keys::analytics_month),
+    let (month_sums, chunks) = futures::try_join!(
+        month_cache::months(months, store, &plan.months, today, keys::analytics_month),
         read_all(store, &keys),
     )?;
     let mut total = Counters::new();
     let mut trend: HashMap<NaiveDate, Counters> = HashMap::new();
-    for (month, counters) in &months {
+    for (month, counters) in &month_sums {
         for (k, &n) in counters.iter() {
             match attr::parse_trend(k) {
                 Some((dd, name)) => {
@@ -196,17 +198,24 @@ fn add_sold<'a>(sums: &mut HashMap<&'a str, (i64, i64)>, name: &'a str, n: i64) 
 /// items (see [`window`]).
 pub async fn product_totals(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<HashMap<String, (i64, i64)>> {
     let plan = window::plan(today, days);
     let (keys, signs) = plan_keys(&plan, keys::analytics_products_day);
-    let (months, chunks) = futures::try_join!(
-        month_cache::months(store, &plan.months, today, keys::analytics_products_month),
+    let (month_sums, chunks) = futures::try_join!(
+        month_cache::months(
+            months,
+            store,
+            &plan.months,
+            today,
+            keys::analytics_products_month
+        ),
         read_all(store, &keys),
     )?;
     let mut sums: HashMap<&str, (i64, i64)> = HashMap::new();
-    for (_, counters) in &months {
+    for (_, counters) in &month_sums {
         for (k, &n) in counters.iter() {
             add_sold(&mut sums, k, n);
         }
@@ -439,12 +448,13 @@ async fn recommendations(
 /// The comprehensive dashboard of the last `days` days.
 pub async fn dashboard(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Dashboard> {
     let (window, products, ever, recs, with_addresses, with_viewed, cats) = futures::try_join!(
-        window_totals(store, today, days),
-        product_totals(store, today, days),
+        window_totals(store, months, today, days),
+        product_totals(store, months, today, days),
         ever_active(store),
         recommendations(store, today, days),
         stats::total(store, "users_with_addresses"),
@@ -590,9 +600,14 @@ pub struct Kpis {
     pub user_activation_rate: f64,
 }
 
-pub async fn kpis(store: &dyn ItemStore, today: NaiveDate, days: u32) -> StoreResult<Kpis> {
+pub async fn kpis(
+    store: &dyn ItemStore,
+    months: &MonthCache,
+    today: NaiveDate,
+    days: u32,
+) -> StoreResult<Kpis> {
     let (window, ever, recs) = futures::try_join!(
-        window_totals(store, today, days),
+        window_totals(store, months, today, days),
         ever_active(store),
         recommendations(store, today, days),
     )?;
@@ -666,11 +681,16 @@ pub struct Funnel {
 
 const STEP_NAMES: [&str; 3] = ["viewed", "added_to_cart", "ordered"];
 
-pub async fn funnel(store: &dyn ItemStore, today: NaiveDate, days: u32) -> StoreResult<Funnel> {
+pub async fn funnel(
+    store: &dyn ItemStore,
+    months: &MonthCache,
+    today: NaiveDate,
+    days: u32,
+) -> StoreResult<Funnel> {
     let WindowTotals {
         total: c,
         days: by_day,
-    } = window_totals(store, today, days).await?;
+    } = window_totals(store, months, today, days).await?;
     let users: Vec<i64> = FUNNEL_STEPS
         .iter()
         .map(|s| get(&c, &attr::funnel_last(s)))
@@ -924,14 +944,15 @@ pub struct Overview {
 /// from the caller's catalog snapshot).
 pub async fn overview(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     total_products: i64,
     active_products: i64,
 ) -> StoreResult<Overview> {
     let (year, week, today_counts, users, orders) = futures::try_join!(
-        window_totals(store, today, 365),
-        window_totals(store, today, 7),
-        window_totals(store, today, 1),
+        window_totals(store, months, today, 365),
+        window_totals(store, months, today, 7),
+        window_totals(store, months, today, 1),
         stats::total(store, "users"),
         stats::total(store, crate::domain::orders::ORDERS_COUNTER),
     )?;
