@@ -3,7 +3,9 @@
 //! [`iam`]: store and blob decorators that note the IAM action of each call.
 //! [`hot_counters`]: a store decorator that notes counters (`ADD`) on items with index keys.
 //! [`stores`]: the memory, file and emulator store fixtures of the domain store tests.
+//! [`faulty`]: a store decorator that fails or delays the calls a rule names.
 
+pub mod faulty;
 pub mod hot_counters;
 pub mod iam;
 pub mod stores;

@@ -8,10 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use shared::testkit::faulty::{Call, Fault, Faulty};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::json;
 use shared::blobs::{BlobStore, local::LocalBlobs};
@@ -22,9 +22,7 @@ use shared::domain::promotions::{
     stats, targeting, texts,
 };
 use shared::domain::segments::{features, membership, records as segments};
-use shared::store::{
-    Item, ItemStore, Key, Page, Query, Scan, StoreError, StoreResult, TxOp, Update, keys,
-};
+use shared::store::{ItemStore, Update, keys};
 
 shared::store_backends!(
     a_banner_is_its_record_and_its_image,
@@ -91,59 +89,12 @@ async fn create(store: &dyn ItemStore, blobs: &LocalBlobs, id: &str) {
         .unwrap();
 }
 
-/// Fails the `put` of banner records once armed (the record write after the image is stored).
-struct FailingWrites {
-    inner: Arc<dyn ItemStore>,
-    armed: AtomicBool,
-}
-
-#[async_trait]
-impl ItemStore for FailingWrites {
-    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, c: Option<shared::store::Condition>) -> StoreResult<()> {
-        let banner = item["PK"]
-            .as_str()
-            .is_some_and(|pk| pk.starts_with("BANNER#"));
-        if banner && self.armed.load(Ordering::SeqCst) {
-            return Err(StoreError::Backend("injected failure".into()));
-        }
-        self.inner.put(item, c).await
-    }
-    async fn delete(
-        &self,
-        key: &Key,
-        c: Option<shared::store::Condition>,
-    ) -> StoreResult<Option<Item>> {
-        self.inner.delete(key, c).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        u: Update,
-        c: Option<shared::store::Condition>,
-    ) -> StoreResult<Item> {
-        self.inner.update(key, u, c).await
-    }
-    async fn query(&self, q: Query) -> StoreResult<Page> {
-        self.inner.query(q).await
-    }
-    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.inner.transact(ops).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Item>> {
-        self.inner.batch_get(keys).await
-    }
-    async fn scan(&self, s: Scan) -> StoreResult<Page> {
-        self.inner.scan(s).await
-    }
-    fn backend_name(&self) -> &'static str {
-        "failing"
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
+/// Fails the `put` of banner records (the record write after the image is stored).
+fn failing_banner_puts(store: Arc<dyn ItemStore>) -> Faulty {
+    Faulty::new(store, |call| {
+        (matches!(call, Call::Put(_)) && call.pk().is_some_and(|pk| pk.starts_with("BANNER#")))
+            .then_some(Fault::Fail)
+    })
 }
 
 // ---- checks -------------------------------------------------------------------------------
@@ -202,10 +153,7 @@ impl CreatedAt for Banner {
 }
 
 async fn a_failed_record_write_leaves_no_image(store: Arc<dyn ItemStore>) {
-    let failing = FailingWrites {
-        inner: store.clone(),
-        armed: AtomicBool::new(true),
-    };
+    let failing = failing_banner_puts(store.clone());
     let blobs = blobs();
     let result = records::create(
         &failing,

@@ -488,85 +488,25 @@ async fn counters_spread_over_shards() {
     assert_eq!(totals(&*store, Family::Trending).await.impressions, 40);
 }
 
-/// A store whose reads of served lists hang, or fail: an order's attribution gives up within its
-/// budget and never returns an error.
-struct SlowStore {
-    inner: LocalStore,
-    fail: bool,
-}
-
-#[async_trait::async_trait]
-impl ItemStore for SlowStore {
-    async fn get(
-        &self,
-        key: &shared::store::Key,
-    ) -> shared::store::StoreResult<Option<shared::store::Item>> {
-        if key.pk.starts_with("RECLIST#") {
-            if self.fail {
-                return Err(shared::store::StoreError::Backend("down".into()));
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        }
-        self.inner.get(key).await
-    }
-    async fn put(
-        &self,
-        item: shared::store::Item,
-        condition: Option<shared::store::Condition>,
-    ) -> shared::store::StoreResult<()> {
-        self.inner.put(item, condition).await
-    }
-    async fn delete(
-        &self,
-        key: &shared::store::Key,
-        condition: Option<shared::store::Condition>,
-    ) -> shared::store::StoreResult<Option<shared::store::Item>> {
-        self.inner.delete(key, condition).await
-    }
-    async fn update(
-        &self,
-        key: &shared::store::Key,
-        update: shared::store::Update,
-        condition: Option<shared::store::Condition>,
-    ) -> shared::store::StoreResult<shared::store::Item> {
-        self.inner.update(key, update, condition).await
-    }
-    async fn query(
-        &self,
-        query: shared::store::Query,
-    ) -> shared::store::StoreResult<shared::store::Page> {
-        self.inner.query(query).await
-    }
-    async fn transact(&self, ops: Vec<shared::store::TxOp>) -> shared::store::StoreResult<()> {
-        self.inner.transact(ops).await
-    }
-    async fn batch_get(
-        &self,
-        keys: &[shared::store::Key],
-    ) -> shared::store::StoreResult<Vec<shared::store::Item>> {
-        self.inner.batch_get(keys).await
-    }
-    async fn scan(
-        &self,
-        scan: shared::store::Scan,
-    ) -> shared::store::StoreResult<shared::store::Page> {
-        self.inner.scan(scan).await
-    }
-    fn backend_name(&self) -> &'static str {
-        "slow"
-    }
-    async fn ping(&self) -> shared::store::StoreResult<()> {
-        Ok(())
-    }
+/// The in-memory store whose reads of served lists hang (5 s), or fail: an order's attribution
+/// gives up within its budget and never returns an error.
+fn slow_store(fail: bool) -> shared::testkit::faulty::Faulty {
+    use shared::testkit::faulty::{Call, Fault, Faulty};
+    Faulty::new(Arc::new(LocalStore::in_memory().unwrap()), move |call| {
+        let served_list =
+            matches!(call, Call::Get(_)) && call.pk().is_some_and(|pk| pk.starts_with("RECLIST#"));
+        served_list.then_some(if fail {
+            Fault::Fail
+        } else {
+            Fault::Delay(std::time::Duration::from_secs(5))
+        })
+    })
 }
 
 #[tokio::test]
 async fn attribution_is_bounded_and_never_fails_the_order() {
     for fail in [false, true] {
-        let store = SlowStore {
-            inner: LocalStore::in_memory().unwrap(),
-            fail,
-        };
+        let store = slow_store(fail);
         let started = std::time::Instant::now();
         rec_tracking::attribute_order_logged(&store, &order("u1", Some("rec_x"), &[("p1", 100)]))
             .await;

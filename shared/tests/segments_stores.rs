@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
+use shared::testkit::faulty::{Call, Fault, Faulty};
+
 use serde_json::json;
 use shared::domain::segments::{
     features,
@@ -16,9 +16,7 @@ use shared::domain::segments::{
     performance,
     records::{self, RecordError, Segment},
 };
-use shared::store::{
-    Item, ItemStore, Key, Page, Query, Scan, StoreError, StoreResult, TxOp, Update, keys,
-};
+use shared::store::{ItemStore, Query, keys};
 
 shared::store_backends!(
     names_are_unique_and_a_rename_moves_the_marker,
@@ -67,56 +65,11 @@ async fn member_ids(store: &dyn ItemStore, s: &Segment) -> Vec<String> {
         .collect()
 }
 
-/// Fails every `transact` once armed (a recompute that dies while writing its generation).
-struct FailingWrites {
-    inner: Arc<dyn ItemStore>,
-    armed: AtomicBool,
-}
-
-#[async_trait]
-impl ItemStore for FailingWrites {
-    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, c: Option<shared::store::Condition>) -> StoreResult<()> {
-        self.inner.put(item, c).await
-    }
-    async fn delete(
-        &self,
-        key: &Key,
-        c: Option<shared::store::Condition>,
-    ) -> StoreResult<Option<Item>> {
-        self.inner.delete(key, c).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        u: Update,
-        c: Option<shared::store::Condition>,
-    ) -> StoreResult<Item> {
-        self.inner.update(key, u, c).await
-    }
-    async fn query(&self, q: Query) -> StoreResult<Page> {
-        self.inner.query(q).await
-    }
-    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        if self.armed.load(Ordering::SeqCst) {
-            return Err(StoreError::Backend("injected failure".into()));
-        }
-        self.inner.transact(ops).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Item>> {
-        self.inner.batch_get(keys).await
-    }
-    async fn scan(&self, s: Scan) -> StoreResult<Page> {
-        self.inner.scan(s).await
-    }
-    fn backend_name(&self) -> &'static str {
-        "failing"
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
+/// Fails every `transact` (a recompute that dies while writing its generation).
+fn failing_transactions(store: Arc<dyn ItemStore>) -> Faulty {
+    Faulty::new(store, |call| {
+        matches!(call, Call::Transact(_)).then_some(Fault::Fail)
+    })
 }
 
 // ---- checks -------------------------------------------------------------------------------
@@ -217,10 +170,7 @@ async fn a_failed_recompute_leaves_the_old_membership_in_force(store: Arc<dyn It
     membership::recompute_now(store.as_ref(), &s).await.unwrap();
     let before = records::get(store.as_ref(), &s.id).await.unwrap().unwrap();
     spend(store.as_ref(), "b", 9_000).await;
-    let failing = FailingWrites {
-        inner: store.clone(),
-        armed: AtomicBool::new(true),
-    };
+    let failing = failing_transactions(store.clone());
     let err = membership::recompute_now(&failing, &before)
         .await
         .unwrap_err();

@@ -702,82 +702,33 @@ mod tests {
         assert_eq!(first.cluster_distribution, third.cluster_distribution);
     }
 
-    /// A store that fails every transaction after the first `ok_transactions`.
-    struct FailingStore {
-        inner: LocalStore,
-        ok_transactions: std::sync::atomic::AtomicI64,
-    }
+    use crate::testkit::faulty::{Call, Fault, Faulty};
 
-    #[async_trait::async_trait]
-    impl ItemStore for FailingStore {
-        async fn get(&self, key: &Key) -> crate::store::StoreResult<Option<crate::store::Item>> {
-            self.inner.get(key).await
-        }
-        async fn put(
-            &self,
-            item: crate::store::Item,
-            c: Option<Condition>,
-        ) -> crate::store::StoreResult<()> {
-            self.inner.put(item, c).await
-        }
-        async fn delete(
-            &self,
-            key: &Key,
-            c: Option<Condition>,
-        ) -> crate::store::StoreResult<Option<crate::store::Item>> {
-            self.inner.delete(key, c).await
-        }
-        async fn update(
-            &self,
-            key: &Key,
-            u: Update,
-            c: Option<Condition>,
-        ) -> crate::store::StoreResult<crate::store::Item> {
-            self.inner.update(key, u, c).await
-        }
-        async fn query(&self, q: Query) -> crate::store::StoreResult<crate::store::Page> {
-            self.inner.query(q).await
-        }
-        async fn transact(&self, ops: Vec<TxOp>) -> crate::store::StoreResult<()> {
-            use std::sync::atomic::Ordering;
-            if self.ok_transactions.fetch_sub(1, Ordering::SeqCst) <= 0 {
-                return Err(StoreError::Backend("injected failure".into()));
-            }
-            self.inner.transact(ops).await
-        }
-        async fn batch_get(
-            &self,
-            keys: &[Key],
-        ) -> crate::store::StoreResult<Vec<crate::store::Item>> {
-            self.inner.batch_get(keys).await
-        }
-        async fn scan(
-            &self,
-            s: crate::store::Scan,
-        ) -> crate::store::StoreResult<crate::store::Page> {
-            self.inner.scan(s).await
-        }
-        fn backend_name(&self) -> &'static str {
-            "failing"
-        }
-        async fn ping(&self) -> crate::store::StoreResult<()> {
-            Ok(())
-        }
+    /// The in-memory store behind a [`Faulty`] that fails every transaction once the
+    /// returned allowance (transactions let through) is spent.
+    fn failing_store() -> (Faulty, std::sync::Arc<std::sync::atomic::AtomicI64>) {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let ok = std::sync::Arc::new(AtomicI64::new(i64::MAX));
+        let allowance = ok.clone();
+        let inner: std::sync::Arc<dyn ItemStore> =
+            std::sync::Arc::new(LocalStore::in_memory().unwrap());
+        let store = Faulty::new(inner, move |call| {
+            (matches!(call, Call::Transact(_)) && allowance.fetch_sub(1, Ordering::SeqCst) <= 0)
+                .then_some(Fault::Fail)
+        });
+        (store, ok)
     }
 
     #[tokio::test]
     async fn a_recompute_failing_halfway_leaves_the_previous_clustering_in_force() {
-        use std::sync::atomic::{AtomicI64, Ordering};
-        let store = FailingStore {
-            inner: LocalStore::in_memory().unwrap(),
-            ok_transactions: AtomicI64::new(i64::MAX),
-        };
+        use std::sync::atomic::Ordering;
+        let (store, ok_transactions) = failing_store();
         put_teachers(&store, &synthetic_population(500, 1, 11))
             .await
             .unwrap();
         let first = recompute(&store, &ClusterParams::default()).await.unwrap();
         // 500 assignments = 5 transactions: let 2 through, then fail.
-        store.ok_transactions.store(2, Ordering::SeqCst);
+        ok_transactions.store(2, Ordering::SeqCst);
         let failed = recompute(
             &store,
             &ClusterParams {
@@ -799,7 +750,7 @@ mod tests {
                 .is_some()
         );
         // The next successful run removes the half-written version.
-        store.ok_transactions.store(i64::MAX, Ordering::SeqCst);
+        ok_transactions.store(i64::MAX, Ordering::SeqCst);
         let next = recompute(&store, &ClusterParams::default()).await.unwrap();
         assert_eq!(next.removed_versions, 1);
         let versions = query_all(

@@ -17,10 +17,8 @@ use super::*;
 use crate::ai::{AiError, AiResult, Provenance, TextGenerator, TextRequest, TextResponse};
 use crate::reco::algorithm::Algorithm;
 use crate::reco::explain::{cache_id, template};
-use crate::store::{
-    Condition, EXPIRES_AT, Item, ItemStore, Key, PK, Page, Query, SK, Scan, StoreResult, TxOp,
-    Update, keys, local::LocalStore,
-};
+use crate::store::{EXPIRES_AT, Item, ItemStore, PK, SK, keys, local::LocalStore};
+use crate::testkit::faulty::{Call, Fault, Faulty};
 
 // ---- scripted generators ----------------------------------------------------------------------
 
@@ -104,66 +102,19 @@ impl TextGenerator for Stuck {
 
 // ---- a store that counts batch gets and can be slow --------------------------------------------
 
-struct Counting {
-    inner: LocalStore,
-    batch_gets: AtomicUsize,
-    delay: Duration,
-}
-
-impl Counting {
-    fn new(delay: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            inner: LocalStore::in_memory().unwrap(),
-            batch_gets: AtomicUsize::new(0),
-            delay,
-        })
-    }
-}
-
-#[async_trait]
-impl ItemStore for Counting {
-    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
+/// The in-memory store behind a [`Faulty`] that counts batch gets and delays reads by `delay`.
+fn counting(delay: Duration) -> (Arc<Faulty>, Arc<AtomicUsize>) {
+    let batch_gets = Arc::new(AtomicUsize::new(0));
+    let counted = batch_gets.clone();
+    let inner: Arc<dyn ItemStore> = Arc::new(LocalStore::in_memory().unwrap());
+    let store = Faulty::new(inner, move |call| {
+        if matches!(call, Call::BatchGet(_)) {
+            counted.fetch_add(1, Ordering::SeqCst);
         }
-        self.inner.get(key).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.inner.put(item, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.inner.delete(key, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> StoreResult<Item> {
-        self.inner.update(key, update, condition).await
-    }
-    async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.inner.query(query).await
-    }
-    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.inner.transact(ops).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Item>> {
-        self.batch_gets.fetch_add(1, Ordering::SeqCst);
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-        self.inner.batch_get(keys).await
-    }
-    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.inner.scan(scan).await
-    }
-    fn backend_name(&self) -> &'static str {
-        "counting"
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        Ok(())
-    }
+        (matches!(call, Call::Get(_) | Call::BatchGet(_)) && !delay.is_zero())
+            .then_some(Fault::Delay(delay))
+    });
+    (Arc::new(store), batch_gets)
 }
 
 /// A queue that only records what it is given.
@@ -281,7 +232,7 @@ async fn a_miss_gets_the_template_at_once_and_the_fill_makes_the_next_request_a_
 
 #[tokio::test]
 async fn a_response_is_read_in_one_batch_get_and_hits_queue_nothing() {
-    let store = Counting::new(Duration::ZERO);
+    let (store, batch_gets) = counting(Duration::ZERO);
     let queue = Arc::new(Recorded::default());
     let explainer = Explainer::with_queue(store.clone(), true, queue.clone());
     let requests: Vec<ExplainRequest> = (0..10)
@@ -294,7 +245,7 @@ async fn a_response_is_read_in_one_batch_get_and_hits_queue_nothing() {
     let got = explainer.explain(&requests).await;
     assert_eq!(got[0], "Cached p0");
     assert_eq!(got[9], "Cached p9");
-    assert_eq!(store.batch_gets.load(Ordering::SeqCst), 1);
+    assert_eq!(batch_gets.load(Ordering::SeqCst), 1);
     assert!(queue.all().is_empty());
 }
 
@@ -352,13 +303,13 @@ async fn one_response_queues_at_most_the_bound() {
 
 #[tokio::test]
 async fn the_template_switch_reads_and_queues_nothing() {
-    let store = Counting::new(Duration::ZERO);
+    let (store, batch_gets) = counting(Duration::ZERO);
     let queue = Arc::new(Recorded::default());
     let explainer = Explainer::with_queue(store.clone(), false, queue.clone());
     let r = req("a", Algorithm::NewArrivals, None);
     put_entry(store.as_ref(), &r, "Cached", Utc::now().timestamp() + 60).await;
     assert_eq!(explainer.explain(&[r]).await, vec!["New arrival in Audio"]);
-    assert_eq!(store.batch_gets.load(Ordering::SeqCst), 0);
+    assert_eq!(batch_gets.load(Ordering::SeqCst), 0);
     assert!(queue.all().is_empty());
     // And from the config.
     let dir = tempfile::tempdir().unwrap();
@@ -406,7 +357,7 @@ async fn a_slow_or_failing_model_never_delays_explain() {
 
 #[tokio::test]
 async fn a_slow_cache_read_serves_the_templates() {
-    let store = Counting::new(Duration::from_secs(3));
+    let (store, _) = counting(Duration::from_secs(3));
     let queue = Arc::new(Recorded::default());
     let explainer = Explainer::with_queue(store.clone(), true, queue.clone());
     let r = req("a", Algorithm::Trending, None);
@@ -422,10 +373,10 @@ async fn a_slow_cache_read_serves_the_templates() {
 
 #[tokio::test]
 async fn an_empty_response_reads_nothing() {
-    let store = Counting::new(Duration::ZERO);
+    let (store, batch_gets) = counting(Duration::ZERO);
     let explainer = Explainer::with_queue(store.clone(), true, Arc::new(Recorded::default()));
     assert!(explainer.explain(&[]).await.is_empty());
-    assert_eq!(store.batch_gets.load(Ordering::SeqCst), 0);
+    assert_eq!(batch_gets.load(Ordering::SeqCst), 0);
 }
 
 // ---- the fill ----------------------------------------------------------------------------------
@@ -630,7 +581,7 @@ async fn pregeneration_without_models_or_with_a_failing_model_never_fails() {
     .await;
     assert_eq!((got.requests, got.error), (0, None));
     // A budget that runs out (here: a slow store) is reported, not raised.
-    let slow_store = Counting::new(Duration::from_secs(5));
+    let (slow_store, _) = counting(Duration::from_secs(5));
     let start = Instant::now();
     let got = fill::pregenerate(
         slow_store.as_ref(),
