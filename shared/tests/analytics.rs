@@ -33,73 +33,9 @@ use shared::domain::rec_tracking::{self, Served, ServedItem, rollups};
 use shared::domain::users::{self, NewUser};
 use shared::money::Cents;
 use shared::reco::algorithm::{Algorithm, Family};
-use shared::store::dynamo::DynamoStore;
-use shared::store::local::LocalStore;
 use shared::store::{ItemStore, Key, Update, keys};
 
-async fn memory_store() -> Arc<dyn ItemStore> {
-    Arc::new(LocalStore::in_memory().unwrap())
-}
-
-async fn file_store() -> Arc<dyn ItemStore> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("analytics.redb");
-    // The directory must outlive the store: leak it for the test's lifetime.
-    std::mem::forget(dir);
-    Arc::new(LocalStore::open(&path).unwrap())
-}
-
-async fn dynamo_store() -> Arc<dyn ItemStore> {
-    let endpoint = std::env::var("TEST_AWS_ENDPOINT")
-        .expect("TEST_AWS_ENDPOINT: the DynamoDB variant needs the AWS emulator");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "analytics",
-        ))
-        .load()
-        .await;
-    let store = DynamoStore::new(&sdk, &format!("analytics-{}", uuid::Uuid::new_v4()));
-    store.create_table_if_missing().await.expect("test table");
-    Arc::new(store)
-}
-
-macro_rules! on_every_store {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::$check(&*super::memory_store().await).await;
-                }
-            )*
-        }
-        mod file {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::$check(&*super::file_store().await).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs the AWS emulator (TEST_AWS_ENDPOINT)"]
-                async fn $check() {
-                    super::$check(&*super::dynamo_store().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_every_store!(
+shared::store_backends!(
     fifty_concurrent_orders_move_the_counters_exactly,
     every_figure_matches_brute_force_and_the_rebuild,
     recommendation_month_totals_are_their_days_and_are_rebuilt,
@@ -109,7 +45,8 @@ on_every_store!(
 /// A closed month is served from the per-instance cache (a write that skips the version bump
 /// is not seen); a cancellation of one of its orders bumps its version, so the next answer
 /// withdraws the order.
-async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: &dyn ItemStore) {
+async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     use shared::domain::analytics::month_cache;
     let months = MonthCache::default();
     let products = products(store, 2).await;
@@ -278,7 +215,8 @@ async fn months_are_their_days(store: &dyn ItemStore, today: NaiveDate, months: 
 /// total over 1/7/30/365 days from [`rollups::totals_by_family`] (month totals and days) equals
 /// the sum of its day totals ([`rollups::totals`]); a corrupted month total is repaired by the
 /// rebuild, which gives the same figures twice.
-async fn recommendation_month_totals_are_their_days_and_are_rebuilt(store: &dyn ItemStore) {
+async fn recommendation_month_totals_are_their_days_and_are_rebuilt(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     let today = now.date_naive();
     let mut rng = StdRng::seed_from_u64(11);
@@ -446,7 +384,8 @@ fn order_of(
     }
 }
 
-async fn fifty_concurrent_orders_move_the_counters_exactly(store: &dyn ItemStore) {
+async fn fifty_concurrent_orders_move_the_counters_exactly(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let months = MonthCache::default();
     let products = products(store, 4).await;
     let now = Utc::now();
@@ -1220,7 +1159,8 @@ async fn check_against_brute_force(store: &dyn ItemStore, w: &World) {
     }
 }
 
-async fn every_figure_matches_brute_force_and_the_rebuild(store: &dyn ItemStore) {
+async fn every_figure_matches_brute_force_and_the_rebuild(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let w = build_world(store, 7).await;
     assert!(
         w.orders.len() > 10 && w.searches.len() > 10,

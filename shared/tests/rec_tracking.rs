@@ -15,56 +15,9 @@ use shared::domain::rec_tracking::{
 use shared::money::Cents;
 use shared::reco::algorithm::{Algorithm, Family};
 use shared::store::ItemStore;
-use shared::store::dynamo::DynamoStore;
 use shared::store::local::LocalStore;
 
-async fn memory_store() -> Arc<dyn ItemStore> {
-    Arc::new(LocalStore::in_memory().unwrap())
-}
-
-async fn dynamo_store() -> Arc<dyn ItemStore> {
-    let endpoint = std::env::var("TEST_AWS_ENDPOINT")
-        .expect("TEST_AWS_ENDPOINT: the DynamoDB variant needs the AWS emulator");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "rec-tracking",
-        ))
-        .load()
-        .await;
-    let store = DynamoStore::new(&sdk, &format!("rectrack-{}", uuid::Uuid::new_v4()));
-    store.create_table_if_missing().await.expect("test table");
-    Arc::new(store)
-}
-
-macro_rules! on_every_store {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(&*super::memory_store().await).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                #[ignore = "needs the AWS emulator (TEST_AWS_ENDPOINT)"]
-                async fn $check() {
-                    super::$check(&*super::dynamo_store().await).await;
-                }
-            )*
-        }
-    };
-}
-
-on_every_store!(
+shared::store_backends!(
     impressions_scores_and_families_add_up,
     clicks_count_once_and_refuse_bad_ids,
     an_order_naming_the_list_converts_its_lines_once,
@@ -143,7 +96,8 @@ async fn totals(store: &dyn ItemStore, family: Family) -> rec_tracking::rollups:
         .totals
 }
 
-async fn impressions_scores_and_families_add_up(store: &dyn ItemStore) {
+async fn impressions_scores_and_families_add_up(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     // A blended homepage list: two collaborative items, one content-based.
     let home = rec_tracking::new_recommendation_id();
@@ -199,7 +153,8 @@ async fn impressions_scores_and_families_add_up(store: &dyn ItemStore) {
     assert_eq!(all.totals.impressions, 4);
 }
 
-async fn clicks_count_once_and_refuse_bad_ids(store: &dyn ItemStore) {
+async fn clicks_count_once_and_refuse_bad_ids(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     let id = rec_tracking::new_recommendation_id();
     record_served(
@@ -268,7 +223,8 @@ async fn clicks_count_once_and_refuse_bad_ids(store: &dyn ItemStore) {
     assert_eq!((h.impressions, h.clicks), (2, 2));
 }
 
-async fn an_order_naming_the_list_converts_its_lines_once(store: &dyn ItemStore) {
+async fn an_order_naming_the_list_converts_its_lines_once(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     let id = rec_tracking::new_recommendation_id();
     record_served(
@@ -319,7 +275,8 @@ async fn an_order_naming_the_list_converts_its_lines_once(store: &dyn ItemStore)
     assert_eq!(c.conversion_rate(), 100.0);
 }
 
-async fn a_purchase_within_a_day_of_a_click_converts_that_list(store: &dyn ItemStore) {
+async fn a_purchase_within_a_day_of_a_click_converts_that_list(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     let recent = rec_tracking::new_recommendation_id();
     let stale = rec_tracking::new_recommendation_id();
@@ -379,7 +336,8 @@ async fn a_purchase_within_a_day_of_a_click_converts_that_list(store: &dyn ItemS
     assert_eq!((fbt.clicks, fbt.conversions), (1, 0));
 }
 
-async fn by_day_and_top_products_follow_the_rollups(store: &dyn ItemStore) {
+async fn by_day_and_top_products_follow_the_rollups(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
     let now = Utc::now();
     let yesterday = now - Duration::days(1);
     // Yesterday: p1 and p2 shown; p2 clicked and bought. Today: p1 shown twice, clicked once.
@@ -457,7 +415,7 @@ async fn by_day_and_top_products_follow_the_rollups(store: &dyn ItemStore) {
 #[tokio::test]
 async fn counters_spread_over_shards() {
     use shared::store::{Key, Query, keys};
-    let store = memory_store().await;
+    let store: Arc<dyn ItemStore> = Arc::new(LocalStore::in_memory().unwrap());
     let now = Utc::now();
     for _ in 0..40 {
         record_served(
