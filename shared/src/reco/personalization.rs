@@ -145,15 +145,19 @@ pub struct Affinity {
     pub segment_engagement: i64,
 }
 
-/// The contents of a segment by affinity (see the module docs): `segment` maps content ids to
-/// their weighted engagement in the segment, `overall` to everyone's; `overall_total` is everyone's
-/// total. Contents without positive engagement in the segment are left out.
+/// The contents of a segment by affinity (see the module docs): `segment` maps the candidate
+/// content ids to their weighted engagement in the segment, `segment_total` is the segment's
+/// total over every content (`T_s`), `overall` maps ids to everyone's engagement and
+/// `overall_total` is everyone's total (`T`). Contents without positive engagement in the
+/// segment are left out.
 pub fn segment_affinity(
     segment: &HashMap<String, i64>,
+    segment_total: i64,
     overall: &HashMap<String, i64>,
     overall_total: i64,
 ) -> Vec<Affinity> {
-    let segment_total: i64 = segment.values().filter(|&&e| e > 0).sum();
+    // At least the contents given (the segment's total may lag a content's own figure).
+    let segment_total = segment_total.max(segment.values().filter(|&&e| e > 0).sum());
     let mut out: Vec<Affinity> = segment
         .iter()
         .filter(|&(_, &e)| e > 0)
@@ -372,7 +376,7 @@ mod tests {
         let all: HashMap<String, i64> = [("a", 100), ("b", 100), ("c", 10)]
             .map(|(k, v)| (k.to_string(), v))
             .into();
-        let out = segment_affinity(&seg, &all, 1000);
+        let out = segment_affinity(&seg, 50, &all, 1000);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].content_id, "a");
         assert!((out[0].lift - 4.5).abs() < 1e-9);
@@ -382,10 +386,17 @@ mod tests {
         // A content as common in the segment as everywhere scores 0.5.
         let same = segment_affinity(
             &[("x".to_string(), 10)].into(),
+            10,
             &[("x".to_string(), 100)].into(),
             100,
         );
         assert!((same[0].score - 0.5).abs() < 1e-9);
+        // The segment's total is its whole engagement, not only the contents given: with a
+        // segment total of 500 (a's 40 among it), a is expected 500 * 100 / 1000 = 50, so its
+        // lift is (40 + 5) / (50 + 5) = 9/11 and it scores below an even 0.5.
+        let whole = segment_affinity(&seg, 500, &all, 1000);
+        assert!((whole[0].lift - 45.0 / 55.0).abs() < 1e-9);
+        assert!(whole[0].score < 0.5);
     }
 
     #[test]

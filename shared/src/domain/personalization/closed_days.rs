@@ -63,10 +63,100 @@ impl<K: std::hash::Hash + Eq, V> Memo<K, V> {
     }
 }
 
+/// A segment's closed days: the summed engagement per content, and the contents of positive
+/// weighted engagement ranked (best first, ties by id), sorted once per memo entry.
+#[derive(Debug, Default)]
+pub struct SegmentDays {
+    engagement: HashMap<String, Engagement>,
+    ranked: Vec<(String, i64)>,
+}
+
+impl SegmentDays {
+    fn new(engagement: HashMap<String, Engagement>) -> Self {
+        let mut ranked: Vec<(String, i64)> = engagement
+            .iter()
+            .map(|(id, e)| (id.clone(), e.weighted()))
+            .filter(|(_, w)| *w > 0)
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Self { engagement, ranked }
+    }
+}
+
+/// A segment's engagement over a window: its closed days (shared with the memo, never copied)
+/// and its open days.
+#[derive(Debug)]
+pub struct SegmentWindow {
+    closed: Arc<SegmentDays>,
+    open: HashMap<String, Engagement>,
+}
+
+impl SegmentWindow {
+    /// No engagement recorded for the segment in the window.
+    pub fn is_empty(&self) -> bool {
+        self.closed.engagement.is_empty() && self.open.is_empty()
+    }
+
+    /// A content's engagement over the window.
+    pub fn get(&self, content: &str) -> Engagement {
+        let mut e = self
+            .closed
+            .engagement
+            .get(content)
+            .copied()
+            .unwrap_or_default();
+        if let Some(o) = self.open.get(content) {
+            e.add(*o);
+        }
+        e
+    }
+
+    /// The `k` contents of highest positive weighted engagement over the window among those
+    /// `keep` accepts, best first (ties by id); `keep` is asked about `k` + (contents with
+    /// open-day engagement) contents at most, not about every content of the segment.
+    ///
+    /// Exact: a content without open-day engagement has its closed figure. Every kept content
+    /// without open-day engagement ranked above it among the closed days also ranks above it
+    /// over the window, so if it is among the window's best `k`, it is among the first `k` kept
+    /// contents of the closed ranking that have no open-day engagement. Those, and every
+    /// content with open-day engagement (whose figure may have risen, or fallen with a
+    /// withdrawal), are the pool that is ranked.
+    pub fn top(&self, k: usize, keep: impl Fn(&str) -> bool) -> Vec<(String, i64)> {
+        let mut pool: Vec<(String, i64)> = Vec::with_capacity(k + self.open.len());
+        for (id, w) in &self.closed.ranked {
+            if pool.len() == k {
+                break;
+            }
+            if !self.open.contains_key(id) && keep(id) {
+                pool.push((id.clone(), *w));
+            }
+        }
+        for id in self.open.keys() {
+            let w = self.get(id).weighted();
+            if w > 0 && keep(id) {
+                pool.push((id.clone(), w));
+            }
+        }
+        pool.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        pool.truncate(k);
+        pool
+    }
+
+    /// Every content's engagement over the window (tests).
+    #[cfg(test)]
+    fn to_map(&self) -> HashMap<String, Engagement> {
+        let mut out = self.closed.engagement.clone();
+        for (id, e) in &self.open {
+            out.entry(id.clone()).or_default().add(*e);
+        }
+        out
+    }
+}
+
 /// The memo (one per instance, next to the [`super::cache::MemoryCache`]).
 pub struct ClosedDays {
     ttl: Duration,
-    segments: Memo<(String, Span), HashMap<String, Engagement>>,
+    segments: Memo<(String, Span), SegmentDays>,
     contents: Memo<(String, Span), HashMap<String, Engagement>>,
     totals: Memo<Span, HashMap<String, i64>>,
 }
@@ -107,38 +197,38 @@ impl ClosedDays {
         }
     }
 
-    /// [`rollups::segment_engagement`] over `days`, closed days from the memo.
+    /// [`rollups::segment_engagement`] over `days`: closed days from the memo (summed and
+    /// ranked once per memo entry), open days from the store.
     pub async fn segment_engagement(
         &self,
         store: &dyn ItemStore,
         segment_id: &str,
         days: &[NaiveDate],
         today: NaiveDate,
-    ) -> StoreResult<HashMap<String, Engagement>> {
+    ) -> StoreResult<SegmentWindow> {
         let (span, open) = split(days, today);
-        let mut out = match span {
-            None => HashMap::new(),
+        let closed = match span {
+            None => Arc::new(SegmentDays::default()),
             Some(span) => {
                 let key = (segment_id.to_string(), span);
-                let closed = match self.segments.get(&key, self.ttl) {
+                match self.segments.get(&key, self.ttl) {
                     Some(m) => m,
                     None => {
-                        let m = Arc::new(
+                        let m = Arc::new(SegmentDays::new(
                             rollups::segment_engagement(store, segment_id, &days_of(span)).await?,
-                        );
+                        ));
                         self.segments.put(key, m.clone());
                         m
                     }
-                };
-                (*closed).clone()
+                }
             }
         };
-        if !open.is_empty() {
-            for (content, e) in rollups::segment_engagement(store, segment_id, &open).await? {
-                out.entry(content).or_default().add(e);
-            }
-        }
-        Ok(out)
+        let open = if open.is_empty() {
+            HashMap::new()
+        } else {
+            rollups::segment_engagement(store, segment_id, &open).await?
+        };
+        Ok(SegmentWindow { closed, open })
     }
 
     /// [`rollups::content_engagement`] of `contents` over `days`, closed days from the memo
@@ -268,6 +358,74 @@ mod tests {
             .collect()
     }
 
+    fn engagement(views: i64, purchases: i64) -> Engagement {
+        Engagement {
+            views,
+            purchases,
+            ..Engagement::default()
+        }
+    }
+
+    #[test]
+    fn a_windows_top_is_the_brute_force_ranking() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        for round in 0..200 {
+            let id = |i: usize| format!("c{i:02}");
+            let closed: HashMap<String, Engagement> = (0..rng.random_range(0..40))
+                .map(|_| {
+                    let i = rng.random_range(0..50);
+                    (
+                        id(i),
+                        engagement(rng.random_range(0..6), rng.random_range(0..2)),
+                    )
+                })
+                .collect();
+            // Open days add, and sometimes withdraw (a negative purchase).
+            let open: HashMap<String, Engagement> = (0..rng.random_range(0..8))
+                .map(|_| {
+                    let i = rng.random_range(0..50);
+                    (
+                        id(i),
+                        engagement(rng.random_range(0..4), rng.random_range(-2..2)),
+                    )
+                })
+                .collect();
+            let w = SegmentWindow {
+                closed: Arc::new(SegmentDays::new(closed)),
+                open,
+            };
+            let k = rng.random_range(1..12);
+            let keep = |c: &str| !c.ends_with('3');
+            let mut expected: Vec<(String, i64)> = w
+                .to_map()
+                .into_iter()
+                .map(|(c, e)| (c, e.weighted()))
+                .filter(|(c, x)| *x > 0 && keep(c))
+                .collect();
+            expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            expected.truncate(k);
+            assert_eq!(w.top(k, keep), expected, "round {round}");
+        }
+        // By hand: closed a 5, b 4, c 3; open withdraws a purchase of a (-5), adds d 1.
+        let w = SegmentWindow {
+            closed: Arc::new(SegmentDays::new(
+                [("a", 5), ("b", 4), ("c", 3)]
+                    .map(|(c, v)| (c.to_string(), engagement(v, 0)))
+                    .into(),
+            )),
+            open: [("a", engagement(0, -1)), ("d", engagement(1, 0))]
+                .map(|(c, e)| (c.to_string(), e))
+                .into(),
+        };
+        assert_eq!(
+            w.top(2, |_| true),
+            [("b".to_string(), 4), ("c".to_string(), 3)]
+        );
+        assert_eq!(w.get("a").weighted(), 0);
+        assert!(!w.is_empty());
+    }
+
     #[tokio::test]
     async fn closed_days_come_from_the_memo_and_today_from_the_store() {
         let store = LocalStore::in_memory().expect("store");
@@ -294,7 +452,8 @@ mod tests {
         assert_eq!(
             memo.segment_engagement(&store, ALL, &days, today)
                 .await
-                .expect("s"),
+                .expect("s")
+                .to_map(),
             HashMap::new(),
             "guests count in no segment partition"
         );
@@ -362,7 +521,8 @@ mod tests {
         let first = memo
             .segment_engagement(&store, "power_user", &days, today)
             .await
-            .expect("memo");
+            .expect("memo")
+            .to_map();
         assert_eq!(
             first,
             rollups::segment_engagement(&store, "power_user", &days)
@@ -375,7 +535,8 @@ mod tests {
         let second = memo
             .segment_engagement(&store, "power_user", &days, today)
             .await
-            .expect("memo");
+            .expect("memo")
+            .to_map();
         assert_eq!(
             second["p1"].add_to_carts, 6,
             "today's cart counts, the late one does not yet"

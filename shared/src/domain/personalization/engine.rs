@@ -158,46 +158,41 @@ impl Engine<'_> {
         {
             return Ok(None);
         }
-        let mut by_engagement: Vec<(&String, i64)> = in_segment
-            .iter()
-            .map(|(id, e)| (id, e.weighted()))
-            .filter(|(id, e)| *e > 0 && snapshot.product(id).is_some_and(|p| p.is_active))
-            .collect();
-        by_engagement.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        by_engagement.truncate(CANDIDATES);
-        let candidates: Vec<String> = by_engagement.iter().map(|(id, _)| (*id).clone()).collect();
+        let by_engagement = in_segment.top(CANDIDATES, |id| {
+            snapshot.product(id).is_some_and(|p| p.is_active)
+        });
+        let candidates: Vec<String> = by_engagement.iter().map(|(id, _)| id.clone()).collect();
         let overall = self
             .closed
             .content_engagement(store, &candidates, &days, today)
             .await?;
-        let segment: HashMap<String, i64> = by_engagement
-            .iter()
-            .map(|(id, e)| ((*id).clone(), *e))
-            .collect();
+        let segment: HashMap<String, i64> = by_engagement.into_iter().collect();
         let everyone: HashMap<String, i64> = overall
             .iter()
             .map(|(id, per)| (id.clone(), per.get(ALL).map_or(0, Engagement::weighted)))
             .collect();
+        let segment_total = totals.get(segment_id).copied().unwrap_or(0);
         let overall_total = totals.get(ALL).copied().unwrap_or(0);
-        let recommendations: Vec<Value> = segment_affinity(&segment, &everyone, overall_total)
-            .into_iter()
-            .filter_map(|a| {
-                let p = snapshot.product(&a.content_id)?;
-                let e = in_segment.get(&a.content_id).copied().unwrap_or_default();
-                Some(json!({
-                    "id": p.id,
-                    "title": p.name,
-                    "content_type": "product",
-                    "score": round4(a.score),
-                    "lift": round4(a.lift),
-                    "segment_engagement": {
-                        "views": e.views, "clicks": e.clicks,
-                        "add_to_carts": e.add_to_carts, "purchases": e.purchases,
-                    },
-                }))
-            })
-            .take(LIST_MAX)
-            .collect();
+        let recommendations: Vec<Value> =
+            segment_affinity(&segment, segment_total, &everyone, overall_total)
+                .into_iter()
+                .filter_map(|a| {
+                    let p = snapshot.product(&a.content_id)?;
+                    let e = in_segment.get(&a.content_id);
+                    Some(json!({
+                        "id": p.id,
+                        "title": p.name,
+                        "content_type": "product",
+                        "score": round4(a.score),
+                        "lift": round4(a.lift),
+                        "segment_engagement": {
+                            "views": e.views, "clicks": e.clicks,
+                            "add_to_carts": e.add_to_carts, "purchases": e.purchases,
+                        },
+                    }))
+                })
+                .take(LIST_MAX)
+                .collect();
         Ok(Some(json!({
             "segment": segment_id,
             "window_days": WINDOW_DAYS,
