@@ -19,7 +19,7 @@ use shared::{
         catalog::{self, ProductRecord},
         promotions::{
             audience::{self, UserFacts},
-            copy::{AspectRatio, MAX_PROMPT_CHARS, SegmentFacts},
+            copy::{AspectRatio, MAX_PROMPT_CHARS, ProductFacts, SegmentFacts},
             generate::{self, BannerInputs, GenerateError, TextInputs},
             records::{self, Banner, Publication, PublishError, Targeting},
             stats, targeting,
@@ -96,6 +96,29 @@ fn sees_all_analytics(auth: &AuthUser) -> bool {
     auth.has_beyond_own(Permission::AnalyticsView)
 }
 
+/// A non-blank optional value, trimmed.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A promotion is about a category or a product: one of them must be given (unless the category
+/// was already refused).
+fn require_subject(
+    category: &Option<String>,
+    product_id: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) {
+    if category.is_none()
+        && product_id.is_none()
+        && !errors.iter().any(|e| e.field == "target_product_category")
+    {
+        errors.push(FieldError::new(
+            "target_product_category",
+            "Field required (or give a product_id)",
+        ));
+    }
+}
+
 /// An optional trimmed string of at most `max` characters (`None` when empty).
 fn opt_text(
     field: &str,
@@ -103,7 +126,7 @@ fn opt_text(
     max: usize,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let v = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+    let v = given(value)?;
     if v.chars().count() > max {
         errors.push(FieldError::new(field, format!("at most {max} characters")));
         return None;
@@ -112,7 +135,7 @@ fn opt_text(
 }
 
 fn aspect_ratio(value: &Option<String>, errors: &mut Vec<FieldError>) -> AspectRatio {
-    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+    match given(value) {
         None => AspectRatio::Landscape16x9,
         Some(v) => AspectRatio::parse(v).unwrap_or_else(|| {
             errors.push(FieldError::new(
@@ -124,6 +147,19 @@ fn aspect_ratio(value: &Option<String>, errors: &mut Vec<FieldError>) -> AspectR
             ));
             AspectRatio::Landscape16x9
         }),
+    }
+}
+
+/// The facts of the sold product `id` names, when one is given (404 when unknown or not sold).
+async fn product_facts(state: &AppState, id: Option<&str>) -> ApiResult<Option<ProductFacts>> {
+    match id {
+        Some(id) => {
+            let p = product(state, id).await?;
+            Ok(Some(
+                generate::product_facts(state.store.as_ref(), &p).await?,
+            ))
+        }
+        None => Ok(None),
     }
 }
 
@@ -210,20 +246,8 @@ pub async fn generate_promotion(
         MAX_CONTEXT_CHARS,
         &mut errors,
     );
-    let product_id = body
-        .product_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    if category.is_none()
-        && product_id.is_none()
-        && !errors.iter().any(|e| e.field == "target_product_category")
-    {
-        errors.push(FieldError::new(
-            "target_product_category",
-            "Field required (or give a product_id)",
-        ));
-    }
+    let product_id = given(&body.product_id);
+    require_subject(&category, product_id, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -231,10 +255,7 @@ pub async fn generate_promotion(
     let segment = audience::rfm_cluster(store, cluster)
         .await?
         .ok_or_else(|| cluster_not_found(cluster))?;
-    let product = match product_id {
-        Some(id) => Some(generate::product_facts(store, &product(&state, id).await?).await?),
-        None => None,
-    };
+    let product = product_facts(&state, product_id).await?;
     let category = category
         .or_else(|| product.as_ref().and_then(|p| p.category.clone()))
         .unwrap_or_else(|| "our catalog".into());
@@ -294,25 +315,13 @@ pub async fn generate_banner(
         return Err(ApiError::validation(errors));
     }
     let store = state.store.as_ref();
-    let user_id = body
-        .user_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty());
+    let user_id = given(&body.user_id);
     if let Some(u) = user_id
         && (u.len() > 64 || users::get(store, u).await?.is_none())
     {
         return Err(user_not_found());
     }
-    let product = match body
-        .product_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        Some(id) => Some(generate::product_facts(store, &product(&state, id).await?).await?),
-        None => None,
-    };
+    let product = product_facts(&state, given(&body.product_id)).await?;
     let inputs = BannerInputs {
         id: None,
         prompt: prompt.to_string(),
@@ -686,20 +695,8 @@ pub async fn personalized_promotion(
         &mut errors,
     );
     let ratio = aspect_ratio(&body.aspect_ratio, &mut errors);
-    let product_id = body
-        .product_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    if category.is_none()
-        && product_id.is_none()
-        && !errors.iter().any(|e| e.field == "target_product_category")
-    {
-        errors.push(FieldError::new(
-            "target_product_category",
-            "Field required (or give a product_id)",
-        ));
-    }
+    let product_id = given(&body.product_id);
+    require_subject(&category, product_id, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
@@ -710,10 +707,7 @@ pub async fn personalized_promotion(
     let facts = audience::user_facts(store, &user_id)
         .await?
         .ok_or_else(user_not_found)?;
-    let product = match product_id {
-        Some(id) => Some(generate::product_facts(store, &product(&state, id).await?).await?),
-        None => None,
-    };
+    let product = product_facts(&state, product_id).await?;
     let category = category
         .or_else(|| product.as_ref().and_then(|p| p.category.clone()))
         .unwrap_or_else(|| "our catalog".into());
