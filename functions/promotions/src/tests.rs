@@ -99,6 +99,24 @@ impl Promo {
         (s, j)
     }
 
+    /// Sends the request and checks that it is refused with `status` and `code`.
+    async fn refused(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: StatusCode,
+        code: &str,
+    ) {
+        let (s, b) = self.call(method, uri, token, body).await;
+        assert_eq!(
+            (s, b["error_code"].as_str()),
+            (status, Some(code)),
+            "{method} {uri}: {b}"
+        );
+    }
+
     async fn admin(&self) -> String {
         self.app
             .user_with_roles("promo_admin", &[Role::Admin])
@@ -432,31 +450,25 @@ async fn generate_promotion_bad_input() {
     let p = Promo::new();
     let token = p.admin().await;
     let uri = format!("{BASE}/generate-promotion");
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&token),
-            Some(json!({"cluster_id": 3, "target_product_category": "Toys"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("RFM_CLUSTER_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &uri,
+        Some(&token),
+        Some(json!({"cluster_id": 3, "target_product_category": "Toys"})),
+        StatusCode::NOT_FOUND,
+        "RFM_CLUSTER_NOT_FOUND",
+    )
+    .await;
     cluster(p.store(), 0, "Champions", &[]).await;
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&token),
-            Some(json!({"cluster_id": 0, "product_id": "nope"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("PRODUCT_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &uri,
+        Some(&token),
+        Some(json!({"cluster_id": 0, "product_id": "nope"})),
+        StatusCode::NOT_FOUND,
+        "PRODUCT_NOT_FOUND",
+    )
+    .await;
     for (body, field) in [
         (
             json!({"cluster_id": -1, "target_product_category": "Toys"}),
@@ -602,30 +614,24 @@ async fn generate_banner_bad_input() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "1,000 characters are fine");
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&token),
-            Some(json!({"prompt": "ok", "product_id": "nope"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("PRODUCT_NOT_FOUND"))
-    );
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&token),
-            Some(json!({"prompt": "ok", "user_id": "nope"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("USER_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &uri,
+        Some(&token),
+        Some(json!({"prompt": "ok", "product_id": "nope"})),
+        StatusCode::NOT_FOUND,
+        "PRODUCT_NOT_FOUND",
+    )
+    .await;
+    p.refused(
+        "POST",
+        &uri,
+        Some(&token),
+        Some(json!({"prompt": "ok", "user_id": "nope"})),
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    .await;
     let (_, customer) = p.app.user_with_roles("shopper", &[Role::Customer]).await;
     let (s, _) = p
         .call("POST", &uri, Some(&customer), Some(json!({"prompt": "ok"})))
@@ -728,18 +734,15 @@ async fn banner_details_show_targeting_schedule_and_counts() {
         assert!(!b[k].is_null(), "{k}");
     }
     // Unknown and malformed ids, customers.
-    let (s, b) = p
-        .call(
-            "GET",
-            &format!("{BASE}/banner/banner_19990101_000000_deadbeef"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("BANNER_NOT_FOUND"))
-    );
+    p.refused(
+        "GET",
+        &format!("{BASE}/banner/banner_19990101_000000_deadbeef"),
+        Some(&token),
+        None,
+        StatusCode::NOT_FOUND,
+        "BANNER_NOT_FOUND",
+    )
+    .await;
     let (s, _) = p
         .call(
             "GET",
@@ -832,18 +835,15 @@ async fn publish_bad_input() {
             .unwrap()
             .is_published
     );
-    let (s, b) = p
-        .call(
-            "POST",
-            &format!("{BASE}/banner/banner_19990101_000000_deadbeef/unpublish"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("BANNER_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &format!("{BASE}/banner/banner_19990101_000000_deadbeef/unpublish"),
+        Some(&token),
+        None,
+        StatusCode::NOT_FOUND,
+        "BANNER_NOT_FOUND",
+    )
+    .await;
 }
 
 /// A customer in `cluster` with a spend, a latest order `days_ago`, and a country.
@@ -990,18 +990,15 @@ async fn user_banners_differ_by_segment_and_follow_targeting_schedule_and_priori
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
         assert_eq!(fields(&b), ["limit"]);
     }
-    let (s, b) = p
-        .call(
-            "GET",
-            &format!("{BASE}/user-banners/nobody"),
-            Some(&admin),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("USER_NOT_FOUND"))
-    );
+    p.refused(
+        "GET",
+        &format!("{BASE}/user-banners/nobody"),
+        Some(&admin),
+        None,
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    .await;
     // Unpublish takes a banner out at once.
     let (s, b) = p
         .call(
@@ -1101,18 +1098,15 @@ async fn impressions_and_clicks_are_counted_per_day_and_shown_in_the_details() {
         b["stats"]["daily"],
         json!([{"date": today, "impressions": 3, "clicks": 2}])
     );
-    let (s, b) = p
-        .call(
-            "POST",
-            &format!("{BASE}/banner/banner_19990101_000000_deadbeef/click"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("BANNER_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &format!("{BASE}/banner/banner_19990101_000000_deadbeef/click"),
+        None,
+        None,
+        StatusCode::NOT_FOUND,
+        "BANNER_NOT_FOUND",
+    )
+    .await;
 }
 
 // ---- personalized-promotion ----
@@ -1203,30 +1197,24 @@ async fn personalized_promotion_bad_input() {
     let admin = p.admin().await;
     let (user, customer) = p.app.user_with_roles("shopper", &[Role::Customer]).await;
     let uri = format!("{BASE}/personalized-promotion");
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&admin),
-            Some(json!({"user_id": "nobody", "target_product_category": "Toys"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("USER_NOT_FOUND"))
-    );
-    let (s, b) = p
-        .call(
-            "POST",
-            &uri,
-            Some(&admin),
-            Some(json!({"user_id": user.id, "product_id": "nope"})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error_code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("PRODUCT_NOT_FOUND"))
-    );
+    p.refused(
+        "POST",
+        &uri,
+        Some(&admin),
+        Some(json!({"user_id": "nobody", "target_product_category": "Toys"})),
+        StatusCode::NOT_FOUND,
+        "USER_NOT_FOUND",
+    )
+    .await;
+    p.refused(
+        "POST",
+        &uri,
+        Some(&admin),
+        Some(json!({"user_id": user.id, "product_id": "nope"})),
+        StatusCode::NOT_FOUND,
+        "PRODUCT_NOT_FOUND",
+    )
+    .await;
     for (body, field) in [
         (json!({"target_product_category": "Toys"}), "user_id"),
         (json!({"user_id": user.id}), "target_product_category"),
