@@ -6,6 +6,7 @@
 //! interleaved in one run), and the `analytics-rebuild` wall time.
 //!
 //! `cargo run --release -p shared --features testkit --example analytics_bench [-- ORDERS USERS]`
+//! (`BENCH_SAMPLES=N`: samples per reader, default 100)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration as StdDuration, Instant};
@@ -275,13 +276,18 @@ async fn main() {
     );
 
     let busy = users_at[0].0.clone();
+    // Samples per reader (`BENCH_SAMPLES`, default 100; more leaves time to attach a profiler).
+    let samples_per_reader: usize = std::env::var("BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     macro_rules! measure {
         ($name:expr, $call:expr) => {{
             for _ in 0..3 {
                 let _ = serde_json::to_vec(&$call.await.unwrap()).unwrap();
             }
             let mut samples = Vec::new();
-            for _ in 0..100 {
+            for _ in 0..samples_per_reader {
                 let t = Instant::now();
                 let body = serde_json::to_vec(&$call.await.unwrap()).unwrap();
                 samples.push(t.elapsed());

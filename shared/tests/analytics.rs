@@ -40,7 +40,101 @@ shared::store_backends!(
     every_figure_matches_brute_force_and_the_rebuild,
     recommendation_month_totals_are_their_days_and_are_rebuilt,
     a_write_to_a_closed_month_reaches_the_cached_answer,
+    a_closed_month_less_its_outside_days_is_cached_and_follows_writes,
 );
+
+/// A window that starts inside a closed month reads that month less its days before the window
+/// start; the net figure is cached, and a write to one of the month's days, inside the window
+/// or not, reaches the next answer (it bumps the month's version).
+async fn a_closed_month_less_its_outside_days_is_cached_and_follows_writes(
+    store: Arc<dyn ItemStore>,
+) {
+    use shared::domain::analytics::{month_cache, window};
+    let store = store.as_ref();
+    let months = MonthCache::default();
+    let products = products(store, 1).await;
+    let today = Utc::now().date_naive();
+    let month = month_of(month_of(today) - Duration::days(40));
+    assert!(month_cache::is_closed(month, today));
+    let noon = |day: NaiveDate| day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let (outside, inside) = (month + Duration::days(1), month + Duration::days(20));
+    // The window starts on the month's third day: the month whole, less its first two days.
+    let days = u32::try_from((today - (month + Duration::days(2))).num_days() + 1).unwrap();
+    let plan = window::plan(today, days);
+    assert!(plan.months.contains(&month), "{plan:?}");
+    assert!(plan.sub_days.contains(&outside), "{plan:?}");
+    let place = |n: usize, day: NaiveDate| {
+        let order = order_of(
+            &format!("net-buyer-{n}"),
+            &[(&products[0], 1)],
+            "credit_card",
+            None,
+            noon(day),
+        );
+        async move {
+            assert!(orders::import_historical(store, &order).await.unwrap());
+            analytics::record(store, Event::OrderPlaced(&order))
+                .await
+                .unwrap();
+        }
+    };
+    place(0, outside).await;
+    place(1, inside).await;
+    let orders_in = |d: report::Dashboard| d.orders.total_orders;
+    let first = report::dashboard(store, &months, today, days)
+        .await
+        .unwrap();
+    assert_eq!(
+        orders_in(first),
+        1,
+        "the order before the window is subtracted"
+    );
+    assert!(!months.is_empty(), "the net month is cached");
+    // Behind the cache's back (no version bump): not seen.
+    store
+        .update(
+            &keys::analytics_day(outside, 0),
+            Update::new().add("orders", 5),
+            None,
+        )
+        .await
+        .unwrap();
+    let cached = report::dashboard(store, &months, today, days)
+        .await
+        .unwrap();
+    assert_eq!(orders_in(cached), 1, "served from the cache");
+    store
+        .update(
+            &keys::analytics_day(outside, 0),
+            Update::new().add("orders", -5),
+            None,
+        )
+        .await
+        .unwrap();
+    // Through the write path: an order outside the window changes nothing, one inside counts.
+    place(2, outside).await;
+    let after_outside = report::dashboard(store, &months, today, days)
+        .await
+        .unwrap();
+    assert_eq!(orders_in(after_outside), 1);
+    place(3, inside).await;
+    let after_inside = report::dashboard(store, &months, today, days)
+        .await
+        .unwrap();
+    assert_eq!(orders_in(after_inside), 2);
+    // The whole month (a year's window) and the month less its days are two entries.
+    let year = report::dashboard(store, &months, today, 365).await.unwrap();
+    assert_eq!(orders_in(year), 4);
+    let again = report::dashboard(store, &months, today, days)
+        .await
+        .unwrap();
+    assert_eq!(orders_in(again), 2);
+    // A fresh instance agrees.
+    let fresh = report::dashboard(store, &MonthCache::default(), today, days)
+        .await
+        .unwrap();
+    assert_eq!(orders_in(fresh), 2);
+}
 
 /// A closed month is served from the per-instance cache (a write that skips the version bump
 /// is not seen); a cancellation of one of its orders bumps its version, so the next answer

@@ -135,14 +135,32 @@ fn sum_items(items: &[Item]) -> MonthCounters {
     out
 }
 
-/// The summed counters of each month of `months` (first days), in that order, from the month
-/// items `key(month, shard)`: closed months from the cache when their version has not moved.
+/// Subtracts the counters of `items` (day items) from `into`.
+fn subtract_items(into: &mut MonthCounters, items: &[Item]) {
+    for (k, n) in sum_items(items) {
+        match into.get_mut(k.as_str()) {
+            Some(x) => *x -= n,
+            None => {
+                into.insert(k, -n);
+            }
+        }
+    }
+}
+
+/// The summed counters of each month of `months` (first days), in that order, less the days of
+/// `sub_days` that fall in it (the days of a month read whole that are outside the window, see
+/// [`super::window`]): from the month items `month_key(month, shard)` and the day items
+/// `day_key(day, shard)`. A closed month's net counters come from the cache while its version
+/// has not moved: a write to one of its days is mirrored into the month and bumps the version
+/// too, so the days subtracted are as current as the month.
 pub async fn months(
     cache: &MonthCache,
     store: &dyn ItemStore,
     months: &[NaiveDate],
+    sub_days: &[NaiveDate],
     today: NaiveDate,
-    key: impl Fn(NaiveDate, u32) -> Key,
+    month_key: impl Fn(NaiveDate, u32) -> Key,
+    day_key: impl Fn(NaiveDate, u32) -> Key,
 ) -> StoreResult<Vec<(NaiveDate, Arc<MonthCounters>)>> {
     let any_closed = months.iter().any(|m| is_closed(*m, today));
     let versions = if any_closed {
@@ -155,33 +173,47 @@ pub async fn months(
         .and_then(|v| v.get(ATTR_EPOCH))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let days_of = |m: NaiveDate| -> Vec<NaiveDate> {
+        sub_days
+            .iter()
+            .copied()
+            .filter(|d| super::window::month_of(*d) == m)
+            .collect()
+    };
     let mut out: Vec<Option<Arc<MonthCounters>>> = vec![None; months.len()];
-    let mut wanted: Vec<(usize, String, i64)> = Vec::new();
+    // (index, month pk, cache key, version, days subtracted)
+    let mut wanted: Vec<(usize, String, String, i64, Vec<NaiveDate>)> = Vec::new();
     for (i, m) in months.iter().enumerate() {
-        let pk = key(*m, 0).pk;
+        let pk = month_key(*m, 0).pk;
+        let subtracted = days_of(*m);
+        // The entry is the month less these days: they are part of its key.
+        let mut entry = pk.clone();
+        for d in &subtracted {
+            entry.push_str(&format!("|{}", d.format("%d")));
+        }
         let version = versions
             .as_ref()
             .and_then(|v| v.get(&version_attr(*m)))
             .and_then(Value::as_i64)
             .unwrap_or(0);
         if let (Some(epoch), true) = (&epoch, is_closed(*m, today))
-            && let Some((v, counters)) = cache.lock().get(&(epoch.clone(), pk.clone()))
+            && let Some((v, counters)) = cache.lock().get(&(epoch.clone(), entry.clone()))
             && *v == version
         {
             out[i] = Some(counters.clone());
             continue;
         }
-        wanted.push((i, pk, version));
+        wanted.push((i, pk, entry, version, subtracted));
     }
     if !wanted.is_empty() {
-        let keys: Vec<Key> = wanted
-            .iter()
-            .flat_map(|(i, _, _)| {
-                let m = months[*i];
-                (0..keys::ANALYTICS_SHARDS).map(move |s| (m, s))
-            })
-            .map(|(m, s)| key(m, s))
-            .collect();
+        let mut keys: Vec<Key> = Vec::new();
+        for (i, _, _, _, subtracted) in &wanted {
+            let m = months[*i];
+            keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| month_key(m, s)));
+            for d in subtracted {
+                keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| day_key(*d, s)));
+            }
+        }
         let mut by_pk: HashMap<String, Vec<Item>> = HashMap::new();
         for chunk in keys.chunks(100) {
             for item in store.batch_get(chunk).await? {
@@ -190,14 +222,19 @@ pub async fn months(
                 }
             }
         }
-        for (i, pk, version) in wanted {
-            let counters = Arc::new(sum_items(by_pk.get(&pk).map_or(&[][..], Vec::as_slice)));
+        let items_of = |pk: &str| by_pk.get(pk).map_or(&[][..], Vec::as_slice);
+        for (i, pk, entry, version, subtracted) in wanted {
+            let mut counters = sum_items(items_of(&pk));
+            for d in subtracted {
+                subtract_items(&mut counters, items_of(&day_key(d, 0).pk));
+            }
+            let counters = Arc::new(counters);
             if let (Some(epoch), true) = (&epoch, is_closed(months[i], today)) {
                 let mut map = cache.lock();
                 if map.len() >= ENTRIES {
                     map.clear();
                 }
-                map.insert((epoch.clone(), pk), (version, counters.clone()));
+                map.insert((epoch.clone(), entry), (version, counters.clone()));
             }
             out[i] = Some(counters);
         }

@@ -87,8 +87,9 @@ async fn read_all(store: &dyn ItemStore, keys: &[Key]) -> StoreResult<Vec<Vec<It
         .await
 }
 
-/// The day keys of a window's plan (the days added and subtracted, 8 shards each) and the sign
-/// of each day partition (`true`: added). The months come from [`month_cache::months`].
+/// The day keys of a window's plan (the days added, 8 shards each) and the sign of each day
+/// partition (`true`: added). The months, less the days subtracted, come from
+/// [`month_cache::months`].
 fn plan_keys(
     plan: &window::Plan,
     day: impl Fn(NaiveDate, u32) -> Key,
@@ -96,11 +97,9 @@ fn plan_keys(
     let shards = 0..keys::ANALYTICS_SHARDS;
     let mut out: Vec<Key> = Vec::new();
     let mut signs = HashMap::new();
-    for (list, add) in [(&plan.add_days, true), (&plan.sub_days, false)] {
-        for d in list {
-            out.extend(shards.clone().map(|s| day(*d, s)));
-            signs.insert(day(*d, 0).pk, add);
-        }
+    for d in &plan.add_days {
+        out.extend(shards.clone().map(|s| day(*d, s)));
+        signs.insert(day(*d, 0).pk, true);
     }
     (out, signs)
 }
@@ -131,7 +130,15 @@ pub async fn window_totals(
         signs.insert(keys::analytics_month_moving(*m, 0).pk, true);
     }
     let (month_sums, chunks) = futures::try_join!(
-        month_cache::months(months, store, &plan.months, today, keys::analytics_month),
+        month_cache::months(
+            months,
+            store,
+            &plan.months,
+            &plan.sub_days,
+            today,
+            keys::analytics_month,
+            keys::analytics_day,
+        ),
         read_all(store, &keys),
     )?;
     let mut total = Counters::new();
@@ -209,8 +216,10 @@ pub async fn product_totals(
             months,
             store,
             &plan.months,
+            &plan.sub_days,
             today,
-            keys::analytics_products_month
+            keys::analytics_products_month,
+            keys::analytics_products_day,
         ),
         read_all(store, &keys),
     )?;
