@@ -36,10 +36,24 @@ pub type MonthCounters = HashMap<String, i64>;
 
 type Entry = (i64, Arc<MonthCounters>);
 
-/// One instance's closed months, keyed by the table's epoch and the month item's partition key.
+/// Quantity and revenue (cents) per product, the `q_<id>` / `r_<id>` counters of month items
+/// parsed and summed.
+pub type ProductSums = HashMap<String, (i64, i64)>;
+
+/// The months a product sum was computed from, and the sum.
+type SumsEntry = (Vec<Arc<MonthCounters>>, Arc<ProductSums>);
+
+/// Product sums kept (a few windows' worth).
+const PRODUCT_SUMS: usize = 8;
+
+/// One instance's closed months, keyed by the table's epoch and the month item's partition key
+/// (and the days subtracted), and the product sums of sets of them.
 #[derive(Default)]
 pub struct MonthCache {
     entries: Mutex<HashMap<(String, String), Entry>>,
+    /// The sums of a set of cached months: valid while the months are the same entries (the
+    /// same `Arc`s: a version move replaces the entry).
+    product_sums: Mutex<Vec<SumsEntry>>,
 }
 
 impl MonthCache {
@@ -54,6 +68,37 @@ impl MonthCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The product sums of `parts` (closed months' counters as this cache gave them), computed
+    /// by `sum` once per set of entries and then shared.
+    pub fn product_sums(
+        &self,
+        parts: &[Arc<MonthCounters>],
+        sum: impl FnOnce(&[Arc<MonthCounters>]) -> ProductSums,
+    ) -> Arc<ProductSums> {
+        let same = |held: &[Arc<MonthCounters>]| {
+            held.len() == parts.len() && held.iter().zip(parts).all(|(a, b)| Arc::ptr_eq(a, b))
+        };
+        {
+            let held = self
+                .product_sums
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((_, sums)) = held.iter().find(|(p, _)| same(p)) {
+                return sums.clone();
+            }
+        }
+        let sums = Arc::new(sum(parts));
+        let mut held = self
+            .product_sums
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if held.len() >= PRODUCT_SUMS {
+            held.remove(0);
+        }
+        held.push((parts.to_vec(), sums.clone()));
+        sums
     }
 }
 

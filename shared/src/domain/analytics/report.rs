@@ -16,6 +16,7 @@
 //!   (each step on its own; rate = step / previous step).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::month_cache::{self, MonthCache};
+use super::month_cache::{self, MonthCache, MonthCounters};
 use super::{FUNNEL_STEPS, UNKNOWN_CATEGORY, attr, week_of, window, ymd};
 use crate::domain::orders::{OrderStatus, PAYMENT_METHODS};
 use crate::domain::rec_tracking::{self, rollups::Counts as RecCounts};
@@ -223,8 +224,23 @@ pub async fn product_totals(
         ),
         read_all(store, &keys),
     )?;
-    let mut sums: HashMap<&str, (i64, i64)> = HashMap::new();
-    for (_, counters) in &month_sums {
+    // Closed months: their sums parsed once per set of cached months; open ones every time.
+    let (closed, open): (Vec<_>, Vec<_>) = month_sums
+        .iter()
+        .partition(|(m, _)| month_cache::is_closed(*m, today));
+    let closed: Vec<Arc<MonthCounters>> = closed.into_iter().map(|(_, c)| c.clone()).collect();
+    let closed_sums = months.product_sums(&closed, |parts| {
+        let mut sums: HashMap<&str, (i64, i64)> = HashMap::new();
+        for counters in parts {
+            for (k, &n) in counters.iter() {
+                add_sold(&mut sums, k, n);
+            }
+        }
+        sums.into_iter().map(|(p, v)| (p.to_string(), v)).collect()
+    });
+    let mut sums: HashMap<&str, (i64, i64)> =
+        closed_sums.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+    for (_, counters) in &open {
         for (k, &n) in counters.iter() {
             add_sold(&mut sums, k, n);
         }
