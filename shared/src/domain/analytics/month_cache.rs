@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{Duration, NaiveDate, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
 use super::window::month_end;
@@ -25,6 +26,8 @@ use crate::store::{
     Condition, EXPIRES_AT, Item, ItemStore, Key, PK, StoreError, StoreResult, Update, keys,
 };
 
+/// Batch gets in flight at once when reading months.
+const READ_CONCURRENCY: usize = 8;
 /// A month is cached once it ended this many days before the reader's today.
 pub const CLOSED_AFTER_DAYS: i64 = 2;
 /// Entries kept (13 months x 2 kinds per table in use); emptied when full.
@@ -260,11 +263,15 @@ pub async fn months(
             }
         }
         let mut by_pk: HashMap<String, Vec<Item>> = HashMap::new();
-        for chunk in keys.chunks(100) {
-            for item in store.batch_get(chunk).await? {
-                if let Some(pk) = item.get(PK).and_then(Value::as_str) {
-                    by_pk.entry(pk.to_string()).or_default().push(item);
-                }
+        // Batch gets of 100 keys, several at a time (a year's first read is ~30 of them).
+        let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
+        let chunks: Vec<Vec<Item>> = stream::iter(reads)
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for item in chunks.into_iter().flatten() {
+            if let Some(pk) = item.get(PK).and_then(Value::as_str) {
+                by_pk.entry(pk.to_string()).or_default().push(item);
             }
         }
         let items_of = |pk: &str| by_pk.get(pk).map_or(&[][..], Vec::as_slice);
