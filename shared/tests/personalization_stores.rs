@@ -105,16 +105,14 @@ async fn cache_hits_misses_expiry_and_invalidation(store: Arc<dyn ItemStore>) {
     );
 }
 
-async fn recorded_interactions_move_the_segment_content_and_total_rollups(
-    store: Arc<dyn ItemStore>,
-) {
-    let store = store.as_ref();
-    let user = users::create(
+/// A customer born in 1960 (segment `45_plus`), `<name>@example.com`.
+async fn born_1960(store: &dyn ItemStore, name: &str) -> users::UserRecord {
+    let created = users::create(
         store,
         NewUser {
-            email: "ana@example.com".into(),
+            email: format!("{}@example.com", name.to_lowercase()),
             username: None,
-            first_name: "Ana".into(),
+            first_name: name.into(),
             last_name: "T".into(),
             phone: None,
             address: None,
@@ -125,12 +123,19 @@ async fn recorded_interactions_move_the_segment_content_and_total_rollups(
     )
     .await
     .unwrap();
-    users::update(store, &user.id, |u| {
+    users::update(store, &created.id, |u| {
         u.date_of_birth = Some("1960-01-01".into());
         true
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn recorded_interactions_move_the_segment_content_and_total_rollups(
+    store: Arc<dyn ItemStore>,
+) {
+    let store = store.as_ref();
+    let user = born_1960(store, "Ana").await;
     let me = Actor::User(user.id.clone());
     let guest = Actor::Guest("2f1d6c1e-0d7b-4b7e-9a7e-3d5c1b0a9e11".into());
     // Several signals in one call (one shard each), another call, and a guest's.
@@ -187,28 +192,7 @@ async fn recorded_interactions_move_the_segment_content_and_total_rollups(
 
 async fn bulk_recorded_interactions_move_the_rollups_as_recording_does(store: Arc<dyn ItemStore>) {
     let store = store.as_ref();
-    let user = users::create(
-        store,
-        NewUser {
-            email: "bo@example.com".into(),
-            username: None,
-            first_name: "Bo".into(),
-            last_name: "T".into(),
-            phone: None,
-            address: None,
-            is_active: true,
-            roles: vec![],
-            password_hash: "x".into(),
-        },
-    )
-    .await
-    .unwrap();
-    users::update(store, &user.id, |u| {
-        u.date_of_birth = Some("1960-01-01".into());
-        true
-    })
-    .await
-    .unwrap();
+    let user = born_1960(store, "Bo").await;
     let me = Actor::User(user.id.clone());
     let guest = Actor::Guest("2f1d6c1e-0d7b-4b7e-9a7e-3d5c1b0a9e12".into());
     // The same signals as the recording test, in one bulk call (demo seeding, imports), with
