@@ -147,7 +147,11 @@ step() {
 LOCKED=()
 if [[ "${CI:-}" == "true" ]]; then
   LOCKED=(--locked) # CI must build exactly the committed Cargo.lock
+  # A clean clone builds once: incremental caches would only take disk (GBs over ~100 test
+  # binaries; one CI run failed with "No space left on device").
+  export CARGO_INCREMENTAL=0
 fi
+echo "disk free at $ROOT: $(df -h "$ROOT" | awk 'NR == 2 { print $4 }')"
 
 cargo_test() {
   if [[ $EMULATOR == 1 ]]; then
@@ -245,6 +249,7 @@ stop_moto
 
 # ---- d. summary -------------------------------------------------------------------------------
 say "summary"
+echo "  disk free at the end: $(df -h "$ROOT" | awk 'NR == 2 { print $4 }'), target/: $(du -sh "$ROOT/target" 2>/dev/null | cut -f1)"
 for i in "${!STEP_NAMES[@]}"; do
   printf '  %s  %s\n' "${STEP_RESULTS[$i]}" "${STEP_NAMES[$i]}"
 done
