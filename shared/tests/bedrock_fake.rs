@@ -443,6 +443,37 @@ fn image_reply(png: &[u8]) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // Successful calls
 
+/// A plain banner request of this size (no seed, no caption).
+fn banner_request(width: u32, height: u32) -> ImageRequest {
+    ImageRequest {
+        prompt: "banner".to_owned(),
+        width,
+        height,
+        seed: None,
+        caption: None,
+    }
+}
+
+/// The error of generating `request` on a fake that answers every image call with this error
+/// (after checking the call's shape), and the fake, for its calls.
+async fn image_failure(
+    request: ImageRequest,
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+) -> (FakeServer, AiError) {
+    let server = FakeServer::start(move |call| {
+        check_image(call)?;
+        Ok(Reply::error(status, code, message))
+    })
+    .await;
+    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
+        .generate(request)
+        .await
+        .expect_err("fails");
+    (server, err)
+}
+
 #[tokio::test]
 async fn embed_ok_returns_the_vector_with_provenance() {
     let server = FakeServer::start(embed_ok(256)).await;
@@ -692,15 +723,6 @@ async fn image_moderation_error_is_invalid_and_non_png_is_model_error() {
 #[tokio::test]
 async fn image_content_filter_validation_exception_is_invalid_with_the_reason_and_not_retried() {
     // Titan refuses a filtered prompt with a 400 ValidationException before drawing anything.
-    let server = FakeServer::start(|call| {
-        check_image(call)?;
-        Ok(Reply::error(
-            400,
-            "ValidationException",
-            "This request has been blocked by our content filters.",
-        ))
-    })
-    .await;
     let request = ImageRequest {
         prompt: "something filtered".to_owned(),
         width: 1173,
@@ -708,10 +730,13 @@ async fn image_content_filter_validation_exception_is_invalid_with_the_reason_an
         seed: Some(7),
         caption: Some("Not sent\n$1.00".to_owned()),
     };
-    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
-        .generate(request)
-        .await
-        .expect_err("fails");
+    let (server, err) = image_failure(
+        request,
+        400,
+        "ValidationException",
+        "This request has been blocked by our content filters.",
+    )
+    .await;
     assert!(
         matches!(&err, AiError::Invalid(m) if m.contains("blocked by our content filters")),
         "{err:?}"
@@ -730,26 +755,13 @@ async fn image_content_filter_validation_exception_is_invalid_with_the_reason_an
 
 #[tokio::test]
 async fn image_throttling_is_retried_then_throttled() {
-    let server = FakeServer::start(|call| {
-        check_image(call)?;
-        Ok(Reply::error(
-            429,
-            "ThrottlingException",
-            "Too many requests, please wait before trying again.",
-        ))
-    })
+    let (server, err) = image_failure(
+        banner_request(1024, 1024),
+        429,
+        "ThrottlingException",
+        "Too many requests, please wait before trying again.",
+    )
     .await;
-    let request = ImageRequest {
-        prompt: "banner".to_owned(),
-        width: 1024,
-        height: 1024,
-        seed: None,
-        caption: None,
-    };
-    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
-        .generate(request)
-        .await
-        .expect_err("fails");
     assert!(matches!(err, AiError::Throttled), "{err:?}");
     assert_eq!(server.attempts(), MAX_ATTEMPTS as usize);
     server.assert_no_problems();
@@ -952,26 +964,13 @@ async fn always_throttled_is_throttled_after_the_sdk_retries() {
 
 #[tokio::test]
 async fn service_quota_exceeded_is_throttled() {
-    let server = FakeServer::start(|call| {
-        check_image(call)?;
-        Ok(Reply::error(
-            400,
-            "ServiceQuotaExceededException",
-            "Your request exceeds the service quota.",
-        ))
-    })
+    let (server, err) = image_failure(
+        banner_request(64, 64),
+        400,
+        "ServiceQuotaExceededException",
+        "Your request exceeds the service quota.",
+    )
     .await;
-    let request = ImageRequest {
-        prompt: "banner".to_owned(),
-        width: 64,
-        height: 64,
-        seed: None,
-        caption: None,
-    };
-    let err = BedrockImages::new(server.client(), IMAGE_MODEL)
-        .generate(request)
-        .await
-        .expect_err("fails");
     assert!(matches!(err, AiError::Throttled), "{err:?}");
     server.assert_no_problems();
 }
