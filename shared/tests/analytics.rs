@@ -41,7 +41,76 @@ shared::store_backends!(
     recommendation_month_totals_are_their_days_and_are_rebuilt,
     a_write_to_a_closed_month_reaches_the_cached_answer,
     a_closed_month_less_its_outside_days_is_cached_and_follows_writes,
+    a_recommendation_write_to_a_closed_month_reaches_the_cached_answer,
 );
+
+/// A closed month's recommendation totals are cached with the analytics months; a list served
+/// in that month (a write dated there, as a click on an old list is) bumps the month's version,
+/// so the next dashboard of the same instance counts it.
+async fn a_recommendation_write_to_a_closed_month_reaches_the_cached_answer(
+    store: Arc<dyn ItemStore>,
+) {
+    use shared::domain::analytics::month_cache;
+    let store = store.as_ref();
+    let months = MonthCache::default();
+    let today = Utc::now().date_naive();
+    let at = (month_of(today) - Duration::days(40))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    let month = month_of(at.date_naive());
+    assert!(month_cache::is_closed(month, today));
+    let serve = || async move {
+        let served = Served {
+            recommendation_type: "homepage".into(),
+            blended: false,
+            actor: None,
+            arm: None,
+            items: vec![ServedItem {
+                product_id: "p1".into(),
+                algorithm: Algorithm::CollaborativeFiltering,
+                score: 0.5,
+            }],
+        };
+        rec_tracking::record_served(store, &rec_tracking::new_recommendation_id(), &served, at)
+            .await
+            .unwrap();
+    };
+    async fn served_in(store: &dyn ItemStore, cache: &MonthCache, today: NaiveDate) -> i64 {
+        report::dashboard(store, cache, today, 365)
+            .await
+            .unwrap()
+            .recommendations
+            .total_recommendations
+    }
+    serve().await;
+    assert_eq!(served_in(store, &months, today).await, 1);
+    assert!(!months.is_empty(), "the closed month is cached");
+    // Behind the cache's back (no version bump): not seen.
+    let shard = keys::rec_month_totals(month, 0);
+    let corrupt = |by: i64| {
+        store.update(
+            &shard,
+            Update::new().add("collaborative_impressions", by),
+            None,
+        )
+    };
+    corrupt(5).await.unwrap();
+    assert_eq!(
+        served_in(store, &months, today).await,
+        1,
+        "served from the cache"
+    );
+    corrupt(-5).await.unwrap();
+    // Through the write path: counted at once.
+    serve().await;
+    assert_eq!(
+        served_in(store, &months, today).await,
+        2,
+        "the write bumped the month"
+    );
+    assert_eq!(served_in(store, &MonthCache::default(), today).await, 2);
+}
 
 /// A window that starts inside a closed month reads that month less its days before the window
 /// start; the net figure is cached, and a write to one of the month's days, inside the window
@@ -340,7 +409,10 @@ async fn recommendation_month_totals_are_their_days_and_are_rebuilt(store: Arc<d
     }
     async fn matches(store: &dyn ItemStore, today: NaiveDate) -> bool {
         for days in [1, 7, 30, 365] {
-            let by_family = rollups::totals_by_family(store, today, days).await.unwrap();
+            let fresh = MonthCache::default();
+            let by_family = rollups::totals_by_family(store, &fresh, today, days)
+                .await
+                .unwrap();
             for family in Family::ALL {
                 let days_only = rollups::totals(store, &[family], today, days)
                     .await

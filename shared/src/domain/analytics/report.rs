@@ -440,10 +440,11 @@ fn categories(c: &Counters) -> BTreeMap<String, (i64, i64)> {
 
 async fn recommendations(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<(RecommendationsSection, HashMap<Family, RecCounts>)> {
-    let per_family = rec_tracking::rollups::totals_by_family(store, today, days).await?;
+    let per_family = rec_tracking::rollups::totals_by_family(store, months, today, days).await?;
     let mut overall = RecCounts::default();
     let mut algorithms = Vec::new();
     for family in Family::ALL {
@@ -481,7 +482,7 @@ pub async fn dashboard(
         window_totals(store, months, today, days),
         product_totals(store, months, today, days),
         ever_active(store),
-        recommendations(store, today, days),
+        recommendations(store, months, today, days),
         stats::total(store, "users_with_addresses"),
         stats::total(store, viewed::USERS_WITH_VIEWED),
         catalog::list_categories(store),
@@ -634,7 +635,7 @@ pub async fn kpis(
     let (window, ever, recs) = futures::try_join!(
         window_totals(store, months, today, days),
         ever_active(store),
-        recommendations(store, today, days),
+        recommendations(store, months, today, days),
     )?;
     let c = window.total;
     let (section, fam) = recs;

@@ -15,7 +15,9 @@
 //!
 //! The day totals are mirrored into month totals (`RECMON#<month>` / `<shard>`, same shard,
 //! same `ADD`s, in the same `update_many`), which the analytics dashboard and KPIs read for the
-//! whole months of their window ([`totals_by_family`]).
+//! whole months of their window ([`totals_by_family`]). A closed month's totals come from the
+//! analytics instance's [`MonthCache`]: a write to a month that has ended (a click on a list
+//! served last month) bumps that month's version after it lands, as the analytics writers do.
 //!
 //! Read cost: totals and by-day are `8 x days` small items by batch get (parallel chunks of 100);
 //! top products query the `8 x days` product partitions (with a projection, 16 at a time): the
@@ -28,9 +30,14 @@ use chrono::{Duration, NaiveDate};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
+use crate::domain::analytics::month_cache::{self, MonthCache, MonthCounters};
 use crate::domain::analytics::window;
 use crate::reco::algorithm::Family;
 use crate::store::{EXPIRES_AT, Item, ItemStore, Key, Query, StoreResult, Update, keys, query_all};
+
+// The month cache reads a month's `ANALYTICS_SHARDS` shards: the recommendation totals must
+// have as many.
+const _: () = assert!(keys::REC_ROLLUP_SHARDS == keys::ANALYTICS_SHARDS);
 
 /// How long the daily counters are kept (the route reads up to 365 days back).
 pub const ROLLUP_RETENTION_DAYS: i64 = 400;
@@ -99,11 +106,16 @@ impl Counts {
     }
 
     fn of(item: &Item, family: Family) -> Self {
-        let get = |c| {
-            item.get(&attr(family, c))
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-        };
+        Self::read(|name| item.get(name).and_then(Value::as_i64), family)
+    }
+
+    /// The family's counters from summed month counters.
+    fn of_month(counters: &MonthCounters, family: Family) -> Self {
+        Self::read(|name| counters.get(name).copied(), family)
+    }
+
+    fn read(value: impl Fn(&str) -> Option<i64>, family: Family) -> Self {
+        let get = |c| value(&attr(family, c)).unwrap_or(0);
         Self {
             impressions: get(Counter::Impressions),
             score_micros: get(Counter::ScoreMicros),
@@ -203,16 +215,19 @@ pub(crate) async fn add(
             )
         })
         .collect();
-    if !totals.is_empty() {
-        updates.push((keys::rec_day_totals(day, shard), update_of(totals, day)));
-        // Mirrored into the month, on the same shard (see [`totals_by_family`]).
-        let month_end = window::month_end(window::month_of(day));
-        updates.push((
-            keys::rec_month_totals(day, shard),
-            expiring_update(totals, expiry_of(month_end)),
-        ));
+    if totals.is_empty() {
+        return store.update_many(updates).await;
     }
-    store.update_many(updates).await
+    updates.push((keys::rec_day_totals(day, shard), update_of(totals, day)));
+    // Mirrored into the month, on the same shard (see [`totals_by_family`]).
+    let month = window::month_of(day);
+    updates.push((
+        keys::rec_month_totals(day, shard),
+        expiring_update(totals, expiry_of(window::month_end(month))),
+    ));
+    store.update_many(updates).await?;
+    // After the month write has landed: cached copies of an ended month are stale.
+    month_cache::bump_written(store, &[month]).await
 }
 
 /// The `days` days ending with `today`, oldest first.
@@ -280,46 +295,48 @@ pub async fn totals(
     Ok(total)
 }
 
-/// The counters of every family summed over the period: whole months from the month totals,
-/// the days at the period's ends from the day totals (a [`window`] plan: 12 months
-/// and a few days for a year instead of 365 days).
+/// The counters of every family summed over the period: whole months from the month totals
+/// (less their days outside the period; closed months from `months`, the instance's cache),
+/// the other days from the day totals (a [`window`] plan: 12 months and a few days for a year
+/// instead of 365 days).
 pub async fn totals_by_family(
     store: &dyn ItemStore,
+    months: &MonthCache,
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<HashMap<Family, Counts>> {
     let plan = window::plan(today, days);
-    let shards = 0..keys::REC_ROLLUP_SHARDS;
-    let mut signs: HashMap<String, bool> = HashMap::new();
-    let mut keys: Vec<Key> = Vec::new();
-    for m in &plan.months {
-        keys.extend(shards.clone().map(|s| keys::rec_month_totals(*m, s)));
-    }
-    for (list, add) in [(&plan.add_days, true), (&plan.sub_days, false)] {
-        for d in list {
-            keys.extend(shards.clone().map(|s| keys::rec_day_totals(*d, s)));
-            signs.insert(keys::rec_day_totals(*d, 0).pk, add);
-        }
-    }
+    let keys: Vec<Key> = plan
+        .add_days
+        .iter()
+        .flat_map(|&d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
+        .collect();
     let reads: Vec<_> = keys
         .chunks(100)
         .map(|chunk| store.batch_get(chunk))
         .collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let (month_sums, chunks) = futures::try_join!(
+        month_cache::months(
+            months,
+            store,
+            &plan.months,
+            &plan.sub_days,
+            today,
+            keys::rec_month_totals,
+            keys::rec_day_totals,
+        ),
+        stream::iter(reads)
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect::<Vec<Vec<Item>>>(),
+    )?;
     let mut out: HashMap<Family, Counts> = HashMap::new();
-    for item in chunks.iter().flatten() {
-        let pk = item
-            .get(crate::store::PK)
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let add = signs.get(pk).copied().unwrap_or(true);
-        for family in Family::ALL {
-            let c = Counts::of(item, family);
-            let total = out.entry(family).or_default();
-            if add { total.add(c) } else { total.sub(c) }
+    for family in Family::ALL {
+        let total = out.entry(family).or_default();
+        for (_, counters) in &month_sums {
+            total.add(Counts::of_month(counters, family));
+        }
+        for item in chunks.iter().flatten() {
+            total.add(Counts::of(item, family));
         }
     }
     Ok(out)
