@@ -94,6 +94,10 @@ fn report_line(name: &str, mut samples: Vec<StdDuration>) {
     );
 }
 
+fn kind_of(pk: &str) -> String {
+    pk.split('#').next().unwrap_or_default().to_string()
+}
+
 /// What one dashboard call reads: the keys it asks for (gets and batch gets), the items found,
 /// their attributes, and the queries. Read again after the call, outside it.
 async fn census(store: &Arc<dyn ItemStore>, months: &MonthCache, label: &str) {
@@ -117,16 +121,33 @@ async fn census(store: &Arc<dyn ItemStore>, months: &MonthCache, label: &str) {
         .unwrap();
     let keys = keys.lock().unwrap().clone();
     let (mut items, mut attrs) = (0, 0);
+    // Per kind of item (the partition key up to its first '#'): keys, items, attributes.
+    let mut kinds: std::collections::BTreeMap<String, (usize, usize, usize)> = Default::default();
+    for key in &keys {
+        kinds.entry(kind_of(&key.pk)).or_default().0 += 1;
+    }
     for chunk in keys.chunks(100) {
         for item in store.batch_get(chunk).await.unwrap() {
             items += 1;
             attrs += item.len();
+            let pk = item.get("PK").and_then(|v| v.as_str()).unwrap_or_default();
+            let kind = kinds.entry(kind_of(pk)).or_default();
+            kind.1 += 1;
+            kind.2 += item.len();
         }
     }
     println!(
         "{label:<44} reads {} keys, {items} items, {attrs} attributes; {} queries",
         keys.len(),
         queries.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let by_kind: Vec<String> = kinds
+        .iter()
+        .map(|(k, (n, i, a))| format!("{k} {n}/{i}/{a}"))
+        .collect();
+    println!(
+        "    by kind (keys/items/attributes): {}",
+        by_kind.join(", ")
     );
 }
 
