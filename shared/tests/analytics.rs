@@ -42,7 +42,60 @@ shared::store_backends!(
     a_write_to_a_closed_month_reaches_the_cached_answer,
     a_closed_month_less_its_outside_days_is_cached_and_follows_writes,
     a_recommendation_write_to_a_closed_month_reaches_the_cached_answer,
+    the_top_products_are_the_best_ten_of_more,
 );
+
+/// The dashboard's top products are the ten best of fifteen sold, most quantity first, each
+/// summed over a closed month (cached) and today (the current month).
+async fn the_top_products_are_the_best_ten_of_more(store: Arc<dyn ItemStore>) {
+    let store = store.as_ref();
+    let months = MonthCache::default();
+    let products = products(store, 15).await;
+    let now = Utc::now();
+    let today = now.date_naive();
+    let closed = (month_of(today) - Duration::days(40))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc();
+    // Product i sells i + 1 units: half of them in the closed month, the rest today.
+    for (i, p) in products.iter().enumerate() {
+        let q = i as i64 + 1;
+        for (n, (at, quantity)) in [(closed, q / 2), (now, q - q / 2)].into_iter().enumerate() {
+            if quantity == 0 {
+                continue;
+            }
+            let order = order_of(
+                &format!("top-buyer-{i}-{n}"),
+                &[(p, quantity)],
+                "credit_card",
+                None,
+                at,
+            );
+            assert!(orders::import_historical(store, &order).await.unwrap());
+            analytics::record(store, Event::OrderPlaced(&order))
+                .await
+                .unwrap();
+        }
+    }
+    let expected: Vec<(String, i64)> = products
+        .iter()
+        .enumerate()
+        .rev()
+        .take(analytics::TOP_PRODUCTS)
+        .map(|(i, p)| (p.id.clone(), i as i64 + 1))
+        .collect();
+    for _ in 0..2 {
+        let top: Vec<(String, i64)> = report::dashboard(store, &months, today, 365)
+            .await
+            .unwrap()
+            .products
+            .top_products
+            .into_iter()
+            .map(|t| (t.product_id, t.quantity_sold))
+            .collect();
+        assert_eq!(top, expected);
+    }
+}
 
 /// A closed month's recommendation totals are cached with the analytics months; a list served
 /// in that month (a write dated there, as a click on an old list is) bumps the month's version,
@@ -645,7 +698,7 @@ async fn build_world(store: &dyn ItemStore, seed: u64) -> World {
     let today = now.date_naive();
     let mut w = World {
         today,
-        products: products(store, 9).await,
+        products: products(store, 14).await,
         ..Default::default()
     };
     for c in catalog::list_categories(store).await.unwrap() {

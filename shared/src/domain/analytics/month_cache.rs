@@ -34,14 +34,16 @@ pub const CLOSED_AFTER_DAYS: i64 = 2;
 const ENTRIES: usize = 256;
 const ATTR_EPOCH: &str = "epoch";
 
-/// The summed counters of one month item (8 shards).
-pub type MonthCounters = HashMap<String, i64>;
+/// The summed counters of one month item (8 shards). foldhash, not SipHash: hashing the
+/// attribute names was 12% of a dashboard (profile in tests/bench/README.md); the names are
+/// the writers' own (counter names, catalogue and category ids).
+pub type MonthCounters = foldhash::HashMap<String, i64>;
 
 type Entry = (i64, Arc<MonthCounters>);
 
 /// Quantity and revenue (cents) per product, the `q_<id>` / `r_<id>` counters of month items
 /// parsed and summed.
-pub type ProductSums = HashMap<String, (i64, i64)>;
+pub type ProductSums = foldhash::HashMap<String, (i64, i64)>;
 
 /// The months a product sum was computed from, and the sum.
 type SumsEntry = (Vec<Arc<MonthCounters>>, Arc<ProductSums>);
@@ -165,7 +167,7 @@ async fn versions(store: &dyn ItemStore) -> StoreResult<Item> {
 }
 
 fn sum_items(items: &[Item]) -> MonthCounters {
-    let mut out = MonthCounters::new();
+    let mut out = MonthCounters::default();
     for item in items {
         for (k, v) in item {
             if let Some(n) = v.as_i64()

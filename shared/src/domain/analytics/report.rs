@@ -36,8 +36,8 @@ use crate::store::{Item, ItemStore, Key, PK, Query, SortKey, StoreResult, keys, 
 /// Parallel reads.
 const READ_CONCURRENCY: usize = 16;
 
-/// Counters by attribute name.
-pub type Counters = HashMap<String, i64>;
+/// Counters by attribute name (foldhash: see [`MonthCounters`]).
+pub type Counters = foldhash::HashMap<String, i64>;
 
 fn percent(n: i64, of: i64) -> f64 {
     if of <= 0 {
@@ -142,7 +142,7 @@ pub async fn window_totals(
         ),
         read_all(store, &keys),
     )?;
-    let mut total = Counters::new();
+    let mut total = Counters::default();
     let mut trend: HashMap<NaiveDate, Counters> = HashMap::new();
     for (month, counters) in &month_sums {
         for (k, &n) in counters.iter() {
@@ -193,8 +193,11 @@ pub async fn window_totals(
     })
 }
 
+/// Quantity and revenue (cents) of products by id, borrowed from the counters they are read from.
+type Sold<'a> = foldhash::HashMap<&'a str, (i64, i64)>;
+
 /// Adds a `q_<product>` (quantity) or `r_<product>` (revenue) counter to the product's sums.
-fn add_sold<'a>(sums: &mut HashMap<&'a str, (i64, i64)>, name: &'a str, n: i64) {
+fn add_sold<'a>(sums: &mut Sold<'a>, name: &'a str, n: i64) {
     if let Some(p) = name.strip_prefix("q_") {
         sums.entry(p).or_default().0 += n;
     } else if let Some(p) = name.strip_prefix("r_") {
@@ -202,14 +205,17 @@ fn add_sold<'a>(sums: &mut HashMap<&'a str, (i64, i64)>, name: &'a str, n: i64) 
     }
 }
 
-/// Quantity and revenue (cents) per product over the window, from the products month and day
-/// items (see [`window`]).
-pub async fn product_totals(
+/// The `n` best-selling products of the window (most quantity, then revenue, then id) with
+/// their quantity and revenue (cents), from the products month and day items (see [`window`]).
+/// The closed months' sums are the cache's, shared; what the open months and the days add is
+/// summed on top, borrowing the product ids, and only the `n` chosen are copied out.
+pub async fn top_products(
     store: &dyn ItemStore,
     months: &MonthCache,
     today: NaiveDate,
     days: u32,
-) -> StoreResult<HashMap<String, (i64, i64)>> {
+    n: usize,
+) -> StoreResult<Vec<(String, (i64, i64))>> {
     let plan = window::plan(today, days);
     let (keys, signs) = plan_keys(&plan, keys::analytics_products_day);
     let (month_sums, chunks) = futures::try_join!(
@@ -230,7 +236,7 @@ pub async fn product_totals(
         .partition(|(m, _)| month_cache::is_closed(*m, today));
     let closed: Vec<Arc<MonthCounters>> = closed.into_iter().map(|(_, c)| c.clone()).collect();
     let closed_sums = months.product_sums(&closed, |parts| {
-        let mut sums: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut sums = Sold::default();
         for counters in parts {
             for (k, &n) in counters.iter() {
                 add_sold(&mut sums, k, n);
@@ -238,11 +244,10 @@ pub async fn product_totals(
         }
         sums.into_iter().map(|(p, v)| (p.to_string(), v)).collect()
     });
-    let mut sums: HashMap<&str, (i64, i64)> =
-        closed_sums.iter().map(|(p, v)| (p.as_str(), *v)).collect();
+    let mut added = Sold::default();
     for (_, counters) in &open {
         for (k, &n) in counters.iter() {
-            add_sold(&mut sums, k, n);
+            add_sold(&mut added, k, n);
         }
     }
     for item in chunks.iter().flatten() {
@@ -254,15 +259,34 @@ pub async fn product_totals(
         };
         for (k, v) in item {
             if let Some(n) = v.as_i64() {
-                add_sold(&mut sums, k, sign * n);
+                add_sold(&mut added, k, sign * n);
             }
         }
     }
-    Ok(sums
-        .into_iter()
+    let plus = |a: (i64, i64), b: Option<&(i64, i64)>| {
+        let b = b.copied().unwrap_or_default();
+        (a.0 + b.0, a.1 + b.1)
+    };
+    let mut all: Vec<(&str, (i64, i64))> = closed_sums
+        .iter()
+        .map(|(p, v)| (p.as_str(), plus(*v, added.get(p.as_str()))))
+        .chain(
+            added
+                .iter()
+                .filter(|(p, _)| !closed_sums.contains_key(**p))
+                .map(|(p, v)| (*p, *v)),
+        )
         .filter(|(_, (q, r))| *q != 0 || *r != 0)
-        .map(|(p, v)| (p.to_string(), v))
-        .collect())
+        .collect();
+    let best_first = |(pa, a): &(&str, (i64, i64)), (pb, b): &(&str, (i64, i64))| {
+        b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(pa.cmp(pb))
+    };
+    if all.len() > n && n > 0 {
+        all.select_nth_unstable_by(n - 1, best_first);
+    }
+    all.truncate(n);
+    all.sort_unstable_by(best_first);
+    Ok(all.into_iter().map(|(p, v)| (p.to_string(), v)).collect())
 }
 
 /// Everyone ever active (the all-time total).
@@ -478,9 +502,9 @@ pub async fn dashboard(
     today: NaiveDate,
     days: u32,
 ) -> StoreResult<Dashboard> {
-    let (window, products, ever, recs, with_addresses, with_viewed, cats) = futures::try_join!(
+    let (window, top, ever, recs, with_addresses, with_viewed, cats) = futures::try_join!(
         window_totals(store, months, today, days),
-        product_totals(store, months, today, days),
+        top_products(store, months, today, days, super::TOP_PRODUCTS),
         ever_active(store),
         recommendations(store, months, today, days),
         stats::total(store, "users_with_addresses"),
@@ -491,12 +515,6 @@ pub async fn dashboard(
         total: c,
         days: by_day,
     } = window;
-    let mut top: Vec<(String, (i64, i64))> = products
-        .into_iter()
-        .filter(|(_, (q, r))| *q != 0 || *r != 0)
-        .collect();
-    top.sort_by(|(pa, a), (pb, b)| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(pa.cmp(pb)));
-    top.truncate(super::TOP_PRODUCTS);
     let ids: Vec<String> = top.iter().map(|(id, _)| id.clone()).collect();
     let records = catalog::get_products(store, &ids).await?;
     let top_products = top
@@ -795,12 +813,12 @@ pub async fn cohorts(store: &dyn ItemStore, today: NaiveDate, weeks: u32) -> Sto
     let mut by_week: HashMap<String, Counters> = HashMap::new();
     for item in store.batch_get(&keys).await? {
         if let Some(pk) = item.get(PK).and_then(Value::as_str) {
-            let mut c = Counters::new();
+            let mut c = Counters::default();
             add_numbers(&mut c, &item);
             by_week.insert(pk.trim_start_matches("ANAWEEK#").to_string(), c);
         }
     }
-    let empty = Counters::new();
+    let empty = Counters::default();
     let cohorts = mondays
         .iter()
         .map(|&cohort| {
@@ -881,7 +899,7 @@ pub async fn user_behavior(
         keys::analytics_user_day(user_id, today).sk,
     ));
     let (items, cats) = futures::try_join!(query_all(store, q), catalog::list_categories(store))?;
-    let mut c = Counters::new();
+    let mut c = Counters::default();
     let mut last_order: Option<String> = None;
     for item in &items {
         add_numbers(&mut c, item);
