@@ -53,10 +53,7 @@ async fn the_top_products_are_the_best_ten_of_more(store: Arc<dyn ItemStore>) {
     let products = products(store, 15).await;
     let now = Utc::now();
     let today = now.date_naive();
-    let closed = (month_of(today) - Duration::days(40))
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let closed = noon_in_a_closed_month(today);
     // Product i sells i + 1 units: half of them in the closed month, the rest today.
     for (i, p) in products.iter().enumerate() {
         let q = i as i64 + 1;
@@ -71,10 +68,7 @@ async fn the_top_products_are_the_best_ten_of_more(store: Arc<dyn ItemStore>) {
                 None,
                 at,
             );
-            assert!(orders::import_historical(store, &order).await.unwrap());
-            analytics::record(store, Event::OrderPlaced(&order))
-                .await
-                .unwrap();
+            import_and_record(store, &order).await;
         }
     }
     let expected: Vec<(String, i64)> = products
@@ -107,10 +101,7 @@ async fn a_recommendation_write_to_a_closed_month_reaches_the_cached_answer(
     let store = store.as_ref();
     let months = MonthCache::default();
     let today = Utc::now().date_naive();
-    let at = (month_of(today) - Duration::days(40))
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let at = noon_in_a_closed_month(today);
     let month = month_of(at.date_naive());
     assert!(month_cache::is_closed(month, today));
     let serve = || async move {
@@ -194,10 +185,7 @@ async fn a_closed_month_less_its_outside_days_is_cached_and_follows_writes(
             noon(day),
         );
         async move {
-            assert!(orders::import_historical(store, &order).await.unwrap());
-            analytics::record(store, Event::OrderPlaced(&order))
-                .await
-                .unwrap();
+            import_and_record(store, &order).await;
         }
     };
     place(0, outside).await;
@@ -269,10 +257,7 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: Arc<dyn Item
     let now = Utc::now();
     let today = now.date_naive();
     // In a month that ended at least 9 days ago: cached.
-    let at = (month_of(today) - Duration::days(40))
-        .and_hms_opt(12, 0, 0)
-        .unwrap()
-        .and_utc();
+    let at = noon_in_a_closed_month(today);
     let month = month_of(at.date_naive());
     assert!(month_cache::is_closed(month, today));
     let order = order_of(
@@ -282,10 +267,7 @@ async fn a_write_to_a_closed_month_reaches_the_cached_answer(store: Arc<dyn Item
         None,
         at,
     );
-    assert!(orders::import_historical(store, &order).await.unwrap());
-    analytics::record(store, Event::OrderPlaced(&order))
-        .await
-        .unwrap();
+    import_and_record(store, &order).await;
     let before = report::dashboard(store, &months, today, 365).await.unwrap();
     assert_eq!(before.orders.total_orders, 1);
     assert_eq!(
@@ -502,6 +484,22 @@ async fn recommendation_month_totals_are_their_days_and_are_rebuilt(store: Arc<d
         matches(store, today).await,
         "rebuilding twice changes nothing"
     );
+}
+
+/// Noon of a day 40 days before this month began: in a month the cache holds.
+fn noon_in_a_closed_month(today: NaiveDate) -> DateTime<Utc> {
+    (month_of(today) - Duration::days(40))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+/// Writes `order` as an import does, with its analytics event as the order path records it.
+async fn import_and_record(store: &dyn ItemStore, order: &OrderRecord) {
+    assert!(orders::import_historical(store, order).await.unwrap());
+    analytics::record(store, Event::OrderPlaced(order))
+        .await
+        .unwrap();
 }
 
 fn millis(t: DateTime<Utc>) -> String {
@@ -831,10 +829,7 @@ async fn build_world(store: &dyn ItemStore, seed: u64) -> World {
                         source,
                         at,
                     );
-                    assert!(orders::import_historical(store, &order).await.unwrap());
-                    analytics::record(store, Event::OrderPlaced(&order))
-                        .await
-                        .unwrap();
+                    import_and_record(store, &order).await;
                     let path: &[OrderStatus] = match rng.random_range(0..5) {
                         0 => &[],
                         1 => &[OrderStatus::Confirmed],
