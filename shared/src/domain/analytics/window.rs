@@ -9,9 +9,10 @@
 //! - **the month**: `+` the month, `−` its days outside the window.
 //!
 //! A day after `today` costs a sixteenth of a past day in the choice: no record is dated in the
-//! future, so its items are absent (a missing key: no decode locally, still a key of a batch
-//! get on DynamoDB, which costs no capacity when absent). They are still subtracted, which keeps
-//! the figures exact even after an import with future dates. So from its third day on, the
+//! future, so its items are absent (a missing key: no decode locally; on DynamoDB still a key
+//! of a batch get, charged as a read of the smallest item, so the month to date costs up to
+//! ~200 such keys per rollup kind there). They are still subtracted, which keeps the figures
+//! exact even after an import with future dates. So from its third day on, the
 //! current month is read as its month items (month to date) rather than as its days: a month
 //! item holds each counter once, where the days hold it once per day and shard (the dashboard
 //! of a 7th of the month read 56 product day items with 11,000 attributes; the month's 8 items
