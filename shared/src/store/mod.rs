@@ -396,6 +396,27 @@ pub async fn query_all(store: &dyn ItemStore, mut query: Query) -> StoreResult<V
     }
 }
 
+/// The present items among `keys`: batch gets of 100 keys (the DynamoDB limit), `concurrency`
+/// of them in flight at once, in no particular order.
+pub async fn batch_get_all(
+    store: &dyn ItemStore,
+    keys: &[Key],
+    concurrency: usize,
+) -> StoreResult<Vec<Item>> {
+    use futures::{StreamExt, TryStreamExt, stream};
+    // The futures are made first (not in a stream closure): a closure that captures the store
+    // reference makes the handler future not `Send` for axum (rustc's higher-ranked lifetimes).
+    let reads: Vec<_> = keys
+        .chunks(100)
+        .map(|chunk| store.batch_get(chunk))
+        .collect();
+    let chunks: Vec<Vec<Item>> = stream::iter(reads)
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    Ok(chunks.into_iter().flatten().collect())
+}
+
 /// Serialises a value into an item (it must serialise to a JSON object).
 pub fn to_item<T: Serialize>(value: &T) -> StoreResult<Item> {
     match serde_json::to_value(value) {

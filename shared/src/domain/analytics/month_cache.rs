@@ -18,12 +18,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{Duration, NaiveDate, Utc};
-use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
 use super::window::month_end;
 use crate::store::{
-    Condition, EXPIRES_AT, Item, ItemStore, Key, PK, StoreError, StoreResult, Update, keys,
+    Condition, EXPIRES_AT, Item, ItemStore, Key, PK, StoreError, StoreResult, Update,
+    batch_get_all, keys,
 };
 
 /// Batch gets in flight at once when reading months.
@@ -265,13 +265,8 @@ pub async fn months(
             }
         }
         let mut by_pk: HashMap<String, Vec<Item>> = HashMap::new();
-        // Batch gets of 100 keys, several at a time (a year's first read is ~30 of them).
-        let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
-        let chunks: Vec<Vec<Item>> = stream::iter(reads)
-            .buffer_unordered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        for item in chunks.into_iter().flatten() {
+        // Several batch gets at a time (a year's first read is ~30 of them).
+        for item in batch_get_all(store, &keys, READ_CONCURRENCY).await? {
             if let Some(pk) = item.get(PK).and_then(Value::as_str) {
                 by_pk.entry(pk.to_string()).or_default().push(item);
             }

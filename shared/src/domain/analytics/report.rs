@@ -19,7 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use futures::{StreamExt, TryStreamExt, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -31,6 +30,7 @@ use crate::domain::rec_tracking::{self, rollups::Counts as RecCounts};
 use crate::domain::{catalog, stats, viewed};
 use crate::money::Cents;
 use crate::reco::algorithm::Family;
+use crate::store::batch_get_all;
 use crate::store::{Item, ItemStore, Key, PK, Query, SortKey, StoreResult, keys, query_all};
 
 /// Parallel reads.
@@ -79,15 +79,6 @@ pub fn period(today: NaiveDate, days: u32) -> Vec<NaiveDate> {
     rec_tracking::rollups::period(today, days)
 }
 
-/// The present items among `keys`: batch gets of 100, [`READ_CONCURRENCY`] at a time.
-async fn read_all(store: &dyn ItemStore, keys: &[Key]) -> StoreResult<Vec<Vec<Item>>> {
-    let reads: Vec<_> = keys.chunks(100).map(|c| store.batch_get(c)).collect();
-    stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await
-}
-
 /// The day keys of a window's plan (the days added, 8 shards each) and the sign of each day
 /// partition (`true`: added). The months, less the days subtracted, come from
 /// [`month_cache::months`].
@@ -130,7 +121,7 @@ pub async fn window_totals(
         keys.extend((0..keys::ANALYTICS_SHARDS).map(|s| keys::analytics_month_moving(*m, s)));
         signs.insert(keys::analytics_month_moving(*m, 0).pk, true);
     }
-    let (month_sums, chunks) = futures::try_join!(
+    let (month_sums, items) = futures::try_join!(
         month_cache::months(
             months,
             store,
@@ -140,7 +131,7 @@ pub async fn window_totals(
             keys::analytics_month,
             keys::analytics_day,
         ),
-        read_all(store, &keys),
+        batch_get_all(store, &keys, READ_CONCURRENCY),
     )?;
     let mut total = Counters::default();
     let mut trend: HashMap<NaiveDate, Counters> = HashMap::new();
@@ -159,7 +150,7 @@ pub async fn window_totals(
             }
         }
     }
-    for item in chunks.iter().flatten() {
+    for item in items.iter() {
         let Some(pk) = item.get(PK).and_then(Value::as_str) else {
             continue;
         };
@@ -218,7 +209,7 @@ pub async fn top_products(
 ) -> StoreResult<Vec<(String, (i64, i64))>> {
     let plan = window::plan(today, days);
     let (keys, signs) = plan_keys(&plan, keys::analytics_products_day);
-    let (month_sums, chunks) = futures::try_join!(
+    let (month_sums, items) = futures::try_join!(
         month_cache::months(
             months,
             store,
@@ -228,7 +219,7 @@ pub async fn top_products(
             keys::analytics_products_month,
             keys::analytics_products_day,
         ),
-        read_all(store, &keys),
+        batch_get_all(store, &keys, READ_CONCURRENCY),
     )?;
     // Closed months: their sums parsed once per set of cached months; open ones every time.
     let (closed, open): (Vec<_>, Vec<_>) = month_sums
@@ -250,7 +241,7 @@ pub async fn top_products(
             add_sold(&mut added, k, n);
         }
     }
-    for item in chunks.iter().flatten() {
+    for item in items.iter() {
         let pk = item.get(PK).and_then(Value::as_str).unwrap_or_default();
         let sign = if signs.get(pk).copied().unwrap_or(false) {
             1

@@ -34,7 +34,10 @@ use serde_json::Value;
 use crate::{
     domain::interactions::{Actor, InteractionKind, Signal},
     reco::personalization::Engagement,
-    store::{EXPIRES_AT, Item, ItemStore, Key, Query, StoreResult, Update, keys, query_all},
+    store::{
+        EXPIRES_AT, Item, ItemStore, Key, Query, StoreResult, Update, batch_get_all, keys,
+        query_all,
+    },
 };
 
 /// The pseudo-segment of everyone.
@@ -273,18 +276,6 @@ pub async fn segment_engagement(
     Ok(out)
 }
 
-async fn batch_get_all(store: &dyn ItemStore, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
-    let reads: Vec<_> = keys
-        .chunks(100)
-        .map(|chunk| store.batch_get(chunk))
-        .collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    Ok(chunks.into_iter().flatten().collect())
-}
-
 /// Per content of `contents`, its engagement per segment (and `_all`) over `days` (batch gets
 /// of the content items of each day and shard).
 pub async fn content_engagement(
@@ -301,7 +292,7 @@ pub async fn content_engagement(
         })
         .collect();
     let mut out: HashMap<String, HashMap<String, Engagement>> = HashMap::new();
-    for item in batch_get_all(store, keys).await? {
+    for item in batch_get_all(store, &keys, READ_CONCURRENCY).await? {
         let Some(content) = item.get(ATTR_CONTENT).and_then(Value::as_str) else {
             continue;
         };
@@ -333,7 +324,7 @@ pub async fn totals(
         .flat_map(|&d| (0..keys::PERSO_SHARDS).map(move |s| keys::perso_totals(d, s)))
         .collect();
     let mut out: HashMap<String, i64> = HashMap::new();
-    for item in batch_get_all(store, keys).await? {
+    for item in batch_get_all(store, &keys, READ_CONCURRENCY).await? {
         for (attr, v) in &item {
             if attr == crate::store::PK || attr == crate::store::SK || attr == EXPIRES_AT {
                 continue;

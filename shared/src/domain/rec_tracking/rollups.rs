@@ -33,6 +33,7 @@ use serde_json::Value;
 use crate::domain::analytics::month_cache::{self, MonthCache, MonthCounters};
 use crate::domain::analytics::window;
 use crate::reco::algorithm::Family;
+use crate::store::batch_get_all;
 use crate::store::{EXPIRES_AT, Item, ItemStore, Key, Query, StoreResult, Update, keys, query_all};
 
 // The month cache reads a month's `ANALYTICS_SHARDS` shards: the recommendation totals must
@@ -251,18 +252,8 @@ pub async fn by_day(
         .iter()
         .flat_map(|&d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
         .collect();
-    // The futures are made first (not in a stream closure): a closure that captures the store
-    // reference makes the handler future not `Send` for axum (rustc's higher-ranked lifetimes).
-    let reads: Vec<_> = keys
-        .chunks(100)
-        .map(|chunk| store.batch_get(chunk))
-        .collect();
-    let chunks: Vec<Vec<Item>> = stream::iter(reads)
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
     let mut per_day: HashMap<String, Counts> = HashMap::new();
-    for item in chunks.iter().flatten() {
+    for item in batch_get_all(store, &keys, READ_CONCURRENCY).await? {
         let Some(pk) = item.get(crate::store::PK).and_then(Value::as_str) else {
             continue;
         };
@@ -270,7 +261,7 @@ pub async fn by_day(
         per_day
             .entry(day)
             .or_default()
-            .add(Counts::of_families(item, families));
+            .add(Counts::of_families(&item, families));
     }
     Ok(dates
         .into_iter()
@@ -311,11 +302,7 @@ pub async fn totals_by_family(
         .iter()
         .flat_map(|&d| (0..keys::REC_ROLLUP_SHARDS).map(move |s| keys::rec_day_totals(d, s)))
         .collect();
-    let reads: Vec<_> = keys
-        .chunks(100)
-        .map(|chunk| store.batch_get(chunk))
-        .collect();
-    let (month_sums, chunks) = futures::try_join!(
+    let (month_sums, items) = futures::try_join!(
         month_cache::months(
             months,
             store,
@@ -325,9 +312,7 @@ pub async fn totals_by_family(
             keys::rec_month_totals,
             keys::rec_day_totals,
         ),
-        stream::iter(reads)
-            .buffer_unordered(READ_CONCURRENCY)
-            .try_collect::<Vec<Vec<Item>>>(),
+        batch_get_all(store, &keys, READ_CONCURRENCY),
     )?;
     let mut out: HashMap<Family, Counts> = HashMap::new();
     for family in Family::ALL {
@@ -335,7 +320,7 @@ pub async fn totals_by_family(
         for (_, counters) in &month_sums {
             total.add(Counts::of_month(counters, family));
         }
-        for item in chunks.iter().flatten() {
+        for item in &items {
             total.add(Counts::of(item, family));
         }
     }
