@@ -220,7 +220,9 @@ mod tests {
     async fn concurrent_failures_are_all_counted_and_windows_expire() {
         let store = LocalStore::in_memory().expect("store");
         let h = login_hash("eve");
-        let all = (0..8).map(|_| record_failure(&store, &h, "9.9.9.9", 1));
+        // A long window for the count: with a 1 s window a busy machine can cross the window's
+        // end while the eight are in flight, and the late ones rightly start a new window.
+        let all = (0..8).map(|_| record_failure(&store, &h, "9.9.9.9", 60));
         for r in futures::future::join_all(all).await {
             r.expect("count");
         }
@@ -230,18 +232,25 @@ mod tests {
             .expect("get")
             .expect("counter");
         assert_eq!(item["count"], 8);
+
+        // Expiry on another address, with a 1 s window that has surely ended after 2.1 s.
+        for _ in 0..LIMITS.per_address {
+            record_failure(&store, &h, "8.8.8.8", 1)
+                .await
+                .expect("count");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         assert_eq!(
-            throttled(&store, &h, "9.9.9.9", LIMITS)
+            throttled(&store, &h, "8.8.8.8", LIMITS)
                 .await
                 .expect("read"),
             None
         );
-        record_failure(&store, &h, "9.9.9.9", 60)
+        record_failure(&store, &h, "8.8.8.8", 60)
             .await
             .expect("count");
         let item = store
-            .get(&keys::login_failures(&h, "9.9.9.9"))
+            .get(&keys::login_failures(&h, "8.8.8.8"))
             .await
             .expect("get")
             .expect("counter");
