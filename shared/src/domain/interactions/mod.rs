@@ -466,34 +466,41 @@ pub async fn product_activity(
     Ok(out)
 }
 
-/// The raw events of one day (all shards), oldest first: `(actor, product, kind, count,
-/// epoch millis)`. For analytics and exports.
+/// One raw event: `(actor, product, kind, count, epoch millis)`.
+pub type RawEvent = (String, String, InteractionKind, i64, i64);
+
+/// The raw events of one day (all shards), oldest first. For analytics and exports.
 pub async fn events_of_day(
     store: &dyn ItemStore,
     day: chrono::NaiveDate,
-) -> StoreResult<Vec<(String, String, InteractionKind, i64, i64)>> {
+) -> StoreResult<Vec<RawEvent>> {
     let reads = (0..keys::INTERACTION_SHARDS).map(|shard| {
         let query = Query::table(keys::interaction_event_pk(day, shard));
         async move { query_all(store, query).await }
     });
-    let mut out = Vec::new();
-    for items in try_join_all(reads).await? {
-        for item in items {
-            let get = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_string);
-            let (Some(actor), Some(product), Some(kind)) = (
-                get(ATTR_ACTOR),
-                get(ATTR_PRODUCT),
-                get("kind").and_then(|k| InteractionKind::parse(&k)),
-            ) else {
-                continue;
-            };
-            let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
-            let at = item.get("at").and_then(Value::as_i64).unwrap_or(0);
-            out.push((actor, product, kind, count, at));
-        }
-    }
+    let mut out: Vec<RawEvent> = try_join_all(reads)
+        .await?
+        .iter()
+        .flatten()
+        .filter_map(raw_event_of)
+        .collect();
     out.sort_by_key(|e| e.4);
     Ok(out)
+}
+
+/// The partition keys of one day's raw events (one per shard), for readers that find the events
+/// in a scan rather than querying them ([`raw_event_of`] reads each).
+pub fn event_pks_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {
+    (0..keys::INTERACTION_SHARDS).map(move |shard| keys::interaction_event_pk(day, shard))
+}
+
+/// A raw event item's fields; `None` for an item that is not one.
+pub fn raw_event_of(item: &Item) -> Option<RawEvent> {
+    let get = |a: &str| item.get(a).and_then(Value::as_str).map(str::to_string);
+    let kind = get("kind").and_then(|k| InteractionKind::parse(&k))?;
+    let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
+    let at = item.get("at").and_then(Value::as_i64).unwrap_or(0);
+    Some((get(ATTR_ACTOR)?, get(ATTR_PRODUCT)?, kind, count, at))
 }
 
 #[cfg(test)]
