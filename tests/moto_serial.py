@@ -53,8 +53,15 @@ def main() -> None:
     # moto builds some URLs (presigned, queue URLs) from MOTO_PORT, as moto_server sets it.
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    # Exit at once: a clean interpreter shutdown frees every emulated table item by item, which
+    # took 24 s after a full test run (all state is in memory and thrown away anyway).
+    def stop(*_: Any) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
