@@ -69,12 +69,29 @@ ensure_venv() {
 }
 
 mkdir -p "$VENV_ROOT" "$LOG_DIR"
-ensure_venv "$TOOLS_VENV" "${TOOLS_PINS[@]}"
-ensure_venv "$SAM_VENV" "${SAM_PINS[@]}"
+setup_venvs() {
+  ensure_venv "$TOOLS_VENV" "${TOOLS_PINS[@]}"
+  ensure_venv "$SAM_VENV" "${SAM_PINS[@]}"
+}
 if [[ $SETUP_ONLY == 1 ]]; then
+  setup_venvs
   echo "venvs ready: $TOOLS_VENV $SAM_VENV"
   exit 0
 fi
+# On a fresh clone the venvs take ~90 s to install (mostly download): that runs in the
+# background while fmt and clippy run, and the steps that need a tool wait for it.
+VENV_LOG="$LOG_DIR/venv-setup.log"
+setup_venvs >"$VENV_LOG" 2>&1 &
+VENV_PID=$!
+VENVS_READY=0
+wait_for_venvs() {
+  [[ $VENVS_READY == 1 ]] && return 0
+  local status=0
+  wait "$VENV_PID" || status=$?
+  cat "$VENV_LOG"
+  [[ $status == 0 ]] || die "installing the Python tools failed (exit $status; log above)"
+  VENVS_READY=1
+}
 
 # ---- b. moto server (local AWS emulator) ------------------------------------------------------
 MOTO_PID=""
@@ -95,11 +112,11 @@ stop_server() {
   fi
   SERVER_PID=""
 }
-trap 'stop_moto; stop_server' EXIT
+trap 'stop_moto; stop_server; kill "$VENV_PID" 2>/dev/null || true' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [[ $EMULATOR == 1 ]]; then
+start_moto() {
   MOTO_PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   # moto's own app behind one lock, so concurrent writes to an item are atomic as in DynamoDB
   # (plain moto_server loses concurrent ADDs; see tests/moto_serial.py).
@@ -124,7 +141,7 @@ if [[ $EMULATOR == 1 ]]; then
     exit 1
   fi
   echo "moto ready (pid $MOTO_PID)"
-fi
+}
 
 # ---- c. the steps -----------------------------------------------------------------------------
 STEP_NAMES=()
@@ -230,12 +247,17 @@ PY
 }
 
 if [[ $ONLY_API_FUZZ == 1 ]]; then
+  wait_for_venvs
   step "OpenAPI document + schemathesis" api_fuzz
   exit $FAILED
 fi
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy "${LOCKED[@]}" --workspace --all-targets -- -D warnings
+wait_for_venvs
+if [[ $EMULATOR == 1 ]]; then
+  start_moto
+fi
 if [[ $EMULATOR == 1 ]]; then
   step "cargo test (+ emulator suites)" cargo_test
 else
