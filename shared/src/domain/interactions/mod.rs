@@ -469,25 +469,6 @@ pub async fn product_activity(
 /// One raw event: `(actor, product, kind, count, epoch millis)`.
 pub type RawEvent = (String, String, InteractionKind, i64, i64);
 
-/// The raw events of one day (all shards), oldest first. For analytics and exports.
-pub async fn events_of_day(
-    store: &dyn ItemStore,
-    day: chrono::NaiveDate,
-) -> StoreResult<Vec<RawEvent>> {
-    let reads = (0..keys::INTERACTION_SHARDS).map(|shard| {
-        let query = Query::table(keys::interaction_event_pk(day, shard));
-        async move { query_all(store, query).await }
-    });
-    let mut out: Vec<RawEvent> = try_join_all(reads)
-        .await?
-        .iter()
-        .flatten()
-        .filter_map(raw_event_of)
-        .collect();
-    out.sort_by_key(|e| e.4);
-    Ok(out)
-}
-
 /// The partition keys of one day's raw events (one per shard), for readers that find the events
 /// in a scan rather than querying them ([`raw_event_of`] reads each).
 pub fn event_pks_of_day(day: chrono::NaiveDate) -> impl Iterator<Item = String> {

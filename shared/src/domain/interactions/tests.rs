@@ -3,6 +3,23 @@ use chrono::{Duration, TimeZone, Utc};
 use super::*;
 use crate::store::local::LocalStore;
 
+/// The raw events of one day, oldest first, queried shard by shard (the analytics rebuild finds
+/// the same items in its scan).
+async fn events_of_day(
+    store: &dyn ItemStore,
+    day: chrono::NaiveDate,
+) -> StoreResult<Vec<RawEvent>> {
+    let reads = event_pks_of_day(day).map(|pk| query_all(store, Query::table(pk)));
+    let mut out: Vec<RawEvent> = try_join_all(reads)
+        .await?
+        .iter()
+        .flatten()
+        .filter_map(raw_event_of)
+        .collect();
+    out.sort_by_key(|e| e.4);
+    Ok(out)
+}
+
 fn store() -> LocalStore {
     LocalStore::in_memory().expect("store")
 }
